@@ -1,0 +1,1 @@
+"""Web demo (``streamcolor.demo``): not built yet, see issue 6."""

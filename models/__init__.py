@@ -1,0 +1,15 @@
+"""Network definitions, the model registry, and safetensors save/load (``streamcolor.models``)."""
+
+from streamcolor.models import patchgan, unet  # noqa: F401  (registers the entries)
+from streamcolor.models.io import from_pretrained, save_pretrained, shipped_models
+from streamcolor.models.registry import create_model, is_model, list_models, register_model
+
+__all__ = [
+    "create_model",
+    "from_pretrained",
+    "is_model",
+    "list_models",
+    "register_model",
+    "save_pretrained",
+    "shipped_models",
+]

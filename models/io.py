@@ -1,0 +1,99 @@
+"""Save and load models as ``model.safetensors`` + ``config.json`` (never pickle)."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+import torch
+from torch import nn
+
+from streamcolor.errors import UnknownModelError
+from streamcolor.models.registry import create_model
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def shipped_dir() -> Path:
+    """Folder of the weights shipped inside the package (``streamcolor/weights``)."""
+    return Path(str(resources.files("streamcolor") / "weights"))
+
+
+def shipped_models() -> list[str]:
+    """Names of the shipped pretrained weights."""
+    root = shipped_dir()
+    return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file()) if root.is_dir() else []
+
+
+def save_pretrained(model: nn.Module, directory: str | os.PathLike, dtype: torch.dtype | None = None,
+                    **metadata: Any) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` (architecture, model_args,
+    format_version, L/ab scaling, plus ``metadata`` such as the inference size).
+
+    ``dtype`` (e.g. ``torch.float16``) stores floating-point weights smaller; loading casts
+    them back to the model's dtype.
+
+    ``model`` must come from :func:`streamcolor.models.create_model` (it carries
+    ``architecture`` and ``model_args``).
+    """
+    from streamcolor.color import AB_SCALE, L_SCALE
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    save_file(state, str(directory / WEIGHTS_FILE))
+    config = {
+        "architecture": model.architecture,
+        "model_args": model.model_args,
+        "format_version": FORMAT_VERSION,
+        "L_scale": L_SCALE,
+        "ab_scale": AB_SCALE,
+        **metadata,
+    }
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    return directory
+
+
+def resolve(dir_or_name: str | os.PathLike) -> Path:
+    """A folder path, or the name of shipped weights -> the folder holding them.
+
+    Raises:
+        UnknownModelError: neither a folder with ``config.json`` nor a shipped name.
+    """
+    path = Path(dir_or_name)
+    if (path / CONFIG_FILE).is_file():
+        return path
+    shipped = shipped_dir() / str(dir_or_name)
+    if (shipped / CONFIG_FILE).is_file():
+        return shipped
+    raise UnknownModelError(
+        f"no model at {str(dir_or_name)!r}: give a folder with {CONFIG_FILE} and {WEIGHTS_FILE}, "
+        f"or a shipped name ({', '.join(shipped_models()) or 'none shipped'})"
+    )
+
+
+def read_config(dir_or_name: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.json`` of a saved model."""
+    return json.loads((resolve(dir_or_name) / CONFIG_FILE).read_text())
+
+
+def from_pretrained(dir_or_name: str | os.PathLike) -> nn.Module:
+    """Build the saved architecture and load its weights; the model is returned in eval mode.
+
+    Raises:
+        UnknownModelError: see :func:`resolve`, or the config names an unregistered architecture.
+    """
+    directory = resolve(dir_or_name)
+    config = read_config(directory)
+    model = create_model(config["architecture"], **config["model_args"])
+    model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
+    model.config = config
+    return model.eval()

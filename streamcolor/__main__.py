@@ -1,0 +1,5 @@
+import sys
+
+from streamcolor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""Python API: :class:`Colorizer`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from streamcolor.backends import TorchBackend
+from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
+from streamcolor.engine import Engine, EngineSettings
+from streamcolor.errors import InputError
+from streamcolor.models import from_pretrained
+from streamcolor.models.io import read_config
+from streamcolor.pipeline import EncodeSettings, Report, colorize_video
+
+#: Shipped weights used when no model is named.
+DEFAULT_MODEL = "unet_small_v1"
+
+_GREY_TO_L = luma_code_to_L(full_range=True)
+
+
+def image_to_L(image: np.ndarray) -> np.ndarray:
+    """uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB -> float32 L in [0, 100] ``(H, W)``.
+
+    Raises:
+        InputError: not a uint8 array of those shapes.
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise InputError("image must be a uint8 numpy array")
+    if image.ndim == 2:
+        return _GREY_TO_L[image]
+    if image.ndim == 3 and image.shape[2] == 3:
+        return rgb_to_lab(image.astype(np.float32) / 255)[..., 0]
+    raise InputError(f"image must be (H, W) or (H, W, 3), got shape {image.shape}")
+
+
+class Colorizer:
+    """Colorize images, frame sequences and video files with a trained generator.
+
+    Build with :meth:`from_pretrained`. The generator runs at the short side it was
+    trained at (``inference_short_side`` in its config); colour is upsampled to the
+    full resolution guided by the picture's own L, which is kept exactly.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", settings: EngineSettings | None = None) -> None:
+        config = getattr(model, "config", {})
+        self.settings = settings or EngineSettings(inference_short_side=config.get("inference_short_side", 150))
+        self.backend = TorchBackend(model, device)
+        self.name = config.get("name", getattr(model, "architecture", "model"))
+
+    @classmethod
+    def from_pretrained(cls, name: str | os.PathLike | None = None, device: str | None = None,
+                        **settings: Any) -> "Colorizer":
+        """Load shipped weights by name, or a folder written by ``save_pretrained``.
+
+        Args:
+            name: shipped name or folder; None = :data:`DEFAULT_MODEL`.
+            device: ``"cpu"``, ``"cuda"``; None = CUDA when available.
+            settings: :class:`EngineSettings` fields (``smooth``, ``smooth_strength`` ...).
+
+        Raises:
+            UnknownModelError: no such shipped model or folder.
+        """
+        name = DEFAULT_MODEL if name is None else name
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        config = read_config(name)
+        base = EngineSettings(inference_short_side=config.get("inference_short_side", 150))
+        engine_settings = EngineSettings(**{**base.__dict__, **settings})
+        return cls(from_pretrained(name), device, engine_settings)
+
+    def colorize_image(self, image: np.ndarray) -> np.ndarray:
+        """Colorize one picture.
+
+        Args:
+            image: uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB (a colour image is made grey first).
+
+        Returns:
+            uint8 ``(H, W, 3)`` RGB of the same size; its L equals the input's.
+
+        Raises:
+            InputError: wrong dtype or shape.
+        """
+        L = image_to_L(image)
+        engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smooth": False}))
+        lab = engine.colorize([L], L.shape)[0]
+        return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+
+    def colorize_frames(self, frames: Iterable[np.ndarray], batch_size: int = 8) -> Iterator[np.ndarray]:
+        """Colorize a sequence of frames of one size, keeping temporal state (smoothing, cuts).
+
+        Args:
+            frames: uint8 ``(H, W)`` or ``(H, W, 3)`` arrays.
+
+        Yields:
+            uint8 ``(H, W, 3)`` RGB, one per input frame, in order.
+        """
+        engine = Engine(self.backend, self.settings)
+        batch: list[np.ndarray] = []
+        for frame in frames:
+            batch.append(image_to_L(frame))
+            if len(batch) == batch_size:
+                yield from self._rgb(engine, batch)
+                batch = []
+        if batch:
+            yield from self._rgb(engine, batch)
+
+    @staticmethod
+    def _rgb(engine: Engine, L: list[np.ndarray]) -> Iterator[np.ndarray]:
+        for lab in engine.colorize(L, L[0].shape):
+            yield (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+
+    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, crf: int = 20,
+                       preset: str = "medium", batch_size: int = 8, overwrite: bool = False,
+                       progress: bool = False) -> Report:
+        """Colorize a video file into ``dst`` as the CLI does (audio copied, timing kept).
+
+        Raises:
+            InputError, MediaError: see :func:`streamcolor.pipeline.colorize_video`.
+        """
+        encode = EncodeSettings(crf=crf, preset=preset, batch_size=batch_size)
+        return colorize_video(Engine(self.backend, self.settings), src, dst, encode, overwrite, progress)

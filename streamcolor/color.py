@@ -1,0 +1,213 @@
+"""sRGB (D65) <-> CIE Lab, and the reports' scaling of L and ab into [-1, 1].
+
+One implementation serves NumPy arrays and torch tensors: every function takes
+either and returns the same type, channels on the last axis ``(..., 3)``.
+Formulas: IEC 61966-2-1 sRGB transfer, D65 white (0.950456, 1, 1.088754), CIE 1976
+L*a*b*; the constants match OpenCV's float ``COLOR_RGB2Lab``.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
+
+#: L in [0, 100] maps to [-1, 1] by ``L / L_SCALE - 1`` (pix2pix colorization convention).
+L_SCALE = 50.0
+#: ab in about [-110, 110] maps to [-1, 1] by ``ab / AB_SCALE``.
+AB_SCALE = 110.0
+
+_WHITE_D65 = (0.950456, 1.0, 1.088754)
+_RGB_TO_XYZ = np.array(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ]
+)
+_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
+_EPSILON = 216.0 / 24389.0  # (6/29)^3, CIE's linear-segment threshold
+_KAPPA = 24389.0 / 27.0
+
+
+def _check(x: Array, name: str) -> None:
+    if not isinstance(x, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}")
+    if x.shape[-1:] != (3,):
+        raise ValueError(f"{name}: expected shape (..., 3), got {tuple(x.shape)}")
+
+
+def _where(cond: Array, a: Array, b: Array) -> Array:
+    return torch.where(cond, a, b) if isinstance(cond, torch.Tensor) else np.where(cond, a, b)
+
+
+def _stack(parts: list[Array]) -> Array:
+    return torch.stack(parts, -1) if isinstance(parts[0], torch.Tensor) else np.stack(parts, -1)
+
+
+def _matmul(x: Array, matrix: np.ndarray) -> Array:
+    if isinstance(x, torch.Tensor):
+        return x @ torch.as_tensor(matrix.T, dtype=x.dtype, device=x.device)
+    return x @ matrix.T.astype(x.dtype)
+
+
+def _min_last(x: Array) -> Array:
+    return x.amin(-1) if isinstance(x, torch.Tensor) else x.min(-1)
+
+
+def _floating(x: Array) -> Array:
+    if isinstance(x, torch.Tensor):
+        return x if x.is_floating_point() else x.float()
+    return x if x.dtype in (np.float32, np.float64) else x.astype(np.float32)
+
+
+def srgb_to_linear(rgb: Array) -> Array:
+    """sRGB transfer function inverse: gamma-encoded [0, 1] -> linear [0, 1]."""
+    return _where(rgb <= 0.04045, rgb / 12.92, ((rgb.clip(0.04045, None) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(linear: Array) -> Array:
+    """sRGB transfer function: linear [0, 1] -> gamma-encoded [0, 1]."""
+    return _where(
+        linear <= 0.0031308, linear * 12.92, 1.055 * linear.clip(0.0031308, None) ** (1 / 2.4) - 0.055
+    )
+
+
+def _f(t: Array) -> Array:
+    return _where(t > _EPSILON, t.clip(_EPSILON, None) ** (1 / 3), (_KAPPA * t + 16) / 116)
+
+
+def _f_inv(t: Array) -> Array:
+    return _where(t > 6 / 29, t**3, (116 * t - 16) / _KAPPA)
+
+
+def rgb_to_lab(rgb: Array) -> Array:
+    """Convert sRGB to CIE Lab (D65).
+
+    Args:
+        rgb: float array or tensor, shape ``(..., 3)``, gamma-encoded sRGB in [0, 1].
+
+    Returns:
+        Same type and shape: L in [0, 100], a and b in about [-110, 110].
+
+    Raises:
+        TypeError: ``rgb`` is neither a numpy array nor a torch tensor.
+        ValueError: the last axis is not 3.
+    """
+    _check(rgb, "rgb_to_lab")
+    xyz = _matmul(srgb_to_linear(_floating(rgb).clip(0, 1)), _RGB_TO_XYZ)
+    fx, fy, fz = (_f(xyz[..., i] / _WHITE_D65[i]) for i in range(3))
+    return _stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
+
+
+def luminance_to_L(y: Array) -> Array:
+    """CIE relative luminance Y in [0, 1] -> L in [0, 100]."""
+    return 116 * _f(y) - 16
+
+
+def lab_to_linear_rgb(lab: Array) -> Array:
+    """CIE Lab (D65) -> linear RGB, unclipped (may fall outside [0, 1] when out of gamut)."""
+    _check(lab, "lab_to_linear_rgb")
+    lab = _floating(lab)
+    fy = (lab[..., 0] + 16) / 116
+    fx = fy + lab[..., 1] / 500
+    fz = fy - lab[..., 2] / 200
+    xyz = _stack([_f_inv(fx) * _WHITE_D65[0], _f_inv(fy), _f_inv(fz) * _WHITE_D65[2]])
+    return _matmul(xyz, _XYZ_TO_RGB)
+
+
+def desaturate_into_gamut(linear: Array, luminance: Array) -> Array:
+    """Pull out-of-gamut linear RGB toward the grey of equal luminance until it fits [0, 1].
+
+    Mixing with grey in linear light keeps CIE Y (hence L) exactly and keeps the hue
+    close, so over-saturated predictions lose chroma rather than turning into a
+    different colour or brightness.
+
+    Args:
+        linear: linear RGB, shape ``(..., 3)``, any range.
+        luminance: CIE Y in [0, 1], shape ``(...)``.
+
+    Returns:
+        Linear RGB in [0, 1], same shape and type as ``linear``.
+    """
+    grey = luminance.clip(0, 1)[..., None]
+    over = (linear - grey).clip(1e-12, None)
+    under = (grey - linear).clip(1e-12, None)
+    limit_over = _where(linear > 1, (1 - grey) / over, 1 + 0 * over)
+    limit_under = _where(linear < 0, grey / under, 1 + 0 * under)
+    t = _min_last(_stack([_min_last(limit_over), _min_last(limit_under)]))
+    return (grey + t.clip(0, 1)[..., None] * (linear - grey)).clip(0, 1)
+
+
+def lab_to_rgb(lab: Array) -> Array:
+    """Convert CIE Lab (D65) to sRGB, keeping L and desaturating out-of-gamut colour.
+
+    Args:
+        lab: float array or tensor, shape ``(..., 3)``: L in [0, 100], ab in Lab units.
+
+    Returns:
+        Same type and shape, gamma-encoded sRGB in [0, 1]. Out-of-gamut colours are
+        mixed toward grey of the same luminance (see :func:`desaturate_into_gamut`).
+
+    Raises:
+        TypeError, ValueError: as :func:`rgb_to_lab`.
+    """
+    linear = lab_to_linear_rgb(lab)
+    luminance = _f_inv((_floating(lab)[..., 0].clip(0, 100) + 16) / 116)
+    return linear_to_srgb(desaturate_into_gamut(linear, luminance))
+
+
+def normalize_L(L: Array) -> Array:
+    """L in [0, 100] -> [-1, 1] (``L / 50 - 1``)."""
+    return L / L_SCALE - 1
+
+
+def denormalize_L(L: Array) -> Array:
+    """[-1, 1] -> L in [0, 100]."""
+    return (L + 1) * L_SCALE
+
+
+def normalize_ab(ab: Array) -> Array:
+    """ab in Lab units -> about [-1, 1] (``ab / 110``)."""
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab: Array) -> Array:
+    """[-1, 1] -> ab in Lab units (``ab * 110``)."""
+    return ab * AB_SCALE
+
+
+#: (Kr, Kb) luma weights of the Y'CbCr matrices (ITU-R BT.601 and BT.709).
+YCBCR_WEIGHTS = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
+
+
+def luma_code_to_L(full_range: bool) -> np.ndarray:
+    """Lookup table: 8-bit Y' code value -> L in [0, 100], float32 ``(256,)``.
+
+    A black-and-white picture has R' = G' = B' = Y', so its L is that of the grey sRGB
+    value Y' (limited range: codes 16..235 span black..white).
+    """
+    codes = np.arange(256, dtype=np.float64)
+    grey = codes / 255 if full_range else (codes - 16) / 219
+    return luminance_to_L(srgb_to_linear(grey.clip(0, 1))).astype(np.float32)
+
+
+def rgb_to_cbcr(rgb: np.ndarray, matrix: str = "bt601", full_range: bool = False) -> np.ndarray:
+    """Gamma-encoded RGB in [0, 1], shape ``(..., 3)`` -> 8-bit Cb, Cr codes, uint8 ``(..., 2)``.
+
+    Args:
+        matrix: ``"bt601"`` or ``"bt709"`` (see :data:`YCBCR_WEIGHTS`).
+        full_range: JPEG/full range (0..255 around 128) instead of limited (16..240).
+
+    Raises:
+        KeyError: unknown ``matrix``.
+    """
+    kr, kb = YCBCR_WEIGHTS[matrix]
+    luma = kr * rgb[..., 0] + (1 - kr - kb) * rgb[..., 1] + kb * rgb[..., 2]
+    cb = (rgb[..., 2] - luma) / (2 * (1 - kb))
+    cr = (rgb[..., 0] - luma) / (2 * (1 - kr))
+    span = 255.0 if full_range else 224.0
+    return (np.stack([cb, cr], -1) * span + 128.5).clip(0, 255).astype(np.uint8)

@@ -1,0 +1,21 @@
+"""Exceptions. Each also subclasses the builtin it refines (PyAV's pattern), so callers
+may catch ``ValueError`` or ``OSError`` as well as :class:`StreamcolorError`."""
+
+
+class StreamcolorError(Exception):
+    """Base class: the message is one sentence naming the path and the fix."""
+
+
+class InputError(StreamcolorError, ValueError):
+    """The input (file, array, option) cannot be used."""
+
+
+class MediaError(StreamcolorError, OSError):
+    """A file could not be read or written."""
+
+
+class UnknownModelError(StreamcolorError, KeyError):
+    """No registered model or saved weights under that name."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""

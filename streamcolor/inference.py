@@ -1,0 +1,28 @@
+"""Running a generator on L at its inference size: padding to the network's multiple."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def padded_size(height: int, width: int, multiple: int) -> tuple[int, int]:
+    """Smallest (H, W) >= the input that are multiples of ``multiple``."""
+    return -(-height // multiple) * multiple, -(-width // multiple) * multiple
+
+
+def predict_ab(model: nn.Module, L: torch.Tensor) -> torch.Tensor:
+    """Run ``model`` on L, padding (edge replicate) to its ``multiple`` and cropping back.
+
+    Args:
+        model: generator with a ``multiple`` attribute (1 if absent).
+        L: float ``(N, 1, H, W)``, L scaled to [-1, 1].
+
+    Returns:
+        ``(N, 2, H, W)`` ab scaled to [-1, 1], same dtype and device as ``L``.
+    """
+    h, w = L.shape[-2:]
+    ph, pw = padded_size(h, w, getattr(model, "multiple", 1))
+    x = F.pad(L, (0, pw - w, 0, ph - h), mode="replicate") if (ph, pw) != (h, w) else L
+    return model(x)[..., :h, :w]

@@ -1,0 +1,104 @@
+"""The streaming pipeline on the shipped sample film, with the shipped default model."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from streamcolor import Colorizer
+
+
+def _video_summary(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        summary = dict(time_base=v.time_base, rate=v.average_rate, width=v.codec_context.width,
+                       height=v.codec_context.height, duration=c.duration)
+        Y, chroma, pts = [], [], []
+        for frame in c.decode(video=0):
+            planes = frame.to_ndarray(format="yuv420p")
+            h = frame.height
+            Y.append(planes[:h].copy())
+            chroma.append(planes[h:].astype(np.int16) - 128)
+            pts.append(frame.pts)
+    return summary, np.stack(Y), chroma, pts
+
+
+def _audio_packets(path):
+    with av.open(str(path)) as c:
+        return [(bytes(p), p.pts, p.duration) for p in c.demux(audio=0) if p.size]
+
+
+@pytest.fixture(scope="module")
+def colorized(tmp_path_factory, request):
+    from conftest import data_file
+
+    src = data_file("video/film/chaplin.mp4")
+    dst = tmp_path_factory.mktemp("out") / "chaplin_colour.mp4"
+    report = Colorizer.from_pretrained(device="cpu").colorize_video(src, dst)
+    return src, dst, report
+
+
+def test_frames_timing_and_metadata_kept(colorized):
+    src, dst, report = colorized
+    s_info, s_Y, _, s_pts = _video_summary(src)
+    d_info, d_Y, d_chroma, d_pts = _video_summary(dst)
+    assert report.frames == len(s_pts) == len(d_pts) == 241
+    assert d_pts == s_pts
+    for key in ("time_base", "rate", "width", "height"):
+        assert d_info[key] == s_info[key], key
+    assert abs(d_info["duration"] - s_info["duration"]) <= 1e6 / float(s_info["rate"])  # within one frame (µs)
+
+
+def test_audio_copied_packet_for_packet(colorized):
+    src, dst, report = colorized
+    src_packets = _audio_packets(src)
+    assert report.copied_packets == len(src_packets) > 0
+    assert [p[0] for p in _audio_packets(dst)] == [p[0] for p in src_packets]
+
+
+def test_luma_kept_and_colour_added(colorized):
+    src, dst, _ = colorized
+    _, s_Y, _, _ = _video_summary(src)
+    _, d_Y, d_chroma, _ = _video_summary(dst)
+    mse = np.mean((s_Y.astype(np.float64) - d_Y) ** 2)
+    assert 10 * np.log10(255**2 / mse) >= 40
+    chroma_spread = np.mean([np.abs(c).mean() for c in d_chroma])
+    assert chroma_spread > 2.0  # a grey film would stay at 128 everywhere
+
+
+def test_nothing_left_beside_output(colorized):
+    _, dst, _ = colorized
+    assert sorted(p.name for p in dst.parent.iterdir()) == [dst.name]
+
+
+def test_colorize_image_shapes_and_L(kodak):
+    from streamcolor.color import rgb_to_lab
+    from streamcolor.train.datasets import read_rgb
+
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    rgb = read_rgb(kodak[0])
+    grey = rgb.mean(-1).astype(np.uint8)
+    for image in (grey, rgb):
+        out = colorizer.colorize_image(image)
+        assert out.shape == rgb.shape and out.dtype == np.uint8
+    L_in = rgb_to_lab(rgb.astype(np.float32) / 255)[..., 0]
+    L_out = rgb_to_lab(out.astype(np.float32) / 255)[..., 0]
+    assert np.abs(L_in - L_out).mean() < 0.5
+    assert np.hypot(*np.moveaxis(rgb_to_lab(out.astype(np.float32) / 255)[..., 1:], -1, 0)).mean() > 3
+
+
+def test_colorize_frames_keeps_count_and_smooths():
+    rng = np.random.default_rng(0)
+    base = (rng.random((72, 96)) * 255).astype(np.uint8)
+    frames = [np.clip(base.astype(int) + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8)
+              for _ in range(5)]
+    smooth = list(Colorizer.from_pretrained(device="cpu").colorize_frames(frames, batch_size=2))
+    raw = list(Colorizer.from_pretrained(device="cpu", smooth=False).colorize_frames(frames, batch_size=2))
+    assert len(smooth) == len(raw) == 5 and smooth[0].shape == (72, 96, 3)
+    assert np.array_equal(smooth[0], raw[0])  # the first frame starts a shot: nothing to blend with
+
+    def change(seq):
+        return np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(seq, seq[1:])])
+
+    assert change(smooth) < change(raw)

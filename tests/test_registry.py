@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+from streamcolor.errors import UnknownModelError
+from streamcolor.models import create_model, from_pretrained, list_models, register_model, save_pretrained
+from streamcolor.models.unet import UNetGenerator
+
+GENERATORS = [n for n in list_models() if n != "patchgan70"]
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_generator_maps_L_to_ab(name):
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    size = model.multiple
+    with torch.no_grad():
+        out = model(torch.rand(1, 1, size, size) * 2 - 1)
+    assert out.shape == (1, 2, size, size)
+    assert out.min() >= -1 and out.max() <= 1
+
+
+def test_unet_options():
+    assert create_model("unet_tiny", num_downs=4).multiple == 16
+    noskip = create_model("unet_tiny", skip=False)
+    skip = create_model("unet_tiny")
+    assert sum(p.numel() for p in noskip.parameters()) < sum(p.numel() for p in skip.parameters())
+    with pytest.raises(ValueError):
+        UNetGenerator(num_downs=1)
+
+
+def test_patchgan_is_70x70():
+    d = create_model("patchgan70").eval()
+    x = torch.zeros(1, 3, 256, 256, requires_grad=True)
+    scores = d(x)
+    assert scores.shape == (1, 1, 30, 30)
+    scores[0, 0, 15, 15].backward()  # a central score: which input pixels can change it?
+    rows = torch.nonzero(x.grad.abs().sum((0, 1, 3))).flatten()
+    cols = torch.nonzero(x.grad.abs().sum((0, 1, 2))).flatten()
+    assert rows.max() - rows.min() + 1 == 70 and cols.max() - cols.min() + 1 == 70
+
+
+def test_duplicate_name_refused():
+    with pytest.raises(ValueError, match="already registered"):
+        @register_model
+        def unet_tiny():  # noqa: F811
+            return None
+
+
+def test_unknown_name():
+    with pytest.raises(UnknownModelError, match="registered models"):
+        create_model("no_such_model")
+
+
+def test_none_config_does_not_override():
+    assert create_model("unet_tiny", ngf=None).model_args["ngf"] == 8
+
+
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("unet_tiny", ngf=4).eval()
+    save_pretrained(model, tmp_path / "m", inference_short_side=64)
+    loaded = from_pretrained(tmp_path / "m")
+    assert loaded.config["inference_short_side"] == 64
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors"]
+    x = torch.rand(2, 1, 16, 24) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+def test_unknown_pretrained(tmp_path):
+    with pytest.raises(UnknownModelError, match="config.json"):
+        from_pretrained(tmp_path / "missing")

@@ -1,0 +1,69 @@
+"""Typed training configuration: one frozen dataclass, command-line flags 1:1 with its fields."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run depends on; stored in every checkpoint so a resume is the same run.
+
+    Image sizes are in pixels; ``scale`` is the short side images are resized to before
+    cropping (the training scale, which inference should match).
+    """
+
+    train_dirs: tuple[str, ...] = ("../shared/data/train/intel",)
+    val_dirs: tuple[str, ...] = ("../shared/data/train/val",)
+    out: str = "runs/unet"
+    model: str = "unet_small"
+    model_args: dict[str, Any] = field(default_factory=dict)
+    init: str = ""  # saved generator folder to start from (e.g. L1 pre-training before cGAN)
+    objective: str = "l1"  # "l1" or "cgan" (cGAN + lambda_l1 * L1)
+    lambda_l1: float = 100.0
+    discriminator: str = "patchgan70"
+    scale: int = 150
+    crop: int = 128
+    batch_size: int = 16
+    lr: float = 2e-4
+    beta1: float = 0.5
+    steps: int = 2000
+    checkpoint_every: int = 200
+    log_every: int = 20
+    val_images: int = 64
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        data = json.loads(text)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
+    """Build a :class:`TrainConfig` from command-line flags (``--batch-size 8`` etc.).
+
+    Returns the config and whether ``--resume`` was given.
+    """
+    parser = argparse.ArgumentParser(prog="python -m streamcolor.train", description="Train a colorizer.")
+    defaults = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if isinstance(default, tuple):
+            parser.add_argument(flag, nargs="+", default=list(default))
+        elif isinstance(default, dict):
+            parser.add_argument(flag, type=json.loads, default=default, help="JSON object")
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    args = vars(parser.parse_args(argv))
+    resume = args.pop("resume")
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}), resume

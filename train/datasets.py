@@ -1,0 +1,86 @@
+"""Image folders as (L, ab) training pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from streamcolor.color import normalize_ab, normalize_L, rgb_to_lab
+from streamcolor.errors import InputError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def list_images(dirs: tuple[str, ...] | list[str]) -> list[Path]:
+    """Sorted image files in ``dirs`` (not recursive).
+
+    Raises:
+        InputError: a folder is missing or holds no image.
+    """
+    files: list[Path] = []
+    for d in dirs:
+        found = sorted(p for p in Path(d).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise InputError(f"no images in {d!r}: give folders of .jpg/.png photos")
+        files += found
+    return files
+
+
+def read_rgb(path: Path | str) -> np.ndarray:
+    """Read an image file as H x W x 3 uint8 RGB.
+
+    Raises:
+        InputError: the file is not a readable image.
+    """
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputError(f"cannot read image {str(path)!r}: is it a PNG/JPEG file?")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:
+    """Resize so the short side is ``short`` pixels, aspect kept (area filter when shrinking)."""
+    h, w = image.shape[:2]
+    s = short / min(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    if size == (w, h):
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+def to_L_ab(rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 RGB H x W x 3 -> (L (1, H, W), ab (2, H, W)) float32 scaled to [-1, 1]."""
+    lab = rgb_to_lab(rgb.astype(np.float32) / 255)
+    L = torch.from_numpy(np.ascontiguousarray(normalize_L(lab[..., 0])))[None]
+    ab = torch.from_numpy(np.ascontiguousarray(normalize_ab(lab[..., 1:]).transpose(2, 0, 1)))
+    return L, ab
+
+
+class ColorizationDataset(Dataset):
+    """Photos resized to short side ``scale``; training items are random ``crop`` squares,
+    flipped at random. Randomness comes from ``(seed, epoch, index)`` so a resumed run
+    sees exactly the same samples.
+
+    Items: ``(L, ab)``, float32 ``(1, crop, crop)`` and ``(2, crop, crop)`` in [-1, 1].
+    """
+
+    def __init__(self, dirs: tuple[str, ...], scale: int, crop: int, seed: int = 0) -> None:
+        self.files = list_images(dirs)
+        self.scale, self.crop, self.seed, self.epoch = scale, crop, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        image = resize_short_side(read_rgb(self.files[index]), max(self.scale, self.crop))
+        h, w = image.shape[:2]
+        y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
+        image = image[y : y + self.crop, x : x + self.crop]
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        return to_L_ab(image)
