@@ -60,7 +60,7 @@ class Colorizer:
         Args:
             name: shipped name or folder; None = :data:`DEFAULT_MODEL`.
             device: ``"cpu"``, ``"cuda"``; None = CUDA when available.
-            settings: :class:`EngineSettings` fields (``smooth``, ``smooth_strength`` ...).
+            settings: :class:`EngineSettings` fields (``smoothing``, ``smooth_strength`` ...).
 
         Raises:
             UnknownModelError: no such shipped model or folder.
@@ -85,7 +85,7 @@ class Colorizer:
             InputError: wrong dtype or shape.
         """
         L = image_to_L(image)
-        engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smooth": False}))
+        engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smoothing": "off"}))
         lab = engine.colorize([L], L.shape)[0]
         return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
 

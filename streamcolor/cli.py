@@ -24,10 +24,24 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--batch-size", type=int, default=8, help="frames per inference batch")
     col.add_argument("--crf", type=int, default=20, help="x264 constant rate factor, lower = better (default 20)")
     col.add_argument("--preset", default="medium", help="x264 preset, e.g. veryfast, medium, slow")
-    col.add_argument("--no-smooth", action="store_true", help="turn temporal smoothing of colour off")
+    col.add_argument("--smoothing", choices=["motion", "ema", "off"], default="motion",
+                     help="temporal smoothing of colour: motion-compensated (default), moving average, off")
+    col.add_argument("--smooth-strength", type=float, default=None, help="weight of the past in [0, 1)")
+    col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("models", help="list registered architectures and shipped weights")
+    me = sub.add_parser("metrics", help="flicker metrics of a video (CDC, warp error, colourfulness; PSNR/SSIM)")
+    me.add_argument("video")
+    me.add_argument("--reference", default=None, help="the colour original: adds per-frame PSNR and SSIM")
+    me.add_argument("--plot", default=None, help="write a per-frame flicker plot PNG here")
+    me.add_argument("--size", type=int, default=240, help="short side frames are scaled to first (pixels)")
+    ev = sub.add_parser("eval", help="score a model on folders of colour photos (PSNR, SSIM, CIEDE2000, colourfulness)")
+    ev.add_argument("image_dirs", nargs="+", help="folders of colour photos, e.g. ../shared/data/eval/kodak24")
+    ev.add_argument("--model", default=None, help="shipped model name or saved model folder")
+    ev.add_argument("--tint-from", nargs="*", default=[], help="photo folders whose mean ab is the 'tint' baseline")
+    ev.add_argument("--save-dir", default=None, help="write grey | model | truth strips here")
+    ev.add_argument("--output", default=None, help="also write the markdown table to this file")
     return parser
 
 
@@ -36,7 +50,9 @@ def _colorize(args: argparse.Namespace) -> None:
 
     if args.batch_size < 1:
         raise _input_error(f"--batch-size must be at least 1, got {args.batch_size}")
-    colorizer = Colorizer.from_pretrained(args.model, device=args.device, smooth=not args.no_smooth)
+    smoothing = "off" if args.no_smooth else args.smoothing
+    colorizer = Colorizer.from_pretrained(args.model, device=args.device, smoothing=smoothing,
+                                          smooth_strength=args.smooth_strength)
     report = colorizer.colorize_video(args.input, args.output, crf=args.crf, preset=args.preset,
                                       batch_size=args.batch_size, overwrite=args.overwrite,
                                       progress=not args.quiet)
@@ -59,10 +75,54 @@ def _models(_: argparse.Namespace) -> None:
         print(f"weights: {name}{' (default)' if name == DEFAULT_MODEL else ''}")
 
 
+def _metrics(args: argparse.Namespace) -> None:
+    from streamcolor.media import read_rgb_frames
+    from streamcolor.metrics import FlickerMeter
+    from streamcolor.plots import plot_series
+
+    meter = FlickerMeter()
+    frames = read_rgb_frames(args.video, args.size)
+    references = read_rgb_frames(args.reference, args.size) if args.reference else None
+    count = 0
+    for frame in frames:
+        reference = next(references, None) if references is not None else None
+        if references is not None and (reference is None or reference.shape != frame.shape):
+            raise _input_error(f"reference {args.reference!r} does not match {args.video!r} in frame count or size")
+        meter.push(frame, reference)
+        count += 1
+    print(f"{args.video}: {count} frames")
+    for key, value in meter.summary().items():
+        print(f"  {key:14s} {value:.4f}")
+    if args.plot:
+        plot_series({k: v for k, v in meter.series.items() if k in ("warp", "cdc1") and v}, args.plot,
+                    ylabel="per-frame change", title=f"flicker: {args.video}")
+        print(f"plot: {args.plot}")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from streamcolor.api import Colorizer
+    from streamcolor.train.datasets import list_images
+    from streamcolor.train.evaluate import evaluate_images, markdown_table, mean_ab
+
+    colorizer = Colorizer.from_pretrained(args.model)
+    tint = mean_ab(list_images(args.tint_from)) if args.tint_from else None
+    save_dir = Path(args.save_dir) if args.save_dir else None
+    if save_dir:
+        save_dir.mkdir(parents=True, exist_ok=True)
+    results = {Path(d).name: evaluate_images(colorizer.colorize_image, list_images([d]), tint, save_dir)
+               for d in args.image_dirs}
+    table = markdown_table(results)
+    print(table)
+    if args.output:
+        Path(args.output).write_text(table + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"colorize": _colorize, "models": _models}[args.command](args)
+        {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics}[args.command](args)
     except StreamcolorError as exc:
         if args.debug:
             raise

@@ -133,13 +133,16 @@ def desaturate_into_gamut(linear: Array, luminance: Array) -> Array:
     Returns:
         Linear RGB in [0, 1], same shape and type as ``linear``.
     """
-    grey = luminance.clip(0, 1)[..., None]
-    over = (linear - grey).clip(1e-12, None)
-    under = (grey - linear).clip(1e-12, None)
-    limit_over = _where(linear > 1, (1 - grey) / over, 1 + 0 * over)
-    limit_under = _where(linear < 0, grey / under, 1 + 0 * under)
-    t = _min_last(_stack([_min_last(limit_over), _min_last(limit_under)]))
-    return (grey + t.clip(0, 1)[..., None] * (linear - grey)).clip(0, 1)
+    result = linear.clip(0, 1)
+    outside = ((linear < 0) | (linear > 1)).any(-1)
+    if not outside.any():  # the common case: nothing to desaturate
+        return result
+    grey = luminance[outside].clip(0, 1)[..., None]
+    diff = linear[outside] - grey
+    # per channel, the largest mix t in [0, 1] that keeps grey + t * diff inside [0, 1]
+    t = _where(diff > 0, (1 - grey) / diff.clip(1e-12, None), _where(diff < 0, grey / (-diff).clip(1e-12, None), 1.0))
+    result[outside] = (grey + _min_last(t).clip(0, 1)[..., None] * diff).clip(0, 1)
+    return result
 
 
 def lab_to_rgb(lab: Array) -> Array:

@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from streamcolor.backends import Backend
-from streamcolor.temporal import CutDetector, EMASmoother
+from streamcolor.errors import InputError
+from streamcolor.temporal import CutDetector, EMASmoother, MotionSmoother
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,15 @@ class EngineSettings:
 
     Attributes:
         inference_short_side: short side in pixels the generator sees (its training scale).
-        smooth: temporal smoothing on/off (images never smooth).
-        smooth_strength: weight of the past frame in [0, 1).
+        smoothing: ``"motion"`` (motion-compensated, :class:`MotionSmoother`), ``"ema"``
+            (plain moving average) or ``"off"``; images are never smoothed.
+        smooth_strength: weight of the past in [0, 1); None = the method's default.
         guide_eps: guided-filter regularisation, in units of (L / 100)^2; smaller keeps finer edges.
     """
 
     inference_short_side: int = 150
-    smooth: bool = True
-    smooth_strength: float = 0.5
+    smoothing: str = "motion"
+    smooth_strength: float | None = None
     guide_eps: float = 1e-3
 
 
@@ -50,6 +52,22 @@ def guided_upsample(ab: np.ndarray, guide_L: np.ndarray, eps: float) -> np.ndarr
     return cv2.ximgproc.guidedFilter(guide_L / 100.0, up, radius, eps)
 
 
+SMOOTHERS = {"motion": MotionSmoother, "ema": EMASmoother}
+
+
+def make_smoother(method: str, strength: float | None) -> EMASmoother | MotionSmoother:
+    """The smoother for ``method`` (``"off"`` = an EMA of strength 0, which passes ab through).
+
+    Raises:
+        InputError: unknown method.
+    """
+    if method == "off":
+        return EMASmoother(0.0)
+    if method not in SMOOTHERS:
+        raise InputError(f"smoothing must be one of motion, ema, off; got {method!r}")
+    return SMOOTHERS[method]() if strength is None else SMOOTHERS[method](strength)
+
+
 class Engine:
     """Turns batches of full-resolution L into ab at an output resolution.
 
@@ -64,7 +82,7 @@ class Engine:
     def reset(self) -> None:
         """Forget the previous frames (the next frame starts a new shot)."""
         self.cuts = CutDetector()
-        self.smoother = EMASmoother(self.settings.smooth_strength if self.settings.smooth else 0.0)
+        self.smoother = make_smoother(self.settings.smoothing, self.settings.smooth_strength)
 
     def colorize(self, L: list[np.ndarray], out_size: tuple[int, int]) -> list[np.ndarray]:
         """Lab at ``out_size`` for each frame.
@@ -82,7 +100,7 @@ class Engine:
         ab_small = self.backend.predict_ab(small)
         out = []
         for L_full, L_small, ab in zip(L, small, ab_small):
-            ab = self.smoother.push(ab, self.cuts.push(L_small))
+            ab = self.smoother.push(ab, L_small, self.cuts.push(L_small))
             guide = cv2.resize(L_full, out_size[::-1], interpolation=cv2.INTER_AREA)
             ab_out = guided_upsample(ab, guide, self.settings.guide_eps)
             out.append(np.concatenate([guide[..., None], ab_out], -1))

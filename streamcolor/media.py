@@ -260,3 +260,24 @@ class VideoWriter:
             self.container.close()
         os.replace(self.tmp, self.path)
         self.committed = True
+
+
+def read_rgb_frames(path: str | os.PathLike, short_side: int | None = None) -> Iterator[np.ndarray]:
+    """Decode the first video stream as uint8 RGB ``(H, W, 3)`` frames, optionally resized
+    (area filter) so the short side is ``short_side`` (for metrics).
+
+    Raises:
+        InputError: see :class:`VideoReader`.
+    """
+    import cv2
+
+    container = _open(check_input(path))
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            rgb = frame.to_ndarray(format="rgb24")
+            if short_side and min(rgb.shape[:2]) > short_side:
+                s = short_side / min(rgb.shape[:2])
+                rgb = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA)
+            yield rgb

@@ -25,3 +25,90 @@ def colourfulness(rgb: np.ndarray) -> float:
     r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
     rg, yb = r - g, 0.5 * (r + g) - b
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def ssim(image: np.ndarray, reference: np.ndarray) -> float:
+    """Structural similarity of two uint8 RGB images (skimage, per channel, averaged)."""
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(image, reference, channel_axis=-1, data_range=255))
+
+
+def _histograms(rgb: np.ndarray, bins: int = 64) -> np.ndarray:
+    """Per-channel normalised histograms, ``(3, bins)``."""
+    hist = np.stack([np.bincount(rgb[..., c].ravel() // (256 // bins), minlength=bins) for c in range(3)]).astype(float)
+    return hist / hist.sum(1, keepdims=True)
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence (base 2, in [0, 1]) of two distributions (scipy)."""
+    from scipy.spatial.distance import jensenshannon
+
+    return float(jensenshannon(p, q, base=2) ** 2)
+
+
+class FlickerMeter:
+    """Streaming flicker metrics over a video's frames (bounded memory: 4 frames of history).
+
+    Per frame ``t`` it records: ``cdc`` at each distance d (mean over R, G, B of the JS
+    divergence between the histograms of frames t - d and t; Lei & Chen 2019), ``warp``
+    (mean ab difference, Lab units, between frame t and frame t - 1 warped onto it by DIS
+    optical flow on luma, over pixels whose forward-backward flow agrees within 1 px, so
+    occlusions are excluded) and ``colourfulness``; with a reference, ``psnr`` and ``ssim``.
+    """
+
+    def __init__(self, distances: tuple[int, ...] = (1, 2, 4)) -> None:
+        from streamcolor.temporal.flow import Flow
+
+        self.distances = distances
+        self.flow = Flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.history: list[np.ndarray] = []
+        self.previous_lab: np.ndarray | None = None
+        self.series: dict[str, list[float]] = {f"cdc{d}": [] for d in distances}
+        self.series.update(warp=[], colourfulness=[], psnr=[], ssim=[])
+
+    def push(self, rgb: np.ndarray, reference: np.ndarray | None = None) -> None:
+        """Add the next uint8 RGB frame (and the matching reference frame, if any)."""
+        from streamcolor.color import rgb_to_lab
+
+        hist = _histograms(rgb)
+        for d in self.distances:
+            if len(self.history) >= d:
+                old = self.history[-d]
+                self.series[f"cdc{d}"].append(float(np.mean([js_divergence(old[c], hist[c]) for c in range(3)])))
+        self.history = (self.history + [hist])[-max(self.distances):]
+        lab = rgb_to_lab(rgb.astype(np.float32) / 255)
+        if self.previous_lab is not None:
+            self.series["warp"].append(self._warp_error(self.previous_lab, lab))
+        self.previous_lab = lab
+        self.series["colourfulness"].append(colourfulness(rgb))
+        if reference is not None:
+            self.series["psnr"].append(psnr(rgb, reference))
+            self.series["ssim"].append(ssim(rgb, reference))
+
+    def _warp_error(self, prev: np.ndarray, cur: np.ndarray) -> float:
+        from streamcolor.temporal.flow import consistency, warp
+
+        backward = self.flow(cur[..., 0], prev[..., 0])  # cur[y, x] ≈ prev[y + v, x + u]
+        forward = self.flow(prev[..., 0], cur[..., 0])
+        visible = consistency(backward, forward) < 1.0
+        diff = np.linalg.norm(cur[..., 1:] - warp(np.ascontiguousarray(prev[..., 1:]), backward), axis=-1)
+        return float(diff[visible].mean()) if visible.any() else 0.0
+
+    def summary(self) -> dict[str, float]:
+        """Means: ``cdc`` (over the distances), ``cdc1``.., ``warp_error``, ``colourfulness``,
+        and ``psnr``/``ssim`` when a reference was given."""
+        means = {k: float(np.mean(v)) for k, v in self.series.items() if v}
+        out = {"cdc": float(np.mean([means[f"cdc{d}"] for d in self.distances if f"cdc{d}" in means] or [0.0]))}
+        out.update({k: v for k, v in means.items() if k.startswith("cdc")})
+        out["warp_error"] = means.get("warp", 0.0)
+        out.update({k: means[k] for k in ("colourfulness", "psnr", "ssim") if k in means})
+        return out
+
+
+def flicker(frames: list[np.ndarray], references: list[np.ndarray] | None = None) -> dict[str, float]:
+    """:class:`FlickerMeter` summary of a list of uint8 RGB frames."""
+    meter = FlickerMeter()
+    for i, frame in enumerate(frames):
+        meter.push(frame, references[i] if references is not None else None)
+    return meter.summary()

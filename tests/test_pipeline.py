@@ -94,7 +94,7 @@ def test_colorize_frames_keeps_count_and_smooths():
     frames = [np.clip(base.astype(int) + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8)
               for _ in range(5)]
     smooth = list(Colorizer.from_pretrained(device="cpu").colorize_frames(frames, batch_size=2))
-    raw = list(Colorizer.from_pretrained(device="cpu", smooth=False).colorize_frames(frames, batch_size=2))
+    raw = list(Colorizer.from_pretrained(device="cpu", smoothing="off").colorize_frames(frames, batch_size=2))
     assert len(smooth) == len(raw) == 5 and smooth[0].shape == (72, 96, 3)
     assert np.array_equal(smooth[0], raw[0])  # the first frame starts a shot: nothing to blend with
 

@@ -47,16 +47,17 @@ def test_outputs_of_a_run(tmp_path):
     run = tmp_path / "run"
     assert (final / "model.safetensors").is_file() and (run / "grid_epoch001.png").is_file()
     rows = list(csv.DictReader((run / "losses.csv").open()))
-    assert len(rows) == config.steps and float(rows[-1]["L1"]) > 0
+    assert len(rows) == config.steps and float(rows[-1]["G"]) > 0 and (run / "losses.png").is_file()
     val = list(csv.DictReader((run / "val.csv").open()))
     assert float(val[0]["val_psnr"]) > 10 and float(val[0]["val_psnr_grey"]) > 10
 
 
 def test_cgan_objective_trains_both_networks(tmp_path):
     trainer = Trainer(_config(tmp_path, objective="cgan", steps=2, checkpoint_every=2))
-    D_before = [p.clone() for p in trainer.models["D"].parameters()]
+    D = trainer.objective.models["D"]
+    D_before = [p.clone() for p in D.parameters()]
     trainer.fit()
-    assert any(not torch.equal(a, b) for a, b in zip(D_before, trainer.models["D"].parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(D_before, D.parameters()))
     assert any(k.startswith("D.model.") for k in load_file(str(tmp_path / "run" / "checkpoint.safetensors")))
 
 
@@ -78,3 +79,5 @@ def test_resume_refuses_other_flags(tmp_path):
 def test_bad_objective(tmp_path):
     with pytest.raises(ValueError, match="objective"):
         Trainer(_config(tmp_path, objective="nope"))
+    with pytest.raises(ValueError, match="classification model"):
+        Trainer(_config(tmp_path, objective="classification"))

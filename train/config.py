@@ -23,11 +23,16 @@ class TrainConfig:
     model: str = "unet_small"
     model_args: dict[str, Any] = field(default_factory=dict)
     init: str = ""  # saved generator folder to start from (e.g. L1 pre-training before cGAN)
-    objective: str = "l1"  # "l1" or "cgan" (cGAN + lambda_l1 * L1)
+    objective: str = "l1"  # l1, mse, cgan (cGAN + lambda_l1 * L1), classification
     lambda_l1: float = 100.0
     discriminator: str = "patchgan70"
+    soft_labels: bool = False  # cgan: real targets U(0.7, 1.2), fake U(0, 0.3)
+    label_flip: float = 0.0  # cgan: probability of swapping D's real/fake targets
+    instance_noise: float = 0.0  # cgan: std of Gaussian noise on D inputs, annealed to 0
+    prior_images: int = 500  # classification: images sampled to measure the ab-bin prior
     scale: int = 150
     crop: int = 128
+    rotate90: bool = False  # augmentation: rotate by +-90 degrees with probability 1/2 (report 002)
     batch_size: int = 16
     lr: float = 2e-4
     beta1: float = 0.5
@@ -37,6 +42,8 @@ class TrainConfig:
     val_images: int = 64
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 = torch's default
+    workers: int = 0  # data-loading processes
+    device: str = "auto"  # cpu, cuda, auto (cuda when available; mixed precision there)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -61,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
             parser.add_argument(flag, nargs="+", default=list(default))
         elif isinstance(default, dict):
             parser.add_argument(flag, type=json.loads, default=default, help="JSON object")
+        elif isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
             parser.add_argument(flag, type=type(default), default=default)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from streamcolor.color import normalize_ab, normalize_L, rgb_to_lab
 from streamcolor.errors import InputError
@@ -62,25 +63,51 @@ def to_L_ab(rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 
 class ColorizationDataset(Dataset):
     """Photos resized to short side ``scale``; training items are random ``crop`` squares,
-    flipped at random. Randomness comes from ``(seed, epoch, index)`` so a resumed run
-    sees exactly the same samples.
+    flipped at random and, with ``rotate90``, turned by +-90 degrees half the time.
 
+    Indexed by ``(epoch, index)``: randomness comes from ``(seed, epoch, index)``, so a
+    resumed run, or one loading with worker processes, sees exactly the same samples.
     Items: ``(L, ab)``, float32 ``(1, crop, crop)`` and ``(2, crop, crop)`` in [-1, 1].
     """
 
-    def __init__(self, dirs: tuple[str, ...], scale: int, crop: int, seed: int = 0) -> None:
+    def __init__(self, dirs: tuple[str, ...], scale: int, crop: int, seed: int = 0, rotate90: bool = False) -> None:
         self.files = list_images(dirs)
-        self.scale, self.crop, self.seed, self.epoch = scale, crop, seed, 0
+        self.scale, self.crop, self.seed, self.rotate90 = scale, crop, seed, rotate90
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, index = key
+        rng = np.random.default_rng((self.seed, epoch, index))
         image = resize_short_side(read_rgb(self.files[index]), max(self.scale, self.crop))
         h, w = image.shape[:2]
         y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
         image = image[y : y + self.crop, x : x + self.crop]
         if rng.random() < 0.5:
             image = image[:, ::-1]
+        if self.rotate90 and rng.random() < 0.5:
+            image = np.rot90(image, 1 if rng.random() < 0.5 else -1)
         return to_L_ab(image)
+
+
+class RunSampler(Sampler):
+    """Batches of ``(epoch, index)`` keys for steps ``start`` .. ``steps - 1``: each epoch is
+    a permutation seeded by ``seed + epoch``, cut into full batches."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, start: int, steps: int) -> None:
+        self.size, self.batch_size, self.seed, self.start, self.steps = size, batch_size, seed, start, steps
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.size // self.batch_size
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for step in range(self.start, self.steps):
+            epoch, pos = divmod(step, self.steps_per_epoch)
+            order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + epoch))
+            batch = order[pos * self.batch_size : (pos + 1) * self.batch_size].tolist()
+            yield [(epoch, i) for i in batch]

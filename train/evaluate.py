@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 import torch
 from torch import nn
 
-from streamcolor.color import denormalize_ab, denormalize_L, lab_to_rgb
+from streamcolor.color import denormalize_ab, denormalize_L, lab_to_rgb, rgb_to_lab
 from streamcolor.inference import predict_ab
-from streamcolor.metrics import psnr
+from streamcolor.metrics import ciede2000, colourfulness, psnr, ssim
 from streamcolor.train.datasets import read_rgb, resize_short_side, to_L_ab
 
 
@@ -49,3 +51,58 @@ def validate(model: nn.Module, files: list[Path], scale: int, grid_path: Path | 
     if grid_path is not None and rows:
         cv2.imwrite(str(grid_path), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
     return {"val_psnr": float(np.mean(scores)), "val_psnr_grey": float(np.mean(grey_scores))}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Means over a set of images: PSNR (dB) and SSIM on RGB, CIEDE2000, colourfulness."""
+
+    psnr: float
+    ssim: float
+    ciede2000: float
+    colourfulness: float
+
+
+def replace_ab(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """uint8 RGB with its Lab L kept and ab set to the constant ``ab`` (Lab units)."""
+    lab = rgb_to_lab(rgb.astype(np.float32) / 255)
+    lab[..., 1:] = ab
+    return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+
+
+def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Path], tint: np.ndarray | None = None,
+                    save_dir: Path | None = None) -> dict[str, Scores]:
+    """Score ``colorize`` (uint8 grey H x W -> uint8 RGB H x W x 3) on colour photos.
+
+    The grey input is the photo's luma; baselines: ``grey`` (ab = 0, L kept) and, when
+    ``tint`` (ab, Lab units) is given, a constant ``tint``. With ``save_dir``, writes a
+    grey | model | truth JPEG per image.
+    """
+    rows: dict[str, list[tuple[float, ...]]] = {"model": [], "grey": []}
+    if tint is not None:
+        rows["tint"] = []
+    for path in files:
+        rgb = read_rgb(path)
+        outputs = {"model": colorize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)), "grey": replace_ab(rgb, np.zeros(2))}
+        if tint is not None:
+            outputs["tint"] = replace_ab(rgb, tint)
+        for key, out in outputs.items():
+            rows[key].append((psnr(out, rgb), ssim(out, rgb), ciede2000(out, rgb), colourfulness(out)))
+        if save_dir is not None:
+            strip = np.concatenate([outputs["grey"], outputs["model"], rgb], 1)
+            cv2.imwrite(str(save_dir / f"{path.parent.name}_{path.stem}.jpg"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    return {k: Scores(*np.mean(v, 0).tolist()) for k, v in rows.items()}
+
+
+def mean_ab(files: list[Path]) -> np.ndarray:
+    """Mean ab (Lab units) of the photos: the constant 'tint' baseline ("safe sepia")."""
+    return np.mean([rgb_to_lab(read_rgb(p).astype(np.float32) / 255)[..., 1:].reshape(-1, 2).mean(0) for p in files], 0)
+
+
+def markdown_table(results: dict[str, dict[str, Scores]]) -> str:
+    """``{set name: {method: Scores}}`` -> a markdown table."""
+    lines = ["| set | method | PSNR dB | SSIM | CIEDE2000 | colourfulness |", "|---|---|---|---|---|---|"]
+    for name, methods in results.items():
+        for method, s in methods.items():
+            lines.append(f"| {name} | {method} | {s.psnr:.2f} | {s.ssim:.3f} | {s.ciede2000:.2f} | {s.colourfulness:.1f} |")
+    return "\n".join(lines)

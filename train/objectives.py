@@ -1,21 +1,148 @@
-"""Training objectives: L1 regression on ab, and the pix2pix cGAN loss."""
+"""Training objectives. Each owns the networks and optimizers it trains and makes one
+optimisation step per batch; :data:`OBJECTIVES` maps the ``--objective`` names to them.
+
+- ``l1`` / ``mse``: regression on scaled ab.
+- ``cgan``: pix2pix, discriminator step then generator step, loss cGAN + λ·L1 (λ = 100),
+  with the reports' tricks as options: soft labels (real 0.7-1.2, fake 0.0-0.3), label
+  flips with probability p, Gaussian instance noise on D's inputs annealed to 0.
+- ``classification``: cross-entropy over ab bins with class rebalancing (Zhang et al. 2016).
+"""
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-class GANLoss(nn.Module):
-    """Binary cross-entropy on PatchGAN logits against all-real or all-fake targets
-    (pix2pix's vanilla GAN loss; the target tensors follow the logits' device)."""
-
-    def forward(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
-        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-        return F.binary_cross_entropy_with_logits(logits, target)
+from streamcolor.color import AB_SCALE
+from streamcolor.errors import InputError
+from streamcolor.models import create_model
+from streamcolor.models.zhang import hard_encode, soft_encode
+from streamcolor.train.config import TrainConfig
 
 
-def l1(ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error on scaled ab."""
-    return F.l1_loss(ab_pred, ab_true)
+def _adam(model: nn.Module, config: TrainConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(model.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
+
+
+class Objective:
+    """Base: trains the generator ``G`` with ``loss(G(L), ab)``."""
+
+    def __init__(self, generator: nn.Module, config: TrainConfig) -> None:
+        self.config = config
+        self.models: dict[str, nn.Module] = {"G": generator}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {"G": _adam(generator, config)}
+
+    def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def step(self, L: torch.Tensor, ab: torch.Tensor, progress: float) -> dict[str, float]:
+        """One update on a batch; ``progress`` in [0, 1] is how far training has gone."""
+        opt = self.optimizers["G"]
+        opt.zero_grad()
+        loss, logs = self.loss(L, ab)
+        loss.backward()
+        opt.step()
+        return logs
+
+
+class Regression(Objective):
+    """L1 or MSE between predicted and true scaled ab."""
+
+    def __init__(self, generator: nn.Module, config: TrainConfig, distance: Callable = F.l1_loss) -> None:
+        super().__init__(generator, config)
+        self.distance = distance
+
+    def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = self.distance(self.models["G"](L), ab)
+        return loss, {"G": loss.item()}
+
+
+class CGAN(Objective):
+    """pix2pix conditional GAN with a PatchGAN discriminator on (L, ab) pairs."""
+
+    def __init__(self, generator: nn.Module, config: TrainConfig) -> None:
+        super().__init__(generator, config)
+        self.models["D"] = create_model(config.discriminator)
+        self.optimizers["D"] = _adam(self.models["D"], config)
+
+    def _targets(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
+        c = self.config
+        if c.soft_labels:
+            low, high = (0.7, 1.2) if real else (0.0, 0.3)
+            target = torch.empty_like(logits).uniform_(low, high)
+        else:
+            target = torch.full_like(logits, 1.0 if real else 0.0)
+        if c.label_flip > 0:
+            flip = torch.rand(logits.shape[0], 1, 1, 1, device=logits.device) < c.label_flip
+            target = torch.where(flip, 1.0 - target.clamp(max=1.0), target)
+        return target
+
+    def _discriminate(self, L: torch.Tensor, ab: torch.Tensor, noise: float) -> torch.Tensor:
+        x = torch.cat([L, ab], 1)
+        return self.models["D"](x + noise * torch.randn_like(x) if noise > 0 else x)
+
+    def step(self, L: torch.Tensor, ab: torch.Tensor, progress: float) -> dict[str, float]:
+        G, D = self.models["G"], self.models["D"]
+        noise = self.config.instance_noise * max(0.0, 1.0 - progress)
+        fake = G(L)
+        opt_D = self.optimizers["D"]
+        opt_D.zero_grad()
+        fake_logits = self._discriminate(L, fake.detach(), noise)
+        real_logits = self._discriminate(L, ab, noise)
+        loss_D = 0.5 * (F.binary_cross_entropy_with_logits(fake_logits, self._targets(fake_logits, False))
+                        + F.binary_cross_entropy_with_logits(real_logits, self._targets(real_logits, True)))
+        loss_D.backward()
+        opt_D.step()
+        opt_G = self.optimizers["G"]
+        opt_G.zero_grad()
+        logits = self._discriminate(L, fake, noise)
+        loss_gan = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        loss_l1 = F.l1_loss(fake, ab)
+        loss_G = loss_gan + self.config.lambda_l1 * loss_l1
+        loss_G.backward()
+        opt_G.step()
+        return {"G": loss_G.item(), "G_gan": loss_gan.item(), "L1": loss_l1.item(), "D": loss_D.item()}
+
+
+class Classification(Objective):
+    """Rebalanced cross-entropy over ab bins against soft-encoded targets (Zhang et al.
+    2016); each pixel is weighted by its nearest bin's rebalancing weight. The generator
+    must have ``logits``, ``centres`` and ``class_weights`` (:class:`ZhangColorizer`)."""
+
+    def __init__(self, generator: nn.Module, config: TrainConfig) -> None:
+        if not hasattr(generator, "logits"):
+            raise InputError(f"objective 'classification' needs a classification model such as "
+                             f"zhang_classification, not {config.model!r}")
+        super().__init__(generator, config)
+
+    def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        G = self.models["G"]
+        logits = G.logits(L)
+        ab_small = F.adaptive_avg_pool2d(ab, logits.shape[-2:]) * AB_SCALE
+        target = soft_encode(ab_small, G.centres)
+        weights = G.class_weights[hard_encode(ab_small, G.centres)]
+        ce = -(target * F.log_softmax(logits, 1)).sum(1)
+        loss = (weights * ce).mean()
+        return loss, {"G": loss.item()}
+
+
+OBJECTIVES: dict[str, Callable[[nn.Module, TrainConfig], Objective]] = {
+    "l1": Regression,
+    "mse": lambda g, c: Regression(g, c, F.mse_loss),
+    "cgan": CGAN,
+    "classification": Classification,
+}
+
+
+def build_objective(generator: nn.Module, config: TrainConfig) -> Objective:
+    """The objective named by ``config.objective``.
+
+    Raises:
+        InputError: unknown name, or a model that the objective cannot train.
+    """
+    if config.objective not in OBJECTIVES:
+        raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {config.objective!r}")
+    return OBJECTIVES[config.objective](generator, config)

@@ -1,30 +1,75 @@
-"""Chroma smoothing along time."""
+"""Chroma smoothing along time: a moving average, and its motion-compensated form."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from streamcolor.temporal.flow import Flow, warp
+
+
+def _check_strength(strength: float) -> float:
+    if not 0 <= strength < 1:
+        raise ValueError(f"smoothing strength must be in [0, 1), got {strength}")
+    return strength
 
 
 class EMASmoother:
     """Exponential moving average of ab, restarted at scene cuts.
 
     ``out_t = strength * out_{t-1} + (1 - strength) * ab_t``; at a cut ``out_t = ab_t``,
-    so no colour is carried from one shot into the next.
+    so no colour is carried from one shot into the next. Moving objects leave trails:
+    :class:`MotionSmoother` follows them instead.
 
     Args:
         strength: weight of the past in [0, 1); 0 turns smoothing off.
     """
 
     def __init__(self, strength: float = 0.5) -> None:
-        if not 0 <= strength < 1:
-            raise ValueError(f"smoothing strength must be in [0, 1), got {strength}")
-        self.strength = strength
+        self.strength = _check_strength(strength)
         self.state: np.ndarray | None = None
 
-    def push(self, ab: np.ndarray, is_cut: bool) -> np.ndarray:
-        """Smooth the next frame's ab (float32 ``(H, W, 2)``, Lab units); returns the smoothed ab."""
+    def push(self, ab: np.ndarray, L: np.ndarray, is_cut: bool) -> np.ndarray:
+        """Smooth the next frame's ab (float32 ``(H, W, 2)``, Lab units); ``L`` is unused
+        here (same signature as :class:`MotionSmoother`). Returns the smoothed ab."""
         if is_cut or self.state is None or self.state.shape != ab.shape:
             self.state = ab.copy()
         else:
             self.state = self.strength * self.state + (1 - self.strength) * ab
         return self.state
+
+
+class MotionSmoother:
+    """Motion-compensated recursive smoothing of ab, reset at cuts.
+
+    For each frame: flow from the current L to the previous L (DIS); the previous
+    *smoothed* ab and the previous L are warped onto the current frame; a confidence
+    ``c = exp(-(ΔL / sigma_L)^2)`` from how well the warped L matches the current L sends
+    occluded, newly visible and badly tracked pixels to the current prediction; then
+    ``out = w * warped_ab + (1 - w) * ab`` with ``w = strength * c``.
+
+    Args:
+        strength: weight of the (warped) past where tracking is sure, in [0, 1).
+        sigma_L: luma mismatch (L units) at which confidence falls to 1/e.
+    """
+
+    def __init__(self, strength: float = 0.8, sigma_L: float = 4.0) -> None:
+        self.strength = _check_strength(strength)
+        self.sigma_L = sigma_L
+        self.flow = Flow()
+        self.state: tuple[np.ndarray, np.ndarray] | None = None  # (L, smoothed ab)
+
+    def confidence(self, L: np.ndarray, warped_L: np.ndarray) -> np.ndarray:
+        """Per-pixel trust in the warped past, ``(H, W)`` in [0, 1]."""
+        return np.exp(-(((L - warped_L) / self.sigma_L) ** 2))
+
+    def push(self, ab: np.ndarray, L: np.ndarray, is_cut: bool) -> np.ndarray:
+        """Smooth ab (float32 ``(H, W, 2)``) of the frame with luma ``L`` (``(H, W)``, 0-100)."""
+        if is_cut or self.state is None or self.state[0].shape != L.shape or self.strength == 0:
+            self.state = (L, ab.copy())
+            return self.state[1]
+        prev_L, prev_ab = self.state
+        flow = self.flow(L, prev_L)
+        weight = (self.strength * self.confidence(L, warp(prev_L, flow)))[..., None]
+        out = (weight * warp(prev_ab, flow) + (1 - weight) * ab).astype(np.float32)
+        self.state = (L, out)
+        return out

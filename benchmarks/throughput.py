@@ -1,0 +1,70 @@
+"""Throughput of the pipeline beside a plain transcode with the same encoder settings.
+
+    python benchmarks/throughput.py FILE [--model NAME] [--batch-size N] [--crf N] [--preset P]
+
+In one run: fps of decode only, of decode + encode (plain transcode, same x264 settings),
+of colorize (the full pipeline, audio copied), the ratio colorize / transcode, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+from streamcolor import Colorizer
+
+
+def decode_only(path: Path) -> tuple[int, float]:
+    started = time.perf_counter()
+    with av.open(str(path)) as c:
+        c.streams.video[0].thread_type = "AUTO"
+        frames = sum(1 for _ in c.decode(video=0))
+    return frames, time.perf_counter() - started
+
+
+def transcode(path: Path, dst: Path, crf: int, preset: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    frames = 0
+    with av.open(str(path)) as src, av.open(str(dst), "w") as out:
+        vin = src.streams.video[0]
+        vin.thread_type = "AUTO"
+        vout = out.add_stream("libx264", rate=vin.average_rate, options={"crf": str(crf), "preset": preset})
+        vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        vout.codec_context.time_base = vin.time_base
+        for frame in src.decode(vin):
+            out.mux(vout.encode(frame))
+            frames += 1
+        out.mux(vout.encode(None))
+    return frames, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--crf", type=int, default=20)
+    parser.add_argument("--preset", default="medium")
+    args = parser.parse_args()
+    colorizer = Colorizer.from_pretrained(args.model, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        n_dec, t_dec = decode_only(args.file)
+        n_tr, t_tr = transcode(args.file, Path(tmp) / "transcode.mp4", args.crf, args.preset)
+        report = colorizer.colorize_video(args.file, Path(tmp) / "colour.mp4", crf=args.crf, preset=args.preset,
+                                          batch_size=args.batch_size)
+    fps_tr, fps_col = n_tr / t_tr, report.frames / report.seconds
+    print(f"file: {args.file.name}  ({n_dec} frames)  x264 crf {args.crf} preset {args.preset}")
+    print(f"decode only        : {n_dec / t_dec:7.1f} fps")
+    print(f"decode + encode    : {fps_tr:7.1f} fps  (plain transcode)")
+    print(f"colorize           : {fps_col:7.1f} fps  (full pipeline, batch {args.batch_size})")
+    print(f"colorize/transcode : {fps_col / fps_tr:7.2f}")
+    print(f"peak RSS           : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Deep Koalarization (Baldassarre et al. 2017; report 001): encoder + global feature
+extractor + fusion layer + decoder.
+
+The paper's extractor is an ImageNet-trained Inception-ResNet-v2 (report 001 tries
+Inception-v3 and ConvNeXt-T), giving a 1000-d vector per image. Those weights cannot be
+downloaded here, so :class:`GlobalFeatures` is a small CNN trained from scratch with the
+rest of the network. ``global_keep=256`` is report 001's variant that keeps a fixed random
+256 of the 1000 dimensions, to balance them against the encoder's 256 channels.
+
+Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1]; inputs must
+be multiples of 8.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from streamcolor.models.registry import register_model
+
+
+def _conv(in_ch: int, out_ch: int, stride: int = 1, act: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, 3, stride, 1)]
+    if act:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class GlobalFeatures(nn.Module):
+    """Whole-image descriptor from a 128x128 resize of L: strided convs, global average
+    pool, a linear layer to ``dims`` (1000, the size of the paper's Inception output)."""
+
+    def __init__(self, dims: int = 1000, width: int = 64) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv(1, width, 2), _conv(width, width * 2, 2), _conv(width * 2, width * 4, 2),
+                                  _conv(width * 4, width * 4, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(width * 4, dims)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(L, size=(128, 128), mode="bilinear", align_corners=False)
+        return self.fc(self.body(x))
+
+
+class Koalarization(nn.Module):
+    def __init__(self, global_dims: int = 1000, global_keep: int | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(_conv(1, 64, 2), _conv(64, 128), _conv(128, 128, 2), _conv(128, 256),
+                                     _conv(256, 256, 2), _conv(256, 512), _conv(512, 512), _conv(512, 256))
+        self.global_features = GlobalFeatures(global_dims)
+        keep = global_keep or global_dims
+        generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("keep_index", torch.randperm(global_dims, generator=generator)[:keep].sort().values)
+        self.fusion = _conv(256 + keep, 256)  # the paper's 1x1 fusion; 3x3 here costs little more
+        self.decoder = nn.Sequential(
+            _conv(256, 128), nn.Upsample(scale_factor=2), _conv(128, 64), _conv(64, 64), nn.Upsample(scale_factor=2),
+            _conv(64, 32), nn.Conv2d(32, 2, 3, 1, 1), nn.Tanh(), nn.Upsample(scale_factor=2),
+        )
+        self.multiple = 8
+        self.model_args = dict(global_dims=global_dims, global_keep=global_keep, seed=seed)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        local = self.encoder(L)
+        glob = self.global_features(L)[:, self.keep_index]
+        tiled = glob[:, :, None, None].expand(-1, -1, *local.shape[-2:])
+        return self.decoder(self.fusion(torch.cat([local, tiled], 1)))
+
+
+@register_model
+def koalarization(**kwargs) -> Koalarization:
+    """Deep Koalarization (report 001) with a 1000-d global branch trained from scratch."""
+    return Koalarization(**kwargs)
+
+
+@register_model
+def koalarization_256(**kwargs) -> Koalarization:
+    """Report 001's variant: a fixed random 256 of the 1000 global dimensions."""
+    return Koalarization(**{"global_keep": 256, **kwargs})

@@ -1,0 +1,42 @@
+"""Optical flow on luma (OpenCV DIS) and backward warping."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+class Flow:
+    """Dense flow between consecutive frames with OpenCV's DIS (Kroeger et al. 2016).
+
+    Args:
+        preset: ``cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST`` (default), ``_FAST`` or ``_MEDIUM``.
+    """
+
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST) -> None:
+        self.dis = cv2.DISOpticalFlow_create(preset)
+
+    def __call__(self, target: np.ndarray, source: np.ndarray) -> np.ndarray:
+        """Flow ``(H, W, 2)`` float32 in pixels such that ``target[y, x] ≈ source[y + v, x + u]``.
+
+        Args:
+            target, source: L in [0, 100], float ``(H, W)`` (converted to uint8 for DIS).
+        """
+        to8 = lambda L: np.clip(L * 2.55, 0, 255).astype(np.uint8)  # noqa: E731
+        return self.dis.calc(to8(target), to8(source), None)
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample ``image`` ``(H, W[, C])`` at ``(x + u, y + v)``: brings ``source`` onto ``target``
+    for a flow from :class:`Flow` (bilinear, edges replicated)."""
+    h, w = flow.shape[:2]
+    grid = np.mgrid[0:h, 0:w].astype(np.float32)
+    map_x = grid[1] + flow[..., 0]
+    map_y = grid[0] + flow[..., 1]
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Forward-backward error in pixels ``(H, W)``: |f(x) + b(x + f(x))| (0 where the two
+    flows agree; large at occlusions and where the flow is wrong)."""
+    return np.linalg.norm(forward + warp(backward, forward), axis=-1)

@@ -1,0 +1,100 @@
+"""Scene cuts, smoothing and flicker metrics on real clips and synthetic motion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import data_file
+from streamcolor.api import image_to_L
+from streamcolor.media import read_rgb_frames
+from streamcolor.metrics import flicker
+from streamcolor.temporal import CutDetector, EMASmoother, MotionSmoother
+from streamcolor.train.datasets import resize_short_side
+
+
+def test_cut_detector_finds_the_five_cuts_of_six_shots():
+    detector = CutDetector()
+    frames = read_rgb_frames(data_file("video/color/six_shots.mp4"), 150)
+    cuts = [i for i, f in enumerate(frames) if detector.push(image_to_L(f))]
+    assert cuts == [0, 48, 96, 144, 192, 240]
+
+
+def _moving_pattern(n=8, shift=2, size=96):
+    """A textured L pattern moving right by `shift` px per frame, with a colour patch on it."""
+    rng = np.random.default_rng(0)
+    base = np.clip(50 + 15 * rng.standard_normal((size, size * 2)), 0, 100).astype(np.float32)
+    base = np.asarray(__import__("cv2").GaussianBlur(base, (0, 0), 1.5))
+    ab_base = np.zeros((size, size * 2, 2), np.float32)
+    ab_base[30:60, 60:100] = (40, -20)
+    Ls, abs_ = [], []
+    for t in range(n):
+        x0 = 40 - t * shift
+        Ls.append(np.ascontiguousarray(base[:, x0 : x0 + size]))
+        abs_.append(np.ascontiguousarray(ab_base[:, x0 : x0 + size]))
+    return Ls, abs_
+
+
+def _warp_error_of(Ls, abs_):
+    """flicker() on RGB built from (L, ab)."""
+    from streamcolor.color import lab_to_rgb
+
+    rgb = [(lab_to_rgb(np.concatenate([L[..., None], ab], -1)) * 255 + 0.5).astype(np.uint8) for L, ab in zip(Ls, abs_)]
+    return flicker(rgb)["warp_error"]
+
+
+@pytest.mark.parametrize("smoother", [MotionSmoother(), EMASmoother(0.6)])
+def test_smoothing_lowers_flicker_of_noisy_predictions(smoother):
+    Ls, truth = _moving_pattern()
+    rng = np.random.default_rng(1)
+    noisy = [ab + rng.normal(0, 1, (1, 1, 2)).astype(np.float32) * 6 for ab in truth]  # per-frame colour jumps
+    smoothed = [smoother.push(ab, L, i == 0) for i, (L, ab) in enumerate(zip(Ls, noisy))]
+    assert _warp_error_of(Ls, smoothed) < 0.7 * _warp_error_of(Ls, noisy)
+
+
+def test_motion_smoother_follows_motion_better_than_ema():
+    Ls, truth = _moving_pattern(shift=3)
+    motion, ema = MotionSmoother(0.8), EMASmoother(0.8)
+    m = [motion.push(ab, L, i == 0) for i, (L, ab) in enumerate(zip(Ls, truth))]
+    e = [ema.push(ab, L, i == 0) for i, (L, ab) in enumerate(zip(Ls, truth))]
+    error = lambda seq: np.mean([np.abs(a - b).mean() for a, b in zip(seq[1:], truth[1:])])  # noqa: E731
+    assert error(m) < 0.5 * error(e)  # the moving average leaves a trail behind the patch
+
+
+@pytest.mark.parametrize("smoother", [MotionSmoother(), EMASmoother()])
+def test_static_scene_unchanged_and_cut_resets(smoother):
+    Ls, truth = _moving_pattern(shift=0)
+    out = [smoother.push(ab, L, i == 0) for i, (L, ab) in enumerate(zip(Ls, truth))]
+    for o, ab in zip(out, truth):
+        np.testing.assert_allclose(o, ab, atol=0.05)
+    other = np.full_like(truth[0], 7.0)
+    np.testing.assert_array_equal(smoother.push(other, Ls[0], True), other)
+
+
+def test_metrics_zero_on_identical_frames():
+    frame = next(read_rgb_frames(data_file("video/film/chaplin.mp4"), 120))
+    colour = frame.copy()
+    colour[..., 0] = np.clip(colour[..., 0].astype(int) + 40, 0, 255)
+    scores = flicker([colour] * 5, [colour] * 5)
+    assert scores["cdc"] == 0 and scores["warp_error"] == 0 and scores["ssim"] == 1.0
+
+
+def test_metrics_see_flicker():
+    frame = resize_short_side(next(read_rgb_frames(data_file("video/color/six_shots.mp4"))), 120)
+    tinted = frame.copy()
+    tinted[..., 2] = np.clip(tinted[..., 2].astype(int) + 60, 0, 255)
+    steady = flicker([frame, frame, frame, frame])
+    flickering = flicker([frame, tinted, frame, tinted])
+    assert flickering["cdc"] > steady["cdc"] + 0.01 and flickering["warp_error"] > steady["warp_error"] + 5
+
+
+def test_metrics_cli_writes_plot(tmp_path):
+    import subprocess
+    import sys
+
+    clip = data_file("video/edge/transparent.webm")
+    plot = tmp_path / "flicker.png"
+    result = subprocess.run([sys.executable, "-m", "streamcolor", "metrics", str(clip), "--reference", str(clip),
+                             "--plot", str(plot)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "warp_error" in result.stdout and "psnr" in result.stdout and plot.stat().st_size > 1000
