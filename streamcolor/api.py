@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import av
 import numpy as np
 import torch
 
@@ -72,6 +75,12 @@ class Colorizer:
         engine_settings = EngineSettings(**{**base.__dict__, **settings})
         return cls(from_pretrained(name), device, engine_settings)
 
+    def with_settings(self, **changes: Any) -> "Colorizer":
+        """A colorizer sharing this one's loaded model, with some :class:`EngineSettings` changed."""
+        clone = copy.copy(self)
+        clone.settings = dataclasses.replace(self.settings, **changes)
+        return clone
+
     def colorize_image(self, image: np.ndarray) -> np.ndarray:
         """Colorize one picture.
 
@@ -115,11 +124,13 @@ class Colorizer:
 
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, crf: int = 20,
                        preset: str = "medium", batch_size: int = 8, overwrite: bool = False,
-                       progress: bool = False) -> Report:
+                       progress: bool = False, on_batch: Callable[[int, av.VideoFrame], None] | None = None) -> Report:
         """Colorize a video file into ``dst`` as the CLI does (audio copied, timing kept).
+
+        ``on_batch(frames_done, last_frame)`` is called after each batch (progress, previews).
 
         Raises:
             InputError, MediaError: see :func:`streamcolor.pipeline.colorize_video`.
         """
         encode = EncodeSettings(crf=crf, preset=preset, batch_size=batch_size)
-        return colorize_video(Engine(self.backend, self.settings), src, dst, encode, overwrite, progress)
+        return colorize_video(Engine(self.backend, self.settings), src, dst, encode, overwrite, progress, on_batch)

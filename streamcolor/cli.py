@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("models", help="list registered architectures and shipped weights")
+    from streamcolor.demo import add_arguments
+
+    add_arguments(sub.add_parser("demo", help="launch the web demo (needs the demo extra)"))
     me = sub.add_parser("metrics", help="flicker metrics of a video (CDC, warp error, colourfulness; PSNR/SSIM)")
     me.add_argument("video")
     me.add_argument("--reference", default=None, help="the colour original: adds per-frame PSNR and SSIM")
@@ -99,6 +102,12 @@ def _metrics(args: argparse.Namespace) -> None:
         print(f"plot: {args.plot}")
 
 
+def _demo(args: argparse.Namespace) -> None:
+    from streamcolor.demo import run
+
+    run(args)
+
+
 def _eval(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -122,7 +131,8 @@ def _eval(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics}[args.command](args)
+        {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics,
+         "demo": _demo}[args.command](args)
     except StreamcolorError as exc:
         if args.debug:
             raise

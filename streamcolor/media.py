@@ -161,6 +161,19 @@ class VideoReader:
         self.container.close()
 
 
+def duration_seconds(path: str | os.PathLike) -> float | None:
+    """Duration of a media file in seconds, or None when the container does not state it.
+
+    Raises:
+        InputError: see :class:`VideoReader`.
+    """
+    with _open(check_input(path)) as container:
+        if container.duration:
+            return container.duration / 1_000_000
+        video = container.streams.video[0]
+        return float(video.duration * video.time_base) if video.duration else None
+
+
 def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path:
     """Raise unless ``path`` can be written without losing anything.
 

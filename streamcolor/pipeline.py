@@ -73,11 +73,12 @@ class _ChromaWriter:
 
 def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLike,
                    encode: EncodeSettings = EncodeSettings(), overwrite: bool = False,
-                   progress: bool = True, on_frame: Callable[[int], None] | None = None) -> Report:
+                   progress: bool = True, on_batch: Callable[[int, av.VideoFrame], None] | None = None) -> Report:
     """Colorize ``src`` into ``dst`` (container from its suffix), copying the audio.
 
     Frame count, pts, time_base, frame rate, sample aspect ratio, colour metadata and
     container metadata are those of the source; the Y' plane is the source's.
+    ``on_batch(frames_done, last_frame)`` is called after each encoded batch.
 
     Raises:
         InputError: bad input or output path (see :func:`streamcolor.media.check_output`).
@@ -101,8 +102,8 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
                     writer.write(out)
                 frames += len(batch)
                 bar.update(len(batch))
-                if on_frame is not None:
-                    on_frame(frames)
+                if on_batch is not None:
+                    on_batch(frames, out)
             writer.commit()
             bar.close()
     return Report(frames, copied.count, time.perf_counter() - started)

@@ -1,0 +1,174 @@
+"""Gradio demo: colorize a photo or a short clip in the browser, offline.
+
+``build_demo()`` returns the Blocks app; it calls only the public API (:class:`Colorizer`).
+Limits (upload size, clip duration) are arguments, so a deployment can set its own.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
+
+import gradio as gr  # noqa: E402
+
+from streamcolor.api import DEFAULT_MODEL, Colorizer  # noqa: E402
+from streamcolor.errors import StreamcolorError  # noqa: E402
+from streamcolor.media import duration_seconds  # noqa: E402
+from streamcolor.models import shipped_models  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upload size (MB) and clip duration (seconds) the demo accepts."""
+
+    max_upload_mb: int = 50
+    max_clip_seconds: float = 30.0
+
+
+class DemoModels:
+    """Loads each model once; per-request settings share the loaded weights."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Colorizer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, **settings: object) -> Colorizer:
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = Colorizer.from_pretrained(name)
+        return self._loaded[name].with_settings(**settings) if settings else self._loaded[name]
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    from streamcolor.api import image_to_L
+    from streamcolor.color import lab_to_rgb
+
+    L = image_to_L(image)
+    lab = np.stack([L, np.zeros_like(L), np.zeros_like(L)], -1)
+    return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+
+
+def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, render_size: int):
+    """Photo tab: (before/after pair for the slider, the colour image for download)."""
+    if image is None:
+        raise gr.Error("Upload a photo first (PNG or JPEG).")
+    try:
+        if image.ndim == 3 and image.shape[2] == 4:
+            image = image[..., :3]
+        out = models.get(model, inference_short_side=int(render_size)).colorize_image(image)
+    except StreamcolorError as exc:
+        raise gr.Error(str(exc)) from exc
+    return (_grey(image), out), out
+
+
+def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: str, smoothing: bool,
+                  progress: gr.Progress = gr.Progress()) -> Iterator[tuple[np.ndarray | None, str | None]]:
+    """Video tab: yields (preview of the latest colour frame, None) while working, then
+    (last preview, path of the colour MP4 with the original audio)."""
+    if not video:
+        raise gr.Error("Upload a video clip first.")
+    try:
+        seconds = duration_seconds(video)
+    except StreamcolorError as exc:
+        raise gr.Error(str(exc)) from exc
+    if seconds is not None and seconds > limits.max_clip_seconds:
+        raise gr.Error(f"The clip is {seconds:.0f} s long; this demo takes up to {limits.max_clip_seconds:.0f} s. "
+                       "Use the streamcolor command line for whole films.")
+    colorizer = models.get(model, smoothing="motion" if smoothing else "off")
+    dst = Path(tempfile.mkdtemp(prefix="streamcolor-demo-")) / f"{Path(video).stem}_colour.mp4"
+    updates: queue.Queue = queue.Queue()
+
+    def on_batch(done: int, frame) -> None:
+        updates.put((done, frame.to_ndarray(format="rgb24")))
+
+    def work() -> None:
+        try:
+            colorizer.colorize_video(video, dst, on_batch=on_batch, preset="veryfast")
+            updates.put(None)
+        except BaseException as exc:  # reported in the page below
+            updates.put(exc)
+
+    threading.Thread(target=work, daemon=True).start()
+    preview = None
+    while (item := updates.get()) is not None:
+        if isinstance(item, BaseException):
+            raise gr.Error(str(item) if isinstance(item, StreamcolorError) else f"colorizing failed: {item}")
+        done, preview = item
+        progress((done, None), desc="colorizing", unit="frames")
+        yield preview, None
+    yield preview, str(dst)
+
+
+def _examples(kind: str) -> list[str]:
+    files = {"photo": ["eval/kodak24/kodim05.png", "train/faces_val"], "video": ["video/film/chaplin.mp4"]}[kind]
+    found = []
+    for rel in files:
+        path = SAMPLES / rel
+        if path.is_dir():
+            path = next(iter(sorted(path.glob("*.jpg"))), path)
+        if path.is_file():
+            found.append(str(path))
+    return found
+
+
+def build_demo(limits: Limits = Limits()) -> gr.Blocks:
+    """The app: a Photo tab and a Video tab, examples from ../shared/data when present."""
+    models = DemoModels()
+    names = shipped_models() or [DEFAULT_MODEL]
+    default = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+    with gr.Blocks(title="streamcolor", analytics_enabled=False) as demo:
+        gr.Markdown("# streamcolor\nColorize black-and-white photos and film. Everything runs on this machine.")
+        with gr.Tab("Photo"):
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.Image(label="Black-and-white (or colour, made grey) photo", type="numpy",
+                                     elem_id="photo-input")
+                    photo_model = gr.Dropdown(names, value=default, label="Model")
+                    render = gr.Slider(64, 512, value=150, step=2, label="Render size (short side the model sees, px)")
+                    photo_button = gr.Button("Colorize", variant="primary", elem_id="photo-button")
+                with gr.Column():
+                    slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="photo-slider")
+                    download = gr.Image(label="Colour result (download)", type="numpy", format="png",
+                                        buttons=["download"], elem_id="photo-output")
+            if _examples("photo"):
+                gr.Examples(_examples("photo"), inputs=photo)
+            def on_photo(image, model, size):
+                return colorize_photo(models, image, model, size)
+
+            photo_button.click(on_photo, [photo, photo_model, render], [slider, download], api_name="colorize_photo")
+        with gr.Tab("Video"):
+            with gr.Row():
+                with gr.Column():
+                    clip = gr.Video(label=f"Clip (up to {limits.max_clip_seconds:.0f} s)", sources=["upload"])
+                    clip_model = gr.Dropdown(names, value=default, label="Model")
+                    smooth = gr.Checkbox(value=True, label="Temporal smoothing (motion-aware)")
+                    clip_button = gr.Button("Colorize", variant="primary")
+                with gr.Column():
+                    preview = gr.Image(label="Latest colorized frame", type="numpy")
+                    result = gr.Video(label="Colour film (with the original sound)")
+            if _examples("video"):
+                gr.Examples(_examples("video"), inputs=clip)
+            def on_clip(video, model, smoothing, progress=gr.Progress()):
+                yield from colorize_clip(models, limits, video, model, smoothing, progress)
+
+            clip_button.click(on_clip, [clip, clip_model, smooth], [preview, result], api_name="colorize_clip")
+    demo.queue(default_concurrency_limit=1)  # one job at a time: a GPU would be shared
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, limits: Limits = Limits()) -> None:
+    """Serve the demo; system fonts only, so the page renders with no network."""
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    build_demo(limits).launch(server_name=host, server_port=port, share=share, theme=theme,
+                              max_file_size=f"{limits.max_upload_mb}mb", allowed_paths=[str(SAMPLES)])
