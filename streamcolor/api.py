@@ -122,15 +122,17 @@ class Colorizer:
         for lab in engine.colorize(L, L[0].shape):
             yield (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
 
-    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, crf: int = 20,
+    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, codec: str | None = None, crf: int = 20,
                        preset: str = "medium", batch_size: int = 8, overwrite: bool = False,
                        progress: bool = False, on_batch: Callable[[int, av.VideoFrame], None] | None = None) -> Report:
         """Colorize a video file into ``dst`` as the CLI does (audio copied, timing kept).
+
+        ``codec``: h264, h265, vp9 or av1 (None = H.264, VP9 for .webm).
 
         ``on_batch(frames_done, last_frame)`` is called after each batch (progress, previews).
 
         Raises:
             InputError, MediaError: see :func:`streamcolor.pipeline.colorize_video`.
         """
-        encode = EncodeSettings(crf=crf, preset=preset, batch_size=batch_size)
+        encode = EncodeSettings(codec=codec, crf=crf, preset=preset, batch_size=batch_size)
         return colorize_video(Engine(self.backend, self.settings), src, dst, encode, overwrite, progress, on_batch)

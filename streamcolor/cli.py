@@ -7,7 +7,9 @@ exit status 1; Ctrl-C exits 130; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from pathlib import Path
 
 from streamcolor.errors import StreamcolorError
 
@@ -16,9 +18,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamcolor", description="Colorize black-and-white film.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
-    col = sub.add_parser("colorize", help="colorize a video file (audio and timing kept)")
-    col.add_argument("input")
-    col.add_argument("output", help="output file; its suffix picks the container (.mp4, .mkv, .mov)")
+    col = sub.add_parser("colorize", help="colorize a video file, or every video in a folder (audio and timing kept)")
+    col.add_argument("input", help="a video file, or a folder of them")
+    col.add_argument("output", help="output file (its suffix picks the container: .mp4 .mov .mkv .webm .avi), "
+                                    "or a folder when INPUT is one")
+    col.add_argument("--codec", choices=["h264", "h265", "vp9", "av1"], default=None,
+                     help="video codec (default h264; vp9 for .webm)")
     col.add_argument("--model", default=None, help="shipped model name or saved model folder (default: shipped default)")
     col.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     col.add_argument("--batch-size", type=int, default=8, help="frames per inference batch")
@@ -56,11 +61,52 @@ def _colorize(args: argparse.Namespace) -> None:
     smoothing = "off" if args.no_smooth else args.smoothing
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength)
-    report = colorizer.colorize_video(args.input, args.output, crf=args.crf, preset=args.preset,
-                                      batch_size=args.batch_size, overwrite=args.overwrite,
-                                      progress=not args.quiet)
+    options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
+                   overwrite=args.overwrite, progress=not args.quiet)
+    if Path(args.input).is_dir():
+        if Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
+            raise _input_error(f"input {args.input!r} is a directory; give a video file, or an output folder "
+                               "to colorize every video in it")
+        if _colorize_folder(colorizer, Path(args.input), Path(args.output), options):
+            raise SystemExit(1)
+        return
+    report = colorizer.colorize_video(args.input, args.output, **options)
     print(f"wrote {args.output}: {report.frames} frames in {report.seconds:.1f} s "
           f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.copied_packets} packets copied")
+
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
+
+
+def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict) -> int:
+    """Batch mode: every video in ``src_dir`` -> same name in ``dst_dir``; finished outputs
+    (present at the destination, which only ever holds complete files) are skipped.
+    Prints a summary; returns the number of failures."""
+    from streamcolor.errors import InputError
+
+    if dst_dir.exists() and not dst_dir.is_dir():
+        raise InputError(f"output {str(dst_dir)!r} must be a folder when the input is a folder")
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    videos = sorted(p for p in src_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    if not videos:
+        raise InputError(f"no video files in {str(src_dir)!r}")
+    rows = []
+    for video in videos:
+        dst = dst_dir / video.name
+        if dst.exists() and not options["overwrite"]:
+            rows.append((video.name, "skipped (done)", ""))
+            continue
+        try:
+            report = colorizer.colorize_video(video, dst, **options)
+            rows.append((video.name, "ok", f"{report.frames} frames, {report.frames / report.seconds:.1f} fps"))
+        except StreamcolorError as exc:
+            rows.append((video.name, "FAILED", str(exc)))
+    width = max(len(r[0]) for r in rows)
+    for name, status, detail in rows:
+        print(f"{name:{width}}  {status:14}  {detail}")
+    failed = sum(r[1] == "FAILED" for r in rows)
+    print(f"{len(rows) - failed} of {len(rows)} done, {failed} failed")
+    return failed
 
 
 def _input_error(message: str) -> StreamcolorError:
@@ -109,7 +155,6 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from pathlib import Path
 
     from streamcolor.api import Colorizer
     from streamcolor.train.datasets import list_images
@@ -128,8 +173,23 @@ def _eval(args: argparse.Namespace) -> None:
         Path(args.output).write_text(table + "\n")
 
 
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"streamcolor: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("streamcolor")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLine())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _setup_logging()
     try:
         {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics,
          "demo": _demo}[args.command](args)

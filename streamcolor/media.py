@@ -6,11 +6,12 @@ Only this module touches PyAV containers; FFmpeg errors are wrapped here, once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +22,7 @@ import numpy as np
 from streamcolor.errors import InputError, MediaError
 
 _END = object()
+log = logging.getLogger("streamcolor")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class VideoInfo:
     color_primaries: int
     color_trc: int
     pix_fmt: str
+    rotation: int = 0
+    has_alpha: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,13 +80,24 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
-def _info(stream: av.video.stream.VideoStream) -> VideoInfo:
+def _first_frame_rotation(path: Path) -> int:
+    """Counter-clockwise display rotation (degrees) of the first frame (display matrix)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as probe:
+            return int(next(probe.decode(video=0)).rotation or 0)
+    except (av.FFmpegError, StopIteration, AttributeError):
+        return 0
+
+
+def _info(stream: av.video.stream.VideoStream, path: Path) -> VideoInfo:
     cc = stream.codec_context
     return VideoInfo(
         width=cc.width, height=cc.height, time_base=stream.time_base, average_rate=stream.average_rate or None,
         frames=stream.frames or 0, sample_aspect_ratio=stream.sample_aspect_ratio or None,
         color_range=cc.color_range, colorspace=cc.colorspace, color_primaries=cc.color_primaries,
-        color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "",
+        color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=_first_frame_rotation(path),
+        has_alpha=stream.metadata.get("alpha_mode") == "1" or (cc.pix_fmt or "").startswith("yuva"),
+        metadata=dict(stream.metadata),
     )
 
 
@@ -97,7 +113,9 @@ class VideoReader:
     """Demux and decode in a background thread into a bounded queue.
 
     Iterating yields :class:`LumaFrame` for the first video stream and ``av.Packet``
-    for every audio stream (to be copied), in demux order. Use as a context manager.
+    for every audio and subtitle stream (to be copied), in demux order. Packets that fail
+    to decode (a damaged or truncated file) are skipped and counted in ``damaged``; the
+    caller reports them. Use as a context manager.
 
     Raises (on construction):
         InputError: missing/empty file, not a media file, or no video stream.
@@ -109,7 +127,10 @@ class VideoReader:
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
         self.audio = list(self.container.streams.audio)
-        self.info = _info(self.video)
+        self.copied = self.audio + list(self.container.streams.subtitles)
+        self.info = _info(self.video, self.path)
+        self.damaged = 0
+        self.last_time = 0.0  # seconds: pts of the latest decoded frame
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="streamcolor-read", daemon=True)
@@ -129,20 +150,46 @@ class VideoReader:
                 continue
         return False
 
+    def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        try:
+            return packet.decode()
+        except av.FFmpegError:
+            self.damaged += 1
+            return []
+
     def _run(self) -> None:
         try:
-            for packet in self.container.demux([self.video, *self.audio]):
+            for packet in self._demux():
                 if packet.stream is self.video:
-                    for frame in packet.decode():
+                    for frame in self._decode(packet):
+                        if frame.time is not None:
+                            self.last_time = max(self.last_time, frame.time)
                         if not self._put(LumaFrame(_luma(frame), frame.pts, frame.time_base or self.video.time_base)):
                             return
                 elif packet.size and not self._put(packet):
                     return
             self._put(_END)
-        except av.FFmpegError as exc:
-            self._put(MediaError(f"decoding {str(self.path)!r} failed: {exc.strerror or exc}"))
         except BaseException as exc:  # re-raised in the consumer
             self._put(exc)
+
+    def ended_early(self) -> bool:
+        """True when decoding stopped over a second before the duration the container states
+        (a file cut short: its header still describes the whole film)."""
+        stated = self.container.duration / 1_000_000 if self.container.duration else None
+        start = self.container.start_time / 1_000_000 if self.container.start_time else 0.0
+        return stated is not None and self.last_time - start < stated - 1.0
+
+    def _demux(self) -> Iterator[av.Packet]:
+        """Demux until the end or until the file stops making sense (a truncated file)."""
+        packets = self.container.demux([self.video, *self.copied])
+        while True:
+            try:
+                yield next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError:
+                self.damaged += 1
+                return
 
     def __iter__(self) -> Iterator[LumaFrame | av.Packet]:
         self._thread.start()
@@ -199,38 +246,81 @@ def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path
     return path
 
 
+#: ``--codec`` names -> FFmpeg encoders.
+VIDEO_ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
+_SVT_PRESETS = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 7,
+                "slow": 5, "slower": 4, "veryslow": 2}
+
+
+def default_codec(path: Path) -> str:
+    """H.264, except VP9 for WebM (which cannot hold H.264)."""
+    return "vp9" if path.suffix.lower() == ".webm" else "h264"
+
+
+def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
+    if codec in ("h264", "h265"):
+        return {"crf": str(crf), "preset": preset}
+    if codec == "vp9":  # constant quality mode; speed from the preset's position
+        return {"crf": str(crf + 11), "b": "0", "deadline": "good", "cpu-used": "4" if "fast" in preset else "2",
+                "row-mt": "1"}
+    return {"crf": str(crf + 10), "preset": str(_SVT_PRESETS.get(preset, 7))}
+
+
 class VideoWriter:
-    """Write H.264 (or ``codec``) video plus copies of the source's audio streams to a
-    temporary file beside ``path``; :meth:`commit` renames it into place, and leaving the
-    context without committing deletes it, so a half-written file never sits at ``path``.
+    """Write the colour video plus the source's audio and subtitle streams to a temporary
+    file beside ``path``; :meth:`commit` renames it into place, and leaving the context
+    without committing deletes it, so a half-written file never sits at ``path``.
+
+    Streams the container can hold are copied packet for packet; audio it cannot hold is
+    transcoded (AAC, or Opus for WebM) and unsupported subtitles are dropped, each with a
+    warning. Container metadata, chapters, stream metadata and display rotation are kept.
 
     Args:
         path: destination; its suffix picks the container.
         info: the source video's :class:`VideoInfo` (size, time_base, rate, SAR, colour).
-        audio: the source's audio streams, copied packet for packet.
-        metadata: container-level metadata to carry over (title, ...).
-        crf, preset, codec, pix_fmt: encoder settings.
+        copied: the source's audio and subtitle streams.
+        metadata, chapters: container-level metadata and chapters to carry over.
+        codec: a key of :data:`VIDEO_ENCODERS` (None = :func:`default_codec`).
+        crf, preset: x264-style quality and speed (mapped for VP9 and AV1).
+
+    Raises:
+        InputError: the container cannot hold the chosen video codec.
+        MediaError: the file cannot be created.
     """
 
-    def __init__(self, path: Path, info: VideoInfo, audio: list[av.audio.stream.AudioStream],
-                 metadata: dict[str, str] | None = None, *, codec: str = "libx264", crf: int = 20,
-                 preset: str = "medium", pix_fmt: str = "yuv420p") -> None:
+    def __init__(self, path: Path, info: VideoInfo, copied: list[av.stream.Stream],
+                 metadata: dict[str, str] | None = None, chapters: list | None = None, *,
+                 codec: str | None = None, crf: int = 20, preset: str = "medium") -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
         try:
             self.container = av.open(str(self.tmp), "w")
         except (av.FFmpegError, ValueError) as exc:
             raise MediaError(f"cannot write {str(path)!r}: {exc}") from exc
-        self.container.metadata.update(metadata or {})
-        self.video = self._add_video(info, codec, crf, preset, pix_fmt)
-        self.audio_map = {s.index: self.container.add_stream_from_template(s) for s in audio}
         self.committed = False
+        try:
+            self.container.metadata.update(metadata or {})
+            if chapters:
+                self.container.set_chapters(chapters)
+            self.video = self._add_video(info, codec or default_codec(path), crf, preset)
+            self.outputs = {s.index: self._add_copy(s) for s in copied}
+        except BaseException:
+            self._discard()
+            raise
+        self.outputs = {k: v for k, v in self.outputs.items() if v is not None}
 
-    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str, pix_fmt: str) -> av.VideoStream:
-        stream = self.container.add_stream(codec, rate=info.average_rate,
-                                           options={"crf": str(crf), "preset": preset})
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt
+    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str) -> av.VideoStream:
+        if codec not in VIDEO_ENCODERS:
+            raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(VIDEO_ENCODERS)}")
+        canonical = av.codec.Codec(VIDEO_ENCODERS[codec], "w").canonical_name
+        if canonical not in self.container.supported_codecs:
+            raise InputError(f"a {self.path.suffix} file cannot hold {codec} video; choose another --codec or suffix")
+        os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
+        stream = self.container.add_stream(VIDEO_ENCODERS[codec], rate=info.average_rate,
+                                           options=_encoder_options(codec, crf, preset))
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, "yuv420p"
         stream.time_base = info.time_base
+        stream.metadata.update({k: v for k, v in info.metadata.items() if k.lower() in ("language", "title")})
         cc = stream.codec_context
         cc.time_base = info.time_base
         cc.thread_type = "AUTO"
@@ -238,21 +328,61 @@ class VideoWriter:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
         cc.color_range, cc.colorspace = info.color_range, info.colorspace
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
         return stream
+
+    def _add_copy(self, source: av.stream.Stream) -> tuple[av.stream.Stream, bool] | None:
+        """(output stream, transcode?) for a copied stream, or None when it is dropped."""
+        name = source.codec_context.name
+        if name in self.container.supported_codecs:
+            out = self.container.add_stream_from_template(source)
+            transcode = False
+        elif source.type == "audio":
+            encoder = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
+            rate = 48000 if encoder == "libopus" else source.codec_context.sample_rate
+            out = self.container.add_stream(encoder, rate=rate, layout=source.codec_context.layout.name)
+            log.warning("%s audio cannot go in a %s file: transcoding it to %s", name, self.path.suffix, encoder)
+            transcode = True
+        else:
+            log.warning("%s %s stream %d cannot go in a %s file: dropped", name, source.type, source.index,
+                        self.path.suffix)
+            return None
+        out.metadata.update(source.metadata)
+        return out, transcode
 
     def __enter__(self) -> "VideoWriter":
         return self
 
     def __exit__(self, *exc: object) -> None:
         if not self.committed:
+            self._discard()
+
+    def _discard(self) -> None:
+        try:
             self.container.close()
-            self.tmp.unlink(missing_ok=True)
+        except av.FFmpegError:
+            pass  # closing a file we are throwing away: nothing worth reporting
+        self.tmp.unlink(missing_ok=True)
 
     def copy_packet(self, packet: av.Packet) -> None:
-        """Mux a packet of a copied stream unchanged (its pts are rescaled by the muxer)."""
-        packet.stream = self.audio_map[packet.stream.index]
+        """Mux a packet of a copied stream (transcoding it when the container needs that)."""
+        if packet.stream.index not in self.outputs:
+            return
+        out, transcode = self.outputs[packet.stream.index]
         with self._errors():
-            self.container.mux(packet)
+            if not transcode:
+                packet.stream = out
+                self.container.mux(packet)
+                return
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as exc:
+                log.warning("an audio packet at pts %s could not be decoded (%s): skipped", packet.pts, exc)
+                return
+            for frame in frames:
+                frame.pts = None  # the encoder numbers samples itself
+                self.container.mux(out.encode(frame))
 
     def write(self, frame: av.VideoFrame) -> None:
         """Encode one picture (its pts in the source time_base)."""
@@ -267,9 +397,12 @@ class VideoWriter:
             raise MediaError(f"writing {str(self.path)!r} failed: {exc.strerror or exc}") from exc
 
     def commit(self) -> None:
-        """Flush the encoder, close the file and rename it to the destination."""
+        """Flush the encoders, close the file and rename it to the destination."""
         with self._errors():
             self.container.mux(self.video.encode(None))
+            for out, transcode in self.outputs.values():
+                if transcode:
+                    self.container.mux(out.encode(None))
             self.container.close()
         os.replace(self.tmp, self.path)
         self.committed = True

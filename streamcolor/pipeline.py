@@ -8,7 +8,10 @@ the reader queue and the batch size; nothing is written to disk but the output.
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +25,18 @@ from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_cbcr
 from streamcolor.engine import Engine
 from streamcolor.media import LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output
 
+log = logging.getLogger("streamcolor")
+
 # FFmpeg AVColorSpace / AVColorRange codes used below
 _BT709, _RANGE_JPEG = 1, 2
 
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    """Encoder settings: x264-style ``crf`` (lower = better, 18-28 typical) and ``preset``."""
+    """Encoder settings: ``codec`` (h264, h265, vp9, av1; None = by container), x264-style
+    ``crf`` (lower = better, 18-28 typical) and ``preset``, frames per inference batch."""
 
-    codec: str = "libx264"
+    codec: str | None = None
     crf: int = 20
     preset: str = "medium"
     batch_size: int = 8
@@ -90,33 +96,76 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
         chroma = _ChromaWriter(reader.info)
         engine.reset()
         frames = 0
-        with VideoWriter(dst, reader.info, reader.audio, dict(reader.container.metadata), codec=encode.codec,
-                         crf=encode.crf, preset=encode.preset) as writer:
+        if reader.info.has_alpha:
+            log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", reader.path.name)
+        with VideoWriter(dst, reader.info, reader.copied, dict(reader.container.metadata), reader.container.chapters(),
+                         codec=encode.codec, crf=encode.crf, preset=encode.preset) as writer:
             bar = tqdm(total=reader.info.frames or None, unit="frame", desc="colorize", disable=not progress)
-            copied = _PacketCounter(writer)
-            for batch in _batches(reader, encode.batch_size, copied):
-                L = [chroma.lut[item.Y] for item in batch]
-                for item, lab in zip(batch, engine.colorize(L, chroma.chroma_size)):
-                    out = chroma.frame(item.Y, lab)
-                    out.pts, out.time_base = item.pts, item.time_base
-                    writer.write(out)
-                frames += len(batch)
-                bar.update(len(batch))
-                if on_batch is not None:
-                    on_batch(frames, out)
+            with _EncodeThread(writer) as encoder:
+                copied = _PacketCounter(encoder)
+                for batch in _batches(reader, encode.batch_size, copied):
+                    L = [chroma.lut[item.Y] for item in batch]
+                    for item, lab in zip(batch, engine.colorize(L, chroma.chroma_size)):
+                        out = chroma.frame(item.Y, lab)
+                        out.pts, out.time_base = item.pts, item.time_base
+                        encoder.submit(writer.write, out)
+                    frames += len(batch)
+                    bar.update(len(batch))
+                    if on_batch is not None:
+                        on_batch(frames, out)
             writer.commit()
             bar.close()
+        if reader.damaged or reader.ended_early():
+            log.warning("%s is damaged or truncated (%d unreadable packets, pictures end at %.1f s): the output "
+                        "holds the %d frames that decoded", reader.path.name, reader.damaged, reader.last_time, frames)
     return Report(frames, copied.count, time.perf_counter() - started)
 
 
-class _PacketCounter:
-    """Copies packets of the other streams into the writer, counting them."""
+class _EncodeThread:
+    """Runs the writer's calls in order on one background thread, so encoding overlaps
+    inference; the bounded queue keeps memory flat. An error in the thread is re-raised
+    in the caller at the next submit or on leaving the context."""
 
-    def __init__(self, writer: VideoWriter) -> None:
-        self.writer, self.count = writer, 0
+    def __init__(self, writer: VideoWriter, queue_size: int = 16) -> None:
+        self.writer = writer
+        self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="streamcolor-encode", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    job[0](*job[1:])
+                except BaseException as exc:  # handed to the caller
+                    self.error = exc
+
+    def submit(self, fn: Callable, *args: object) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put((fn, *args))
+
+    def __enter__(self) -> "_EncodeThread":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None and self.error is None:
+            self.error = exc[1]  # the caller failed: skip the queued work, the file is discarded
+        self.jobs.put(None)
+        self.thread.join()
+        if exc[0] is None and self.error is not None:
+            raise self.error
+
+
+class _PacketCounter:
+    """Copies packets of the other streams into the writer (via the encode thread), counting them."""
+
+    def __init__(self, encoder: _EncodeThread) -> None:
+        self.encoder, self.count = encoder, 0
 
     def __call__(self, packet: av.Packet) -> None:
-        self.writer.copy_packet(packet)
+        self.encoder.submit(self.encoder.writer.copy_packet, packet)
         self.count += 1
 
 

@@ -26,6 +26,7 @@ class TrainConfig:
     objective: str = "l1"  # l1, mse, cgan (cGAN + lambda_l1 * L1), classification
     lambda_l1: float = 100.0
     discriminator: str = "patchgan70"
+    discriminator_args: dict[str, Any] = field(default_factory=dict)
     soft_labels: bool = False  # cgan: real targets U(0.7, 1.2), fake U(0, 0.3)
     label_flip: float = 0.0  # cgan: probability of swapping D's real/fake targets
     instance_noise: float = 0.0  # cgan: std of Gaussian noise on D inputs, annealed to 0

@@ -65,7 +65,7 @@ class CGAN(Objective):
 
     def __init__(self, generator: nn.Module, config: TrainConfig) -> None:
         super().__init__(generator, config)
-        self.models["D"] = create_model(config.discriminator)
+        self.models["D"] = create_model(config.discriminator, **config.discriminator_args)
         self.optimizers["D"] = _adam(self.models["D"], config)
 
     def _targets(self, logits: torch.Tensor, real: bool) -> torch.Tensor:

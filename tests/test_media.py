@@ -1,0 +1,169 @@
+"""Real-world files: containers, codecs, copied streams, timing, damaged input, batch mode."""
+
+from __future__ import annotations
+
+import resource
+import signal
+import subprocess
+import sys
+from fractions import Fraction
+
+import av
+import pytest
+
+from conftest import data_file
+from streamcolor import Colorizer
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return Colorizer.from_pretrained(device="cpu")
+
+
+def run_cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "streamcolor", *map(str, args)], capture_output=True, text=True,
+                          **kwargs)
+
+
+def _film_frames(n=20, size=(192, 108)):
+    """The first n frames of the sample film, small (real pictures for generated clips)."""
+    with av.open(str(data_file("video/film/chaplin.mp4"))) as c:
+        frames = []
+        for frame in c.decode(video=0):
+            frames.append(frame.reformat(width=size[0], height=size[1], format="yuv420p").to_ndarray())
+            if len(frames) == n:
+                return frames
+
+
+def _make_clip(path, pts, time_base, rate=None):
+    """Encode film frames at the given pts (VFR when the steps differ)."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=rate)
+        s.width, s.height, s.pix_fmt = 192, 108, "yuv420p"
+        s.codec_context.time_base = time_base
+        for array, t in zip(_film_frames(len(pts)), pts):
+            frame = av.VideoFrame.from_ndarray(array, format="yuv420p")
+            frame.pts, frame.time_base = t, time_base
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+
+
+def _pts(path):
+    with av.open(str(path)) as c:
+        return [f.pts for f in c.decode(video=0)], c.streams.video[0].time_base
+
+
+def test_variable_frame_rate_pts_pass_through(colorizer, tmp_path):
+    src, dst = tmp_path / "vfr.mkv", tmp_path / "out.mkv"
+    steps = [0, 40, 80, 100, 180, 200, 260, 270, 280, 400, 433, 466, 500, 600, 640, 700]
+    _make_clip(src, steps, Fraction(1, 1000))
+    colorizer.colorize_video(src, dst)
+    (src_pts, src_tb), (dst_pts, dst_tb) = _pts(src), _pts(dst)
+    assert [p * dst_tb for p in dst_pts] == [p * src_tb for p in src_pts]
+
+
+def test_exact_2997_fps(colorizer, tmp_path):
+    src, dst = tmp_path / "ntsc.mp4", tmp_path / "out.mp4"
+    rate = Fraction(30000, 1001)
+    _make_clip(src, list(range(15)), 1 / rate, rate=rate)
+    colorizer.colorize_video(src, dst)
+    with av.open(str(dst)) as c:
+        assert c.streams.video[0].average_rate == rate
+    assert _pts(dst) == _pts(src)
+
+
+@pytest.mark.parametrize("suffix, codec, expect", [(".mov", None, "h264"), (".mkv", "h265", "hevc"),
+                                                   (".webm", None, "vp9"), (".avi", None, "h264"),
+                                                   (".mp4", "av1", "av1")])
+def test_containers_and_codecs(colorizer, tmp_path, suffix, codec, expect):
+    src = data_file("video/edge/transparent.webm")  # VP9 + Vorbis, 150 frames
+    dst = tmp_path / f"out{suffix}"
+    report = colorizer.colorize_video(src, dst, codec=codec)
+    with av.open(str(dst)) as c:
+        assert c.streams.video[0].codec_context.codec.canonical_name == expect
+        assert sum(1 for _ in c.decode(video=0)) == report.frames == 150
+        assert len(c.streams.audio) == 1
+
+
+def test_audio_transcoded_only_when_container_needs_it(colorizer, tmp_path, caplog):
+    src = data_file("video/edge/video_with_failing_audio.mp4")  # MP3 audio that fails to decode part-way
+    kept = tmp_path / "kept.mkv"
+    colorizer.colorize_video(src, kept)
+    with av.open(str(kept)) as c:
+        assert c.streams.audio[0].codec_context.codec.canonical_name == "mp3"
+        assert sum(1 for _ in c.decode(video=0)) == 280
+    webm = tmp_path / "opus.webm"
+    with caplog.at_level("WARNING", logger="streamcolor"):
+        colorizer.colorize_video(src, webm)
+    assert "transcoding it to libopus" in caplog.text
+    with av.open(str(webm)) as c:
+        assert c.streams.audio[0].codec_context.codec.canonical_name == "opus"
+        assert sum(1 for p in c.demux(audio=0) if p.size) > 100
+
+
+def test_alpha_dropped_with_warning():
+    src = data_file("video/edge/transparent.webm")
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_cli("colorize", src, Path(tmp) / "out.mp4", "--quiet")
+    assert result.returncode == 0 and "alpha channel" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_duration_counts_frames(tmp_path):
+    src = data_file("video/edge/no_duration.webm")
+    result = run_cli("colorize", src, tmp_path / "out.webm")
+    assert result.returncode == 0, result.stderr
+    assert "74 frames" in result.stdout
+    assert "74frame" in result.stderr.replace(" ", "")  # the bar counted frames without a total
+
+
+def test_truncated_file_keeps_what_decodes(tmp_path):
+    src = tmp_path / "cut.mkv"
+    with av.open(str(data_file("video/film/chaplin.mp4"))) as i, av.open(str(tmp_path / "whole.mkv"), "w") as o:
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams if s.type in ("video", "audio")}
+        for packet in i.demux():
+            if packet.size and packet.stream.index in streams:
+                packet.stream = streams[packet.stream.index]
+                o.mux(packet)
+    whole = (tmp_path / "whole.mkv").read_bytes()
+    src.write_bytes(whole[: len(whole) // 2])  # cut in the middle (MKV: playable up to the cut)
+    result = run_cli("colorize", src, tmp_path / "out.mp4", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "damaged or truncated" in result.stderr
+    frames = sum(1 for _ in av.open(str(tmp_path / "out.mp4")).decode(video=0))
+    assert 60 < frames < 241
+
+
+def test_disk_full_leaves_nothing(tmp_path):
+    src = data_file("video/film/chaplin.mp4")
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    result = run_cli("colorize", src, tmp_path / "out.mp4", "--quiet", preexec_fn=small_disk)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "failed" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_folder_summary_and_skip(tmp_path):
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    _make_clip(inbox / "a.mp4", list(range(10)), Fraction(1, 25), rate=25)
+    _make_clip(inbox / "b.mkv", list(range(8)), Fraction(1, 25), rate=25)
+    (inbox / "broken.mp4").write_text("not a video")
+    first = run_cli("colorize", inbox, outbox, "--quiet")
+    assert first.returncode == 1
+    assert "2 of 3 done, 1 failed" in first.stdout and "broken.mp4" in first.stdout
+    assert sorted(p.name for p in outbox.iterdir()) == ["a.mp4", "b.mkv"]
+    second = run_cli("colorize", inbox, outbox, "--quiet")
+    assert second.stdout.count("skipped (done)") == 2
+
+
+def test_unknown_codec_for_container(tmp_path):
+    result = run_cli("colorize", data_file("video/edge/transparent.webm"), tmp_path / "x.webm", "--codec", "h264")
+    assert result.returncode == 1 and "cannot hold h264" in result.stderr
+    assert list(tmp_path.iterdir()) == []
