@@ -175,9 +175,14 @@ class VideoReader:
     def ended_early(self) -> bool:
         """True when decoding stopped over a second before the duration the container states
         (a file cut short: its header still describes the whole film)."""
-        stated = self.container.duration / 1_000_000 if self.container.duration else None
-        start = self.container.start_time / 1_000_000 if self.container.start_time else 0.0
-        return stated is not None and self.last_time - start < stated - 1.0
+        video = self.video
+        if video.duration:  # the video stream's own length; audio may run longer
+            stated, start = float(video.duration * video.time_base), float((video.start_time or 0) * video.time_base)
+        elif self.container.duration:
+            stated, start = self.container.duration / 1_000_000, (self.container.start_time or 0) / 1_000_000
+        else:
+            return False
+        return self.last_time - start < stated - 1.0
 
     def _demux(self) -> Iterator[av.Packet]:
         """Demux until the end or until the file stops making sense (a truncated file)."""
