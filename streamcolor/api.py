@@ -12,7 +12,7 @@ import av
 import numpy as np
 import torch
 
-from streamcolor.backends import TorchBackend
+from streamcolor.backends import Backend, TorchBackend, select_backend
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.engine import Engine, EngineSettings
 from streamcolor.errors import InputError
@@ -49,20 +49,23 @@ class Colorizer:
     full resolution guided by the picture's own L, which is kept exactly.
     """
 
-    def __init__(self, model: torch.nn.Module, device: str = "cpu", settings: EngineSettings | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", settings: EngineSettings | None = None,
+                 backend: Backend | None = None) -> None:
         config = getattr(model, "config", {})
         self.settings = settings or EngineSettings(inference_short_side=config.get("inference_short_side", 150))
-        self.backend = TorchBackend(model, device)
+        self.backend = backend or TorchBackend(model, device)
         self.name = config.get("name", getattr(model, "architecture", "model"))
 
     @classmethod
     def from_pretrained(cls, name: str | os.PathLike | None = None, device: str | None = None,
-                        **settings: Any) -> "Colorizer":
+                        backend: str | None = None, **settings: Any) -> "Colorizer":
         """Load shipped weights by name, or a folder written by ``save_pretrained``.
 
         Args:
             name: shipped name or folder; None = :data:`DEFAULT_MODEL`.
-            device: ``"cpu"``, ``"cuda"``; None = CUDA when available.
+            device: ``"cpu"``, ``"cuda"``; None = CUDA when available (torch backend).
+            backend: ``"auto"``, ``"tensorrt"``, ``"torch-cuda"``, ``"torch-cpu"`` (see
+                :func:`streamcolor.backends.select_backend`); overrides ``device``.
             settings: :class:`EngineSettings` fields (``smoothing``, ``smooth_strength`` ...).
 
         Raises:
@@ -73,7 +76,9 @@ class Colorizer:
         config = read_config(name)
         base = EngineSettings(inference_short_side=config.get("inference_short_side", 150))
         engine_settings = EngineSettings(**{**base.__dict__, **settings})
-        return cls(from_pretrained(name), device, engine_settings)
+        model = from_pretrained(name)
+        runner = select_backend(backend, model) if backend else None
+        return cls(model, device, engine_settings, runner)
 
     def with_settings(self, **changes: Any) -> "Colorizer":
         """A colorizer sharing this one's loaded model, with some :class:`EngineSettings` changed."""

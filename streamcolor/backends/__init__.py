@@ -1,6 +1,72 @@
-"""Backends run a generator: ``predict_ab(L_batch) -> ab_batch`` (see :mod:`.base`)."""
+"""Backends run a generator: ``predict_ab(L_batch) -> ab_batch`` (see :mod:`.base`).
+
+``select_backend("auto", ...)`` prefers tensorrt > torch-cuda > torch-cpu and logs the
+choice and why each better one was skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import torch
+from torch import nn
 
 from streamcolor.backends.base import Backend
-from streamcolor.backends.torch import TorchBackend
+from streamcolor.backends.torch_backend import TorchBackend
+from streamcolor.errors import InputError
 
-__all__ = ["Backend", "TorchBackend"]
+log = logging.getLogger("streamcolor")
+
+
+def _tensorrt(model: nn.Module) -> Backend:
+    from streamcolor.backends.tensorrt import TensorRTBackend
+
+    return TensorRTBackend(model)
+
+
+def _torch_cuda(model: nn.Module) -> Backend:
+    if not torch.cuda.is_available():
+        raise RuntimeError("no CUDA device")
+    return TorchBackend(model, "cuda")
+
+
+def _torch_cpu(model: nn.Module) -> Backend:
+    return TorchBackend(model, "cpu")
+
+
+#: Backends in order of preference for ``auto``.
+BACKENDS: dict[str, Callable[[nn.Module], Backend]] = {
+    "tensorrt": _tensorrt,
+    "torch-cuda": _torch_cuda,
+    "torch-cpu": _torch_cpu,
+}
+
+
+def select_backend(name: str, model: nn.Module) -> Backend:
+    """Build the backend ``name`` (a key of :data:`BACKENDS`, or ``"auto"``).
+
+    Raises:
+        InputError: unknown name, or the named backend cannot run here (the reason is given).
+    """
+    if name != "auto":
+        if name not in BACKENDS:
+            raise InputError(f"unknown backend {name!r}; choose auto, {', '.join(BACKENDS)}")
+        try:
+            return BACKENDS[name](model)
+        except (ImportError, RuntimeError) as exc:
+            raise InputError(f"backend {name!r} cannot run here: {exc}") from exc
+    *preferred, last = BACKENDS
+    for candidate in preferred:
+        try:
+            backend = BACKENDS[candidate](model)
+        except (ImportError, RuntimeError) as exc:
+            log.info("backend %s skipped: %s", candidate, exc)
+            continue
+        log.info("backend: %s", candidate)
+        return backend
+    log.info("backend: %s", last)
+    return BACKENDS[last](model)
+
+
+__all__ = ["BACKENDS", "Backend", "TorchBackend", "select_backend"]

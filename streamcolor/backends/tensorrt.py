@@ -1,0 +1,127 @@
+"""TensorRT backend (extra ``streamcolor[tensorrt]``): the generator compiled with
+torch-tensorrt (dynamo IR, fp16), batch dimension dynamic in ``[1, max_batch]``, spatial
+shape fixed per video. Compiled programs are cached in the user cache directory under a key of
+weights sha256 + input shape + precision + torch / torch-tensorrt / TensorRT versions + GPU
+name, reused when present, rebuilt when unreadable. torch_tensorrt is imported lazily.
+
+API used (torch-tensorrt 2.x): ``torch_tensorrt.compile(model, ir="dynamo", inputs=[Input(...)],
+enabled_precisions={torch.half})``, ``torch_tensorrt.save(program, path, inputs=[...])`` and
+``torch.export.load(path).module()`` to load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from streamcolor.backends.base import Backend
+from streamcolor.color import denormalize_ab, normalize_L
+from streamcolor.inference import padded_size
+
+log = logging.getLogger("streamcolor")
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 over the model's state dict (names, shapes, dtypes and bytes)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def cache_key(weights_sha256: str, shape: tuple[int, int], precision: str, max_batch: int,
+              gpu_name: str, versions: dict[str, str] | None = None) -> str:
+    """File-name-safe key of everything a compiled engine depends on."""
+    versions = versions or {p: _version(p) for p in ("torch", "torch-tensorrt", "tensorrt")}
+    text = "|".join([weights_sha256, f"{shape[0]}x{shape[1]}", precision, str(max_batch), gpu_name,
+                     *(f"{k}={v}" for k, v in sorted(versions.items()))])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cache_dir() -> Path:
+    """``<user cache>/streamcolor/tensorrt`` (platformdirs)."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("streamcolor")) / "tensorrt"
+
+
+class TensorRTBackend(Backend):
+    """Run a generator through TensorRT on a CUDA device (fp16).
+
+    Raises:
+        ImportError: torch_tensorrt is not installed (``pip install 'streamcolor[tensorrt]'``).
+        RuntimeError: no CUDA device.
+    """
+
+    precision = "fp16"
+
+    def __init__(self, model: nn.Module, device: str = "cuda", max_batch: int = 16) -> None:
+        import torch_tensorrt  # noqa: F401  (fail here, at selection time, when absent)
+
+        if not torch.cuda.is_available():
+            raise RuntimeError("TensorRT needs a CUDA device")
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device).half()
+        self.max_batch = max_batch
+        self.digest = weights_digest(model)
+        self.programs: dict[tuple[int, int], nn.Module] = {}
+
+    def _program(self, shape: tuple[int, int]) -> nn.Module:
+        if shape not in self.programs:
+            key = cache_key(self.digest, shape, self.precision, self.max_batch, torch.cuda.get_device_name(self.device))
+            path = cache_dir() / f"{key}.ep"
+            self.programs[shape] = self._load(path) or self._build(path, shape)
+        return self.programs[shape]
+
+    def _load(self, path: Path) -> nn.Module | None:
+        if not path.is_file():
+            return None
+        try:
+            return torch.export.load(str(path)).module()
+        except Exception as exc:  # a corrupt or stale cache entry: rebuild it
+            log.warning("TensorRT cache entry %s is unusable (%s): rebuilding", path.name, exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def _build(self, path: Path, shape: tuple[int, int]) -> nn.Module:
+        import torch_tensorrt
+
+        started = time.perf_counter()
+        spec = torch_tensorrt.Input(min_shape=(1, 1, *shape), opt_shape=(self.max_batch, 1, *shape),
+                                    max_shape=(self.max_batch, 1, *shape), dtype=torch.half)
+        program = torch_tensorrt.compile(self.model, ir="dynamo", inputs=[spec], enabled_precisions={torch.half})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        example = torch.zeros(self.max_batch, 1, *shape, dtype=torch.half, device=self.device)
+        tmp = path.with_suffix(".tmp")
+        torch_tensorrt.save(program, str(tmp), inputs=[example])
+        tmp.replace(path)
+        log.info("built TensorRT engine for %dx%d in %.1f s (cached as %s)", *shape, time.perf_counter() - started,
+                 path.name)
+        return program
+
+    @torch.inference_mode()
+    def predict_ab(self, L: np.ndarray) -> np.ndarray:
+        h, w = L.shape[1:]
+        ph, pw = padded_size(h, w, getattr(self.model, "multiple", 1))
+        x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None].to(self.device))
+        x = torch.nn.functional.pad(x, (0, pw - w, 0, ph - h), mode="replicate").half()
+        program = self._program((ph, pw))
+        outs = [program(chunk) for chunk in x.split(self.max_batch)]
+        ab = denormalize_ab(torch.cat(outs)[..., :h, :w].float())
+        return ab.permute(0, 2, 3, 1).cpu().numpy()

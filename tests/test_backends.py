@@ -1,0 +1,63 @@
+"""Backend selection with TensorRT absent, and the TensorRT cache key."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from streamcolor.backends import TorchBackend, select_backend
+from streamcolor.backends.tensorrt import cache_key, weights_digest
+from streamcolor.errors import InputError
+from streamcolor.models import create_model
+
+
+@pytest.fixture
+def no_tensorrt(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch_tensorrt", None)  # import fails as when not installed
+
+
+def test_auto_falls_back_and_logs_why(no_tensorrt, caplog):
+    model = create_model("unet_tiny")
+    with caplog.at_level(logging.INFO, logger="streamcolor"):
+        backend = select_backend("auto", model)
+    assert isinstance(backend, TorchBackend)
+    assert "backend tensorrt skipped" in caplog.text
+    if not torch.cuda.is_available():
+        assert "backend torch-cuda skipped: no CUDA device" in caplog.text and "backend: torch-cpu" in caplog.text
+
+
+def test_named_backend_that_cannot_run(no_tensorrt):
+    with pytest.raises(InputError, match="'tensorrt' cannot run here"):
+        select_backend("tensorrt", create_model("unet_tiny"))
+    with pytest.raises(InputError, match="unknown backend"):
+        select_backend("onnx", create_model("unet_tiny"))
+
+
+def test_torch_cpu_backend_matches_model():
+    torch.manual_seed(0)
+    model = create_model("unet_tiny").eval()
+    L = np.random.default_rng(0).uniform(0, 100, (2, 20, 28)).astype(np.float32)
+    ab = select_backend("torch-cpu", model).predict_ab(L)
+    assert ab.shape == (2, 20, 28, 2) and ab.dtype == np.float32 and np.abs(ab).max() <= 110
+
+
+def test_cache_key_changes_with_what_the_engine_depends_on():
+    torch.manual_seed(0)
+    a = create_model("unet_tiny")
+    digest = weights_digest(a)
+    assert digest == weights_digest(a)
+    with torch.no_grad():
+        next(a.parameters()).add_(1e-3)
+    assert weights_digest(a) != digest
+    versions = {"torch": "2.13.0", "torch-tensorrt": "2.13.0", "tensorrt": "10.13"}
+    base = cache_key(digest, (160, 288), "fp16", 16, "NVIDIA H100", versions)
+    assert base == cache_key(digest, (160, 288), "fp16", 16, "NVIDIA H100", versions)
+    for changed in [cache_key(digest, (160, 256), "fp16", 16, "NVIDIA H100", versions),
+                    cache_key(digest, (160, 288), "fp32", 16, "NVIDIA H100", versions),
+                    cache_key(digest, (160, 288), "fp16", 16, "NVIDIA A100", versions),
+                    cache_key(digest, (160, 288), "fp16", 16, "NVIDIA H100", {**versions, "tensorrt": "10.14"})]:
+        assert changed != base
