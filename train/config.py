@@ -38,6 +38,7 @@ class TrainConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     steps: int = 2000
+    max_seconds: float = 0.0  # stop earlier once this much training time has passed (0 = no limit)
     checkpoint_every: int = 200
     log_every: int = 20
     val_images: int = 64

@@ -136,8 +136,11 @@ class Trainer:
                 _append_csv(self.out / "losses.csv", {"step": self.step, **losses})
             if self.step % self.steps_per_epoch == 0:
                 self._end_of_epoch(self.step // self.steps_per_epoch)
-            if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps:
+            out_of_time = 0 < self.config.max_seconds <= self.elapsed_before + time.time() - started
+            if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps or out_of_time:
                 self._checkpoint(started)
+            if out_of_time:
+                break
         bar.close()
         if (self.out / "losses.csv").exists():
             plot_losses(self.out / "losses.csv", self.out / "losses.png")

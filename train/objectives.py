@@ -18,6 +18,7 @@ from torch import nn
 
 from streamcolor.color import AB_SCALE
 from streamcolor.errors import InputError
+from streamcolor.inference import predict_ab
 from streamcolor.models import create_model
 from streamcolor.models.zhang import hard_encode, soft_encode
 from streamcolor.train.config import TrainConfig
@@ -56,7 +57,7 @@ class Regression(Objective):
         self.distance = distance
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        loss = self.distance(self.models["G"](L), ab)
+        loss = self.distance(predict_ab(self.models["G"], L), ab)
         return loss, {"G": loss.item()}
 
 
@@ -87,7 +88,7 @@ class CGAN(Objective):
     def step(self, L: torch.Tensor, ab: torch.Tensor, progress: float) -> dict[str, float]:
         G, D = self.models["G"], self.models["D"]
         noise = self.config.instance_noise * max(0.0, 1.0 - progress)
-        fake = G(L)
+        fake = predict_ab(G, L)
         opt_D = self.optimizers["D"]
         opt_D.zero_grad()
         fake_logits = self._discriminate(L, fake.detach(), noise)
