@@ -1,6 +1,6 @@
 """Train every registered generator on equal terms, evaluate, write docs/leaderboard.md.
 
-    python benchmarks/leaderboard.py [--seconds 60] [--out runs/leaderboard]
+    python benchmarks/leaderboard.py [--seconds 60] [--threads 2] [--out runs/leaderboard]
 
 Budget per model: the same wall-clock training time on this machine (``--seconds``), the same
 data (../shared/data/train/intel), crops of 128 px at scale 150, batch 8, Adam 2e-4; objective
@@ -44,13 +44,15 @@ def cpu_fps(name: str, size: int = 256, batch: int = 4) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads for torch")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "leaderboard")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     rows, strips = [], []
     sample = read_rgb(DATA / "eval/kodak24/kodim23.png")
     for name in [n for n in list_models() if n not in SKIP]:
         config = TrainConfig(train_dirs=(str(DATA / "train/intel"),), val_dirs=(str(DATA / "train/val"),),
-                             out=str(args.out / name), model=name, batch_size=8, steps=100_000,
+                             out=str(args.out / name), model=name, batch_size=8, steps=100_000, threads=args.threads,
                              max_seconds=args.seconds, checkpoint_every=100_000, log_every=10, val_images=8,
                              objective="classification" if name.startswith("zhang") else "l1")
         trainer = Trainer(config)
@@ -62,12 +64,12 @@ def main() -> None:
         rows.append((name, trainer.step, params, cpu_fps(name), scores))
         strips.append((name, colorizer.colorize_image(cv2.cvtColor(sample, cv2.COLOR_RGB2GRAY))))
         print(rows[-1][:4], {k: round(v.psnr, 2) for k, v in scores.items()}, flush=True)
-    write_table(rows, args.seconds)
+    write_table(rows, args.seconds, args.threads)
     write_figure(strips, sample)
 
 
-def write_table(rows: list, seconds: float) -> None:
-    lines = [f"# Leaderboard (tiny equal budget: {seconds:.0f} s of training each on a 2-core CPU)", "",
+def write_table(rows: list, seconds: float, threads: int) -> None:
+    lines = [f"# Leaderboard (equal budget: {seconds:.0f} s of training each, {threads} CPU thread(s))", "",
              "Data: ../shared/data/train/intel (3,150 photos), 128 px crops at scale 150, batch 8, Adam 2e-4; L1",
              "(Zhang: rebalanced cross-entropy). With so little training every model is close to its",
              "starting point: this table compares architectures at equal CPU minutes, not their potential.",

@@ -187,23 +187,26 @@ def denormalize_ab(ab: Array) -> Array:
 YCBCR_WEIGHTS = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
 
 
-def luma_code_to_L(full_range: bool) -> np.ndarray:
-    """Lookup table: 8-bit Y' code value -> L in [0, 100], float32 ``(256,)``.
+def luma_code_to_L(full_range: bool, bits: int = 8) -> np.ndarray:
+    """Lookup table: Y' code value -> L in [0, 100], float32 ``(2**bits,)``.
 
     A black-and-white picture has R' = G' = B' = Y', so its L is that of the grey sRGB
-    value Y' (limited range: codes 16..235 span black..white).
+    value Y' (limited range: codes 16..235, scaled by ``2**(bits - 8)``, span black..white).
     """
-    codes = np.arange(256, dtype=np.float64)
-    grey = codes / 255 if full_range else (codes - 16) / 219
+    codes = np.arange(2**bits, dtype=np.float64)
+    scale = 2 ** (bits - 8)
+    grey = codes / (2**bits - 1) if full_range else (codes - 16 * scale) / (219 * scale)
     return luminance_to_L(srgb_to_linear(grey.clip(0, 1))).astype(np.float32)
 
 
-def rgb_to_cbcr(rgb: np.ndarray, matrix: str = "bt601", full_range: bool = False) -> np.ndarray:
-    """Gamma-encoded RGB in [0, 1], shape ``(..., 3)`` -> 8-bit Cb, Cr codes, uint8 ``(..., 2)``.
+def rgb_to_cbcr(rgb: np.ndarray, matrix: str = "bt601", full_range: bool = False, bits: int = 8) -> np.ndarray:
+    """Gamma-encoded RGB in [0, 1], shape ``(..., 3)`` -> Cb, Cr codes ``(..., 2)``: uint8 for
+    8 bits, uint16 for more.
 
     Args:
         matrix: ``"bt601"`` or ``"bt709"`` (see :data:`YCBCR_WEIGHTS`).
-        full_range: JPEG/full range (0..255 around 128) instead of limited (16..240).
+        full_range: JPEG/full range (0..255 around 128 at 8 bits) instead of limited (16..240).
+        bits: bit depth of the codes (8 or 10).
 
     Raises:
         KeyError: unknown ``matrix``.
@@ -212,5 +215,7 @@ def rgb_to_cbcr(rgb: np.ndarray, matrix: str = "bt601", full_range: bool = False
     luma = kr * rgb[..., 0] + (1 - kr - kb) * rgb[..., 1] + kb * rgb[..., 2]
     cb = (rgb[..., 2] - luma) / (2 * (1 - kb))
     cr = (rgb[..., 0] - luma) / (2 * (1 - kr))
-    span = 255.0 if full_range else 224.0
-    return (np.stack([cb, cr], -1) * span + 128.5).clip(0, 255).astype(np.uint8)
+    top = 2**bits - 1
+    span = float(top) if full_range else 224.0 * 2 ** (bits - 8)
+    codes = (np.stack([cb, cr], -1) * span + 2 ** (bits - 1) + 0.5).clip(0, top)
+    return codes.astype(np.uint8 if bits == 8 else np.uint16)

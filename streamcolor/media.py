@@ -29,7 +29,8 @@ log = logging.getLogger("streamcolor")
 class VideoInfo:
     """What the writer must reproduce of the source's video stream.
 
-    ``frames`` is 0 when the container does not say; ``time_base`` is the unit of pts.
+    ``frames`` is 0 when the container does not say; ``time_base`` is the unit of pts;
+    ``bit_depth`` is 8, or 10 for any deeper source (its luma is read at 10 bits).
     """
 
     width: int
@@ -46,11 +47,13 @@ class VideoInfo:
     rotation: int = 0
     has_alpha: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
+    bit_depth: int = 8
 
 
 @dataclass
 class LumaFrame:
-    """One decoded picture: its luma plane (uint8 ``(H, W)``, the source's own Y') and timing."""
+    """One decoded picture: its luma plane (``(H, W)``, the source's own Y' codes: uint8, or
+    uint16 holding 10-bit codes for a deeper source) and timing."""
 
     Y: np.ndarray
     pts: int | None
@@ -97,16 +100,31 @@ def _info(stream: av.video.stream.VideoStream, path: Path) -> VideoInfo:
         color_range=cc.color_range, colorspace=cc.colorspace, color_primaries=cc.color_primaries,
         color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=_first_frame_rotation(path),
         has_alpha=stream.metadata.get("alpha_mode") == "1" or (cc.pix_fmt or "").startswith("yuva"),
-        metadata=dict(stream.metadata),
+        metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt),
     )
 
 
-def _luma(frame: av.VideoFrame) -> np.ndarray:
-    """The Y' plane as uint8 (H, W); other formats are converted to yuv420p first."""
-    if frame.format.name not in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"):
-        frame = frame.reformat(format="yuv420p")
+def _bit_depth(pix_fmt: str | None) -> int:
+    """8, or 10 for any format with deeper components."""
+    try:
+        return 10 if max(c.bits for c in av.VideoFormat(pix_fmt).components) > 8 else 8
+    except (TypeError, ValueError):
+        return 8
+
+
+_PLANAR_Y = {8: ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"),
+             10: ("yuv420p10le", "yuv422p10le", "yuv444p10le", "gray10le")}
+
+
+def _luma(frame: av.VideoFrame, bit_depth: int) -> np.ndarray:
+    """The Y' plane ``(H, W)``: uint8, or uint16 10-bit codes; other pixel formats are
+    converted to yuv420p at that depth first."""
+    if frame.format.name not in _PLANAR_Y[bit_depth]:
+        frame = frame.reformat(format=_PLANAR_Y[bit_depth][0])
     plane = frame.planes[0]
-    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width].copy()
+    dtype = np.dtype(np.uint8 if bit_depth == 8 else "<u2")
+    rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+    return rows[:, : plane.width].copy()
 
 
 class VideoReader:
@@ -164,7 +182,8 @@ class VideoReader:
                     for frame in self._decode(packet):
                         if frame.time is not None:
                             self.last_time = max(self.last_time, frame.time)
-                        if not self._put(LumaFrame(_luma(frame), frame.pts, frame.time_base or self.video.time_base)):
+                        Y = _luma(frame, self.info.bit_depth)
+                        if not self._put(LumaFrame(Y, frame.pts, frame.time_base or self.video.time_base)):
                             return
                 elif packet.size and not self._put(packet):
                     return
@@ -263,8 +282,10 @@ def default_codec(path: Path) -> str:
 
 
 def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
-    if codec in ("h264", "h265"):
+    if codec == "h264":
         return {"crf": str(crf), "preset": preset}
+    if codec == "h265":  # x265 logs its whole configuration otherwise
+        return {"crf": str(crf), "preset": preset, "x265-params": "log-level=error"}
     if codec == "vp9":  # constant quality mode; speed from the preset's position
         return {"crf": str(crf + 11), "b": "0", "deadline": "good", "cpu-used": "4" if "fast" in preset else "2",
                 "row-mt": "1"}
@@ -323,7 +344,7 @@ class VideoWriter:
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
         stream = self.container.add_stream(VIDEO_ENCODERS[codec], rate=info.average_rate,
                                            options=_encoder_options(codec, crf, preset))
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, self._pix_fmt(info, codec)
         stream.time_base = info.time_base
         stream.metadata.update({k: v for k, v in info.metadata.items() if k.lower() in ("language", "title")})
         cc = stream.codec_context
@@ -336,6 +357,20 @@ class VideoWriter:
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         return stream
+
+    def _pix_fmt(self, info: VideoInfo, codec: str) -> str:
+        """yuv420p, or yuv420p10le for a 10-bit source when the encoder can write it."""
+        if info.bit_depth == 8:
+            return "yuv420p"
+        if "yuv420p10le" in {f.name for f in av.codec.Codec(VIDEO_ENCODERS[codec], "w").video_formats}:
+            return "yuv420p10le"
+        log.warning("this build's %s encoder cannot write 10-bit video: the output is 8-bit", codec)
+        return "yuv420p"
+
+    @property
+    def bit_depth(self) -> int:
+        """Bit depth of the encoded video (8 or 10)."""
+        return 10 if self.video.pix_fmt == "yuv420p10le" else 8
 
     def _add_copy(self, source: av.stream.Stream) -> tuple[av.stream.Stream, bool] | None:
         """(output stream, transcode?) for a copied stream, or None when it is dropped."""

@@ -59,20 +59,25 @@ def ycbcr_matrix(info: VideoInfo) -> str:
 
 
 class _ChromaWriter:
-    """Turns (Y', ab) into yuv420p frames with the source's exact Y' plane."""
+    """Turns (Y', ab) into yuv420p frames (8 or 10 bits) with the source's exact Y' plane
+    (a 10-bit Y' written at 8 bits is rounded to 8)."""
 
-    def __init__(self, info: VideoInfo) -> None:
+    def __init__(self, info: VideoInfo, out_bits: int) -> None:
         self.full_range = info.color_range == _RANGE_JPEG or info.pix_fmt.startswith("yuvj")
         self.matrix = ycbcr_matrix(info)
-        self.lut = luma_code_to_L(self.full_range)
+        self.lut = luma_code_to_L(self.full_range, info.bit_depth)
         self.chroma_size = ((info.height + 1) // 2, (info.width + 1) // 2)
         self.width, self.height = info.width, info.height
+        self.in_bits, self.out_bits = info.bit_depth, out_bits
+        self.format, self.dtype = ("yuv420p", np.dtype(np.uint8)) if out_bits == 8 else ("yuv420p10le", np.dtype("<u2"))
 
     def frame(self, Y: np.ndarray, lab: np.ndarray) -> av.VideoFrame:
-        cbcr = rgb_to_cbcr(lab_to_rgb(lab), self.matrix, self.full_range)
-        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        if self.in_bits > self.out_bits:
+            Y = ((Y.astype(np.uint16) + 2) >> 2).clip(0, 255).astype(np.uint8)
+        cbcr = rgb_to_cbcr(lab_to_rgb(lab), self.matrix, self.full_range, self.out_bits)
+        frame = av.VideoFrame(self.width, self.height, self.format)
         for plane, data in zip(frame.planes, (Y, cbcr[..., 0], cbcr[..., 1])):
-            view = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+            view = np.frombuffer(plane, self.dtype).reshape(plane.height, plane.line_size // self.dtype.itemsize)
             view[:, : plane.width] = data
         return frame
 
@@ -93,13 +98,13 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
     started = time.perf_counter()
     with VideoReader(src) as reader:
         dst = check_output(dst, reader.path, overwrite)
-        chroma = _ChromaWriter(reader.info)
         engine.reset()
         frames = 0
         if reader.info.has_alpha:
             log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", reader.path.name)
         with VideoWriter(dst, reader.info, reader.copied, dict(reader.container.metadata), reader.container.chapters(),
                          codec=encode.codec, crf=encode.crf, preset=encode.preset) as writer:
+            chroma = _ChromaWriter(reader.info, writer.bit_depth)
             bar = tqdm(total=reader.info.frames or None, unit="frame", desc="colorize", disable=not progress)
             with _EncodeThread(writer) as encoder:
                 copied = _PacketCounter(encoder)

@@ -93,3 +93,13 @@ def test_cbcr_grey_is_neutral_and_red_matches_bt601():
     assert tuple(cbcr[0]) == (128, 128)
     ref = cv2.cvtColor(np.array([[[255, 0, 0]]], np.uint8), cv2.COLOR_RGB2YCrCb)[0, 0]  # Y, Cr, Cb
     assert abs(int(cbcr[1, 0]) - int(ref[2])) <= 1 and abs(int(cbcr[1, 1]) - int(ref[1])) <= 1
+
+
+def test_ten_bit_codes_match_eight_bit_scaled():
+    lut10, lut8 = luma_code_to_L(False, bits=10), luma_code_to_L(False)
+    assert lut10.shape == (1024,) and lut10[64] == 0 and abs(lut10[940] - 100) < 1e-3
+    np.testing.assert_allclose(lut10[::4][16:236], lut8[16:236], atol=1e-4)
+    rgb = np.array([[0.5, 0.5, 0.5], [1.0, 0.0, 0.0], [0.1, 0.7, 0.3]])
+    c10, c8 = rgb_to_cbcr(rgb, "bt709", bits=10), rgb_to_cbcr(rgb, "bt709")
+    assert c10.dtype == np.uint16 and tuple(c10[0]) == (512, 512)
+    assert np.abs(c10.astype(int) - 4 * c8.astype(int)).max() <= 3

@@ -9,6 +9,7 @@ import sys
 from fractions import Fraction
 
 import av
+import numpy as np
 import pytest
 
 from conftest import data_file
@@ -35,17 +36,29 @@ def _film_frames(n=20, size=(192, 108)):
                 return frames
 
 
-def _make_clip(path, pts, time_base, rate=None):
-    """Encode film frames at the given pts (VFR when the steps differ)."""
+def _make_clip(path, pts, time_base, rate=None, pix_fmt="yuv420p", codec="libx264"):
+    """Encode film frames at the given pts (VFR when the steps differ) in ``pix_fmt``."""
     with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=rate)
-        s.width, s.height, s.pix_fmt = 192, 108, "yuv420p"
+        s = c.add_stream(codec, rate=rate)
+        s.width, s.height, s.pix_fmt = 192, 108, pix_fmt
         s.codec_context.time_base = time_base
         for array, t in zip(_film_frames(len(pts)), pts):
-            frame = av.VideoFrame.from_ndarray(array, format="yuv420p")
+            frame = av.VideoFrame.from_ndarray(array, format="yuv420p").reformat(format=pix_fmt)
             frame.pts, frame.time_base = t, time_base
             c.mux(s.encode(frame))
         c.mux(s.encode(None))
+
+
+def _planes(path, fmt):
+    """Decoded frames of the first video stream as (Y, Cb, Cr) numpy planes in ``fmt``."""
+    with av.open(str(path)) as c:
+        return [[np.asarray(p) for p in _split(f.reformat(format=fmt))] for f in c.decode(video=0)]
+
+
+def _split(frame):
+    dtype = np.dtype("<u2") if "10" in frame.format.name else np.dtype(np.uint8)
+    return [np.frombuffer(p, dtype).reshape(p.height, p.line_size // dtype.itemsize)[:, : p.width]
+            for p in frame.planes]
 
 
 def _pts(path):
@@ -70,6 +83,63 @@ def test_exact_2997_fps(colorizer, tmp_path):
     with av.open(str(dst)) as c:
         assert c.streams.video[0].average_rate == rate
     assert _pts(dst) == _pts(src)
+
+
+def test_ten_bit_input_stays_ten_bit(colorizer, tmp_path, caplog):
+    src = tmp_path / "deep.mkv"
+    _make_clip(src, list(range(12)), Fraction(1, 25), rate=25, pix_fmt="yuv420p10le", codec="libx265")
+    colorizer.colorize_video(src, tmp_path / "out.mkv", codec="h265")
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p10le"
+    source, output = _planes(src, "yuv420p10le"), _planes(tmp_path / "out.mkv", "yuv420p10le")
+    assert len(output) == 12
+    mse = np.mean([((a[0].astype(float) - b[0]) ** 2).mean() for a, b in zip(source, output)])
+    assert 10 * np.log10(1023**2 / mse) > 40  # the source's 10-bit luma, through a lossy encoder
+    assert max(np.abs(o[1].astype(int) - 512).mean() for o in output) > 4  # chroma left neutral grey = no colour
+    with caplog.at_level("WARNING", logger="streamcolor"):
+        colorizer.colorize_video(src, tmp_path / "out.webm")
+    assert "cannot write 10-bit" in caplog.text
+    with av.open(str(tmp_path / "out.webm")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
+def test_gray_pix_fmt_input(colorizer, tmp_path):
+    src = tmp_path / "gray.mkv"
+    _make_clip(src, list(range(10)), Fraction(1, 25), rate=25, pix_fmt="gray", codec="ffv1")  # a lossless master
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "gray"
+    colorizer.colorize_video(src, tmp_path / "out.mp4")
+    output = _planes(tmp_path / "out.mp4", "yuv420p")
+    assert len(output) == 10 and max(np.abs(o[2].astype(int) - 128).mean() for o in output) > 1
+
+
+def test_subtitles_chapters_metadata_rotation_kept(colorizer, tmp_path):
+    srt = tmp_path / "fr.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,300\nBonjour\n\n2\n00:00:00,400 --> 00:00:00,700\nAu revoir\n")
+    video, src = tmp_path / "v.mkv", tmp_path / "src.mkv"
+    _make_clip(video, list(range(20)), Fraction(1, 25), rate=25)
+    chapters = [{"id": 1, "start": 0, "end": 400, "time_base": Fraction(1, 1000), "metadata": {"title": "Opening"}},
+                {"id": 2, "start": 400, "end": 800, "time_base": Fraction(1, 1000), "metadata": {"title": "End"}}]
+    with av.open(str(video)) as v, av.open(str(srt)) as t, av.open(str(src), "w") as o:
+        ov, ot = o.add_stream_from_template(v.streams.video[0]), o.add_stream_from_template(t.streams.subtitles[0])
+        ov.set_display_rotation(90)
+        ov.metadata["language"], ot.metadata["language"], ot.metadata["title"] = "eng", "fra", "Français"
+        o.metadata["title"] = "A silent film"
+        o.set_chapters(chapters)
+        for packet in [*t.demux(t.streams.subtitles[0]), *v.demux(v.streams.video[0])]:
+            if packet.size:
+                packet.stream = ot if packet.stream.type == "subtitle" else ov
+                o.mux(packet)
+    colorizer.colorize_video(src, tmp_path / "out.mkv")
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert c.metadata["title"] == "A silent film"
+        assert [ch["metadata"]["title"] for ch in c.chapters()] == ["Opening", "End"]
+        sub = c.streams.subtitles[0]
+        assert (sub.metadata["language"], sub.metadata["title"]) == ("fra", "Français")
+        assert c.streams.video[0].metadata["language"] == "eng"
+        assert next(c.decode(video=0)).rotation == 90
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size] == [b"Bonjour", b"Au revoir"]
 
 
 @pytest.mark.parametrize("suffix, codec, expect", [(".mov", None, "h264"), (".mkv", "h265", "hevc"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,11 +21,18 @@ def test_cut_detector_finds_the_five_cuts_of_six_shots():
     assert cuts == [0, 48, 96, 144, 192, 240]
 
 
+def test_cut_detector_ignores_the_title_fade_of_big_buck_bunny():
+    detector = CutDetector()
+    frames = read_rgb_frames(data_file("video/color/big_buck_bunny_480p_30s.mp4"), 150)
+    cuts = [i for i, f in enumerate(frames) if detector.push(image_to_L(f))]
+    assert cuts == [0, 283, 376, 551]  # frames 0-30 fade in from black: no cut there
+
+
 def _moving_pattern(n=8, shift=2, size=96):
     """A textured L pattern moving right by `shift` px per frame, with a colour patch on it."""
     rng = np.random.default_rng(0)
     base = np.clip(50 + 15 * rng.standard_normal((size, size * 2)), 0, 100).astype(np.float32)
-    base = np.asarray(__import__("cv2").GaussianBlur(base, (0, 0), 1.5))
+    base = cv2.GaussianBlur(base, (0, 0), 1.5)
     ab_base = np.zeros((size, size * 2, 2), np.float32)
     ab_base[30:60, 60:100] = (40, -20)
     Ls, abs_ = [], []

@@ -52,7 +52,7 @@ class MotionSmoother:
         sigma_L: luma mismatch (L units) at which confidence falls to 1/e.
     """
 
-    def __init__(self, strength: float = 0.9, sigma_L: float = 4.0) -> None:
+    def __init__(self, strength: float = 0.9, sigma_L: float = 8.0) -> None:
         self.strength = _check_strength(strength)
         self.sigma_L = sigma_L
         self.flow = Flow()
