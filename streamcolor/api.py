@@ -129,15 +129,23 @@ class Colorizer:
 
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, codec: str | None = None, crf: int = 20,
                        preset: str = "medium", batch_size: int = 8, overwrite: bool = False,
-                       progress: bool = False, on_batch: Callable[[int, av.VideoFrame], None] | None = None) -> Report:
+                       progress: bool = False, on_batch: Callable[[int, av.VideoFrame], None] | None = None,
+                       resume: bool = False, segment_frames: int = 250) -> Report:
         """Colorize a video file into ``dst`` as the CLI does (audio copied, timing kept).
 
         ``codec``: h264, h265, vp9 or av1 (None = H.264, VP9 for .webm).
+
+        ``resume``: work in keyframe-aligned segments kept beside ``dst`` until the end, so
+        that a run stopped in any way (even SIGKILL) continues from the last finished
+        segment when called again with ``resume=True`` and the same arguments; a segment
+        ends at the first source keyframe after ``segment_frames`` frames.
 
         ``on_batch(frames_done, last_frame)`` is called after each batch (progress, previews).
 
         Raises:
             InputError, MediaError: see :func:`streamcolor.pipeline.colorize_video`.
         """
-        encode = EncodeSettings(codec=codec, crf=crf, preset=preset, batch_size=batch_size)
-        return colorize_video(Engine(self.backend, self.settings), src, dst, encode, overwrite, progress, on_batch)
+        encode = EncodeSettings(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
+                                segment_frames=segment_frames)
+        run = {"model": self.name, "settings": dataclasses.asdict(self.settings)} if resume else None
+        return colorize_video(Engine(self.backend, self.settings), src, dst, encode, overwrite, progress, on_batch, run)

@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
+    col.add_argument("--resume", action="store_true",
+                     help="write keyframe-aligned segments as it goes; after an interruption, the same command "
+                          "with --resume continues from the last finished segment")
+    col.add_argument("--segment-frames", type=int, default=250,
+                     help="with --resume: a segment ends at the first keyframe after this many frames")
     sub.add_parser("models", help="list registered architectures and shipped weights")
     from streamcolor.demo import add_arguments
 
@@ -64,7 +69,8 @@ def _colorize(args: argparse.Namespace) -> None:
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=args.backend, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength)
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
-                   overwrite=args.overwrite, progress=not args.quiet)
+                   overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
+                   segment_frames=args.segment_frames)
     if Path(args.input).is_dir():
         if Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
             raise _input_error(f"input {args.input!r} is a directory; give a video file, or an output folder "

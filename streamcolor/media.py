@@ -6,6 +6,7 @@ Only this module touches PyAV containers; FFmpeg errors are wrapped here, once.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import os
 import queue
@@ -58,6 +59,7 @@ class LumaFrame:
     Y: np.ndarray
     pts: int | None
     time_base: Fraction
+    key: bool = False  # a keyframe in the source (a point a decoder can start from)
 
 
 def check_input(path: str | os.PathLike) -> Path:
@@ -135,11 +137,18 @@ class VideoReader:
     to decode (a damaged or truncated file) are skipped and counted in ``damaged``; the
     caller reports them. Use as a context manager.
 
+    Args:
+        path: the video file.
+        queue_size: decoded items held ahead of the consumer.
+        start_pts: seek first to the keyframe at or before this pts (video time_base).
+        decode_video: False = yield only the packets of the copied streams (no pictures).
+
     Raises (on construction):
         InputError: missing/empty file, not a media file, or no video stream.
     """
 
-    def __init__(self, path: str | os.PathLike, queue_size: int = 32) -> None:
+    def __init__(self, path: str | os.PathLike, queue_size: int = 32, start_pts: int | None = None,
+                 decode_video: bool = True) -> None:
         self.path = check_input(path)
         self.container = _open(self.path)
         self.video = self.container.streams.video[0]
@@ -149,6 +158,7 @@ class VideoReader:
         self.info = _info(self.video, self.path)
         self.damaged = 0
         self.last_time = 0.0  # seconds: pts of the latest decoded frame
+        self.start_pts, self.decode_video = start_pts, decode_video
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="streamcolor-read", daemon=True)
@@ -183,7 +193,8 @@ class VideoReader:
                         if frame.time is not None:
                             self.last_time = max(self.last_time, frame.time)
                         Y = _luma(frame, self.info.bit_depth)
-                        if not self._put(LumaFrame(Y, frame.pts, frame.time_base or self.video.time_base)):
+                        if not self._put(LumaFrame(Y, frame.pts, frame.time_base or self.video.time_base,
+                                                   bool(frame.key_frame))):
                             return
                 elif packet.size and not self._put(packet):
                     return
@@ -205,7 +216,11 @@ class VideoReader:
 
     def _demux(self) -> Iterator[av.Packet]:
         """Demux until the end or until the file stops making sense (a truncated file)."""
-        packets = self.container.demux([self.video, *self.copied])
+        if self.start_pts is not None:
+            self.container.seek(self.start_pts, stream=self.video, backward=True)
+        if not (self.decode_video or self.copied):
+            return
+        packets = self.container.demux([self.video, *self.copied] if self.decode_video else self.copied)
         while True:
             try:
                 yield next(packets)
@@ -281,6 +296,17 @@ def default_codec(path: Path) -> str:
     return "vp9" if path.suffix.lower() == ".webm" else "h264"
 
 
+def output_pix_fmt(info: VideoInfo, codec: str) -> str:
+    """yuv420p, or yuv420p10le for a 10-bit source when the ``codec`` encoder can write it
+    (a warning says when it cannot; an unknown codec is left to :class:`VideoWriter` to refuse)."""
+    if info.bit_depth == 8 or codec not in VIDEO_ENCODERS:
+        return "yuv420p"
+    if "yuv420p10le" in {f.name for f in av.codec.Codec(VIDEO_ENCODERS[codec], "w").video_formats}:
+        return "yuv420p10le"
+    log.warning("this build's %s encoder cannot write 10-bit video: the output is 8-bit", codec)
+    return "yuv420p"
+
+
 def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     if codec == "h264":
         return {"crf": str(crf), "preset": preset}
@@ -308,6 +334,9 @@ class VideoWriter:
         metadata, chapters: container-level metadata and chapters to carry over.
         codec: a key of :data:`VIDEO_ENCODERS` (None = :func:`default_codec`).
         crf, preset: x264-style quality and speed (mapped for VP9 and AV1).
+        pix_fmt: encoded pixel format (None = :func:`output_pix_fmt`).
+        video_template: copy already encoded video packets of this stream's kind
+            (:meth:`copy_video`) instead of encoding pictures.
 
     Raises:
         InputError: the container cannot hold the chosen video codec.
@@ -316,7 +345,8 @@ class VideoWriter:
 
     def __init__(self, path: Path, info: VideoInfo, copied: list[av.stream.Stream],
                  metadata: dict[str, str] | None = None, chapters: list | None = None, *,
-                 codec: str | None = None, crf: int = 20, preset: str = "medium") -> None:
+                 codec: str | None = None, crf: int = 20, preset: str = "medium", pix_fmt: str | None = None,
+                 video_template: av.VideoStream | None = None) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
         try:
@@ -328,14 +358,19 @@ class VideoWriter:
             self.container.metadata.update(metadata or {})
             if chapters:
                 self.container.set_chapters(chapters)
-            self.video = self._add_video(info, codec or default_codec(path), crf, preset)
+            if video_template is None:
+                self.video = self._add_video(info, codec or default_codec(path), crf, preset, pix_fmt)
+            else:
+                self.video = self.container.add_stream_from_template(video_template)
+                self._describe_video(info)
+            self.encoding = video_template is None
             self.outputs = {s.index: self._add_copy(s) for s in copied}
         except BaseException:
             self._discard()
             raise
         self.outputs = {k: v for k, v in self.outputs.items() if v is not None}
 
-    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str) -> av.VideoStream:
+    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str, pix_fmt: str | None) -> av.VideoStream:
         if codec not in VIDEO_ENCODERS:
             raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(VIDEO_ENCODERS)}")
         canonical = av.codec.Codec(VIDEO_ENCODERS[codec], "w").canonical_name
@@ -344,9 +379,7 @@ class VideoWriter:
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
         stream = self.container.add_stream(VIDEO_ENCODERS[codec], rate=info.average_rate,
                                            options=_encoder_options(codec, crf, preset))
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, self._pix_fmt(info, codec)
-        stream.time_base = info.time_base
-        stream.metadata.update({k: v for k, v in info.metadata.items() if k.lower() in ("language", "title")})
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt or output_pix_fmt(info, codec)
         cc = stream.codec_context
         cc.time_base = info.time_base
         cc.thread_type = "AUTO"
@@ -354,18 +387,16 @@ class VideoWriter:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
         cc.color_range, cc.colorspace = info.color_range, info.colorspace
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
-        if info.rotation:
-            stream.set_display_rotation(info.rotation)
+        self.video = stream
+        self._describe_video(info)
         return stream
 
-    def _pix_fmt(self, info: VideoInfo, codec: str) -> str:
-        """yuv420p, or yuv420p10le for a 10-bit source when the encoder can write it."""
-        if info.bit_depth == 8:
-            return "yuv420p"
-        if "yuv420p10le" in {f.name for f in av.codec.Codec(VIDEO_ENCODERS[codec], "w").video_formats}:
-            return "yuv420p10le"
-        log.warning("this build's %s encoder cannot write 10-bit video: the output is 8-bit", codec)
-        return "yuv420p"
+    def _describe_video(self, info: VideoInfo) -> None:
+        """Time base, title/language and display rotation of the source on the output video."""
+        self.video.time_base = info.time_base
+        self.video.metadata.update({k: v for k, v in info.metadata.items() if k.lower() in ("language", "title")})
+        if info.rotation:
+            self.video.set_display_rotation(info.rotation)
 
     @property
     def bit_depth(self) -> int:
@@ -429,6 +460,12 @@ class VideoWriter:
         with self._errors():
             self.container.mux(self.video.encode(frame))
 
+    def copy_video(self, packet: av.Packet) -> None:
+        """Mux an encoded video packet (``video_template`` mode)."""
+        packet.stream = self.video
+        with self._errors():
+            self.container.mux(packet)
+
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         try:
@@ -439,13 +476,47 @@ class VideoWriter:
     def commit(self) -> None:
         """Flush the encoders, close the file and rename it to the destination."""
         with self._errors():
-            self.container.mux(self.video.encode(None))
+            if self.encoding:
+                self.container.mux(self.video.encode(None))
             for out, transcode in self.outputs.values():
                 if transcode:
                     self.container.mux(out.encode(None))
             self.container.close()
         os.replace(self.tmp, self.path)
         self.committed = True
+
+
+def _seconds(packet: av.Packet) -> float:
+    t = packet.dts if packet.dts is not None else packet.pts or 0
+    return float(t * packet.time_base) if packet.time_base else 0.0
+
+
+def mux_segments(segments: list[Path], source: str | os.PathLike, dst: Path, info: VideoInfo) -> int:
+    """Write ``dst`` from encoded video segments, their packets copied in order (no
+    re-encoding), and the audio and subtitle streams of ``source``, through a temporary
+    file as :class:`VideoWriter` does. Returns the number of packets copied from the source.
+
+    Raises:
+        MediaError: a segment cannot be read or the output cannot be written.
+    """
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(VideoReader(source, decode_video=False))
+        try:
+            parts = [stack.enter_context(av.open(str(p))) for p in segments]
+        except av.FFmpegError as exc:
+            raise MediaError(f"cannot read a finished segment: {exc}") from exc
+        writer = stack.enter_context(VideoWriter(dst, info, reader.copied, dict(reader.container.metadata),
+                                                 reader.container.chapters(), video_template=parts[0].streams.video[0]))
+        video = ((True, p) for part in parts for p in part.demux(video=0) if p.size)
+        copied = 0
+        for is_video, packet in heapq.merge(video, ((False, p) for p in reader), key=lambda t: _seconds(t[1])):
+            if is_video:
+                writer.copy_video(packet)
+            else:
+                writer.copy_packet(packet)
+                copied += 1
+        writer.commit()
+    return copied
 
 
 def read_rgb_frames(path: str | os.PathLike, short_side: int | None = None) -> Iterator[np.ndarray]:

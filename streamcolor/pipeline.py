@@ -8,14 +8,15 @@ the reader queue and the batch size; nothing is written to disk but the output.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import av
 import numpy as np
@@ -23,7 +24,9 @@ from tqdm import tqdm
 
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_cbcr
 from streamcolor.engine import Engine
-from streamcolor.media import LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output
+from streamcolor.media import (LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
+                               mux_segments, output_pix_fmt)
+from streamcolor.segments import Segment, SegmentStore
 
 log = logging.getLogger("streamcolor")
 
@@ -34,12 +37,14 @@ _BT709, _RANGE_JPEG = 1, 2
 @dataclass(frozen=True)
 class EncodeSettings:
     """Encoder settings: ``codec`` (h264, h265, vp9, av1; None = by container), x264-style
-    ``crf`` (lower = better, 18-28 typical) and ``preset``, frames per inference batch."""
+    ``crf`` (lower = better, 18-28 typical) and ``preset``, frames per inference batch;
+    in resumable runs a segment ends at the first source keyframe after ``segment_frames``."""
 
     codec: str | None = None
     crf: int = 20
     preset: str = "medium"
     batch_size: int = 8
+    segment_frames: int = 250
 
 
 @dataclass(frozen=True)
@@ -84,46 +89,180 @@ class _ChromaWriter:
 
 def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLike,
                    encode: EncodeSettings = EncodeSettings(), overwrite: bool = False,
-                   progress: bool = True, on_batch: Callable[[int, av.VideoFrame], None] | None = None) -> Report:
+                   progress: bool = True, on_batch: Callable[[int, av.VideoFrame], None] | None = None,
+                   resume_run: dict | None = None) -> Report:
     """Colorize ``src`` into ``dst`` (container from its suffix), copying the audio.
 
     Frame count, pts, time_base, frame rate, sample aspect ratio, colour metadata and
     container metadata are those of the source; the Y' plane is the source's.
     ``on_batch(frames_done, last_frame)`` is called after each encoded batch.
 
+    ``resume_run`` (JSON-able, naming the model and its settings) makes the run resumable:
+    the video is written as keyframe-aligned segments beside ``dst``
+    (:mod:`streamcolor.segments`), a run stopped in any way continues from the last
+    finished segment when called again with the same arguments, and the segments are
+    joined without re-encoding at the end.
+
     Raises:
         InputError: bad input or output path (see :func:`streamcolor.media.check_output`).
         MediaError: decoding or writing failed; nothing is left at ``dst``.
     """
     started = time.perf_counter()
-    with VideoReader(src) as reader:
-        dst = check_output(dst, reader.path, overwrite)
-        engine.reset()
-        frames = 0
-        if reader.info.has_alpha:
-            log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", reader.path.name)
-        with VideoWriter(dst, reader.info, reader.copied, dict(reader.container.metadata), reader.container.chapters(),
-                         codec=encode.codec, crf=encode.crf, preset=encode.preset) as writer:
-            chroma = _ChromaWriter(reader.info, writer.bit_depth)
-            bar = tqdm(total=reader.info.frames or None, unit="frame", desc="colorize", disable=not progress)
-            with _EncodeThread(writer) as encoder:
-                copied = _PacketCounter(encoder)
-                for batch in _batches(reader, encode.batch_size, copied):
-                    L = [chroma.lut[item.Y] for item in batch]
-                    for item, lab in zip(batch, engine.colorize(L, chroma.chroma_size)):
-                        out = chroma.frame(item.Y, lab)
-                        out.pts, out.time_base = item.pts, item.time_base
-                        encoder.submit(writer.write, out)
-                    frames += len(batch)
-                    bar.update(len(batch))
-                    if on_batch is not None:
-                        on_batch(frames, out)
-            writer.commit()
-            bar.close()
-        if reader.damaged or reader.ended_early():
-            log.warning("%s is damaged or truncated (%d unreadable packets, pictures end at %.1f s): the output "
-                        "holds the %d frames that decoded", reader.path.name, reader.damaged, reader.last_time, frames)
-    return Report(frames, copied.count, time.perf_counter() - started)
+    with VideoReader(src) as probe:  # opened, not started: checks and stream facts
+        dst = check_output(dst, probe.path, overwrite)
+        info, source = probe.info, probe.path
+    if info.has_alpha:
+        log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", source.name)
+    engine.reset()
+    bar = tqdm(total=info.frames or None, unit="frame", desc="colorize", disable=not progress)
+    run = _Run(engine, encode, bar, on_batch)
+    if resume_run is None:
+        frames, copied = run.whole(source, dst)
+    else:
+        frames, copied = run.segmented(source, dst, resume_run, info)
+    bar.close()
+    return Report(frames, copied, time.perf_counter() - started)
+
+
+class _Run:
+    """One video's colour loop, writing either one file or resumable segments."""
+
+    #: frames of the finished segment run through the engine again on resume, so the
+    #: temporal smoothing and cut detector start warm
+    WARM_UP = 16
+
+    def __init__(self, engine: Engine, encode: EncodeSettings, bar: tqdm,
+                 on_batch: Callable[[int, av.VideoFrame], None] | None) -> None:
+        self.engine, self.encode, self.bar, self.on_batch = engine, encode, bar, on_batch
+
+    def _frames(self, items: Iterable[LumaFrame | av.Packet], chroma: _ChromaWriter,
+                on_packet: Callable[[av.Packet], None]) -> Iterator[list[tuple[LumaFrame, av.VideoFrame]]]:
+        """Batches of (source frame, colour frame), counting progress."""
+        for batch in _batches(items, self.encode.batch_size, on_packet):
+            L = [chroma.lut[item.Y] for item in batch]
+            done = []
+            for item, lab in zip(batch, self.engine.colorize(L, chroma.chroma_size)):
+                out = chroma.frame(item.Y, lab)
+                out.pts, out.time_base = item.pts, item.time_base
+                done.append((item, out))
+            yield done
+            self.bar.update(len(batch))
+            if self.on_batch is not None:
+                self.on_batch(self.bar.n, done[-1][1])
+
+    def whole(self, source: Path, dst: Path) -> tuple[int, int]:
+        """Everything in one pass into one file. Returns (frames, copied packets)."""
+        with VideoReader(source) as reader:
+            with VideoWriter(dst, reader.info, reader.copied, dict(reader.container.metadata),
+                             reader.container.chapters(), codec=self.encode.codec, crf=self.encode.crf,
+                             preset=self.encode.preset) as writer:
+                chroma = _ChromaWriter(reader.info, writer.bit_depth)
+                frames = 0
+                with _EncodeThread() as encoder:
+                    copied = _PacketCounter(encoder, writer.copy_packet)
+                    for batch in self._frames(reader, chroma, copied):
+                        for _, out in batch:
+                            encoder.submit(writer.write, out)
+                        frames += len(batch)
+                writer.commit()
+            _report_damage(reader, frames)
+        return frames, copied.count
+
+    def segmented(self, source: Path, dst: Path, resume_run: dict, info: VideoInfo) -> tuple[int, int]:
+        """Resumable: finished segments are kept, the rest is colorized, then all are joined."""
+        stat = source.stat()
+        store = SegmentStore(dst, {**resume_run, "source": str(source.resolve()), "size": stat.st_size,
+                                   "mtime_ns": stat.st_mtime_ns, "encode": asdict(self.encode)})
+        try:
+            if not store.complete:
+                self._colorize_segments(source, dst, store)
+            copied = mux_segments(store.paths(), source, dst, info)
+        except BaseException:
+            if not store.segments:
+                store.remove()  # nothing worth keeping: leave nothing beside the output
+            raise
+        store.remove()
+        return store.frames, copied
+
+    def _colorize_segments(self, source: Path, dst: Path, store: SegmentStore) -> None:
+        last = store.segments[-1] if store.segments else None
+        if last:
+            log.info("resuming at frame %d (%d finished segments kept)", store.frames, len(store.segments))
+        self.bar.update(store.frames)
+        with VideoReader(source, start_pts=last.start_pts if last else None) as reader:
+            codec = self.encode.codec or default_codec(dst)
+            pix_fmt = output_pix_fmt(reader.info, codec)
+            chroma = _ChromaWriter(reader.info, 10 if pix_fmt == "yuv420p10le" else 8)
+            sink = _SegmentSink(store, reader.info, dataclasses.replace(self.encode, codec=codec), pix_fmt, dst.suffix)
+            items = self._after(reader, last, chroma) if last else reader
+            frames = store.frames
+            try:
+                with _EncodeThread() as encoder:
+                    for batch in self._frames(items, chroma, lambda packet: None):
+                        for item, out in batch:
+                            encoder.submit(sink.write, out, item.key)
+                        frames += len(batch)
+                    encoder.submit(sink.close)
+            finally:
+                sink.discard()  # an unfinished segment (after an error) is not kept
+            store.finish()
+            _report_damage(reader, frames)
+
+    def _after(self, reader: VideoReader, last: Segment, chroma: _ChromaWriter) -> Iterator[LumaFrame | av.Packet]:
+        """The frames after segment ``last`` (the reader starts at or before its first
+        frame); its final frames warm the engine up."""
+        seen, warm = 0, []
+        for item in reader:
+            if not isinstance(item, LumaFrame):
+                continue
+            if item.pts is not None and item.pts < last.start_pts:
+                continue
+            if seen < last.frames:
+                seen += 1
+                warm = (warm + [item])[-self.WARM_UP :]
+                continue
+            if warm:
+                self.engine.colorize([chroma.lut[w.Y] for w in warm], chroma.chroma_size)
+                warm = []
+            yield item
+
+
+class _SegmentSink:
+    """Encodes frames into segment files, starting a new one on the first source keyframe
+    after ``encode.segment_frames`` frames; runs on the encode thread."""
+
+    def __init__(self, store: SegmentStore, info: VideoInfo, encode: EncodeSettings, pix_fmt: str,
+                 suffix: str) -> None:
+        self.store, self.info, self.encode, self.pix_fmt, self.suffix = store, info, encode, pix_fmt, suffix
+        self.writer: VideoWriter | None = None
+        self.start_pts, self.count = 0, 0
+
+    def write(self, frame: av.VideoFrame, key: bool) -> None:
+        if self.writer is None or (key and self.count >= self.encode.segment_frames):
+            self.close()
+            path = self.store.next_file().with_suffix(self.suffix)
+            self.writer = VideoWriter(path, self.info, [], codec=self.encode.codec, crf=self.encode.crf,
+                                      preset=self.encode.preset, pix_fmt=self.pix_fmt)
+            self.start_pts, self.count = frame.pts, 0
+        self.writer.write(frame)
+        self.count += 1
+
+    def close(self) -> None:
+        """Finish the open segment and record it."""
+        if self.writer is not None:
+            self.writer.commit()
+            self.store.add(Segment(self.writer.path.name, self.start_pts, self.count))
+            self.writer = None
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.__exit__(None, None, None)
+
+
+def _report_damage(reader: VideoReader, frames: int) -> None:
+    if reader.damaged or reader.ended_early():
+        log.warning("%s is damaged or truncated (%d unreadable packets, pictures end at %.1f s): the output "
+                    "holds the %d frames that decoded", reader.path.name, reader.damaged, reader.last_time, frames)
 
 
 class _EncodeThread:
@@ -131,8 +270,7 @@ class _EncodeThread:
     inference; the bounded queue keeps memory flat. An error in the thread is re-raised
     in the caller at the next submit or on leaving the context."""
 
-    def __init__(self, writer: VideoWriter, queue_size: int = 16) -> None:
-        self.writer = writer
+    def __init__(self, queue_size: int = 16) -> None:
         self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="streamcolor-encode", daemon=True)
@@ -164,17 +302,17 @@ class _EncodeThread:
 
 
 class _PacketCounter:
-    """Copies packets of the other streams into the writer (via the encode thread), counting them."""
+    """Hands packets of the other streams to ``copy`` on the encode thread, counting them."""
 
-    def __init__(self, encoder: _EncodeThread) -> None:
-        self.encoder, self.count = encoder, 0
+    def __init__(self, encoder: _EncodeThread, copy: Callable[[av.Packet], None]) -> None:
+        self.encoder, self.copy, self.count = encoder, copy, 0
 
     def __call__(self, packet: av.Packet) -> None:
-        self.encoder.submit(self.encoder.writer.copy_packet, packet)
+        self.encoder.submit(self.copy, packet)
         self.count += 1
 
 
-def _batches(reader: VideoReader, size: int, on_packet: Callable[[av.Packet], None]) -> Iterator[list[LumaFrame]]:
+def _batches(reader: Iterable[LumaFrame | av.Packet], size: int, on_packet: Callable[[av.Packet], None]) -> Iterator[list[LumaFrame]]:
     """Group decoded frames into lists of ``size`` (the last may be shorter); packets of
     copied streams go to ``on_packet`` as they arrive, keeping the demux interleaving."""
     batch: list[LumaFrame] = []

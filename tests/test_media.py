@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import signal
 import subprocess
 import sys
+import time
 from fractions import Fraction
 
 import av
@@ -231,6 +233,58 @@ def test_batch_folder_summary_and_skip(tmp_path):
     assert sorted(p.name for p in outbox.iterdir()) == ["a.mp4", "b.mkv"]
     second = run_cli("colorize", inbox, outbox, "--quiet")
     assert second.stdout.count("skipped (done)") == 2
+
+
+def _short_gop_copy(src, dst, gop):
+    """``src`` with its video re-encoded with a keyframe every ``gop`` frames, audio copied."""
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        v = o.add_stream("libx264", rate=i.streams.video[0].average_rate, options={"g": str(gop), "preset": "veryfast"})
+        v.width, v.height, v.pix_fmt = i.streams.video[0].width, i.streams.video[0].height, "yuv420p"
+        a = o.add_stream_from_template(i.streams.audio[0])
+        for packet in i.demux():
+            if packet.stream.type == "audio" and packet.size:
+                packet.stream = a
+                o.mux(packet)
+            elif packet.stream.type == "video":
+                for frame in packet.decode():
+                    frame.pict_type = av.video.frame.PictureType.NONE
+                    o.mux(v.encode(frame))
+        o.mux(v.encode(None))
+
+
+def _timing_and_audio(path):
+    with av.open(str(path)) as c:
+        pts = [f.pts for f in c.decode(video=0)]
+    with av.open(str(path)) as c:
+        audio = [(p.pts, bytes(p)) for p in c.demux(audio=0) if p.size]
+    return pts, audio
+
+
+def test_killed_run_resumes_from_last_segment(tmp_path):
+    src = tmp_path / "film.mp4"
+    _short_gop_copy(data_file("video/film/chaplin.mp4"), src, gop=25)
+    out = tmp_path / "out.mp4"
+    command = [sys.executable, "-m", "streamcolor", "colorize", str(src), str(out), "--quiet", "--resume",
+               "--segment-frames", "50"]
+    manifest = tmp_path / ".out.mp4.streamcolor-resume" / "manifest.json"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if manifest.exists() and len(json.loads(manifest.read_text())["segments"]) >= 2:
+            break
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no cleanup runs
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not out.exists()
+    kept = len(json.loads(manifest.read_text())["segments"])
+    resumed = subprocess.run(command, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({kept} finished segments kept)" in resumed.stderr
+    # an uninterrupted run keeps the source's pts and audio packets (test_pipeline): so must this one
+    pts, audio = _timing_and_audio(out)
+    assert (pts, audio) == _timing_and_audio(src) and len(pts) == 241 and len(audio) == 369
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4", "out.mp4"]
 
 
 def test_unknown_codec_for_container(tmp_path):

@@ -1,0 +1,88 @@
+"""Resumable runs: the colour video is kept as keyframe-aligned segments beside the output.
+
+A segment starts on a keyframe of the source, so a resumed run can seek straight to it
+and a decoder can start there; each one is an encoded, video-only file that is renamed
+into place when complete and then listed in ``manifest.json``. The manifest names the
+source (path, size, mtime) and the run (model, settings, encoder): a folder left by a
+different run is discarded, never mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A finished segment: its file name, the source pts of its first frame, its frame count."""
+
+    file: str
+    start_pts: int
+    frames: int
+
+
+class SegmentStore:
+    """The segments folder of one output (``.NAME.streamcolor-resume`` beside it).
+
+    Args:
+        dst: the final output path.
+        run: identifies the source and the settings; a stored manifest with another
+            ``run`` is stale and is deleted.
+    """
+
+    def __init__(self, dst: Path, run: dict) -> None:
+        self.folder = dst.with_name(f".{dst.name}.streamcolor-resume")
+        self.run = run
+        self.segments: list[Segment] = []
+        self.complete = False
+        manifest = self._read()
+        if manifest is not None and manifest.get("run") == run:
+            for item in manifest["segments"]:
+                if not (self.folder / item["file"]).is_file():
+                    break
+                self.segments.append(Segment(**item))
+            self.complete = manifest.get("complete", False) and len(self.segments) == len(manifest["segments"])
+        elif self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(exist_ok=True)
+
+    def _read(self) -> dict | None:
+        try:
+            return json.loads((self.folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def frames(self) -> int:
+        """Frames in the finished segments."""
+        return sum(s.frames for s in self.segments)
+
+    def next_file(self) -> Path:
+        """Where the next segment goes (``suffix`` chosen by the caller)."""
+        return self.folder / f"segment_{len(self.segments):05d}"
+
+    def add(self, segment: Segment) -> None:
+        """Record a finished segment (its file already renamed into the folder)."""
+        self.segments.append(segment)
+        self._write()
+
+    def finish(self) -> None:
+        """Record that every frame of the source is in a segment."""
+        self.complete = True
+        self._write()
+
+    def _write(self) -> None:
+        data = {"run": self.run, "complete": self.complete, "segments": [asdict(s) for s in self.segments]}
+        tmp = self.folder / "manifest.json.tmp"
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self.folder / "manifest.json")  # a kill leaves the old or the new manifest, whole
+
+    def paths(self) -> list[Path]:
+        return [self.folder / s.file for s in self.segments]
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
