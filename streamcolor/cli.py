@@ -26,8 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="video codec (default h264; vp9 for .webm)")
     col.add_argument("--model", default=None, help="shipped model name or saved model folder (default: shipped default)")
     col.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    col.add_argument("--backend", choices=["auto", "tensorrt", "torch-cuda", "torch-cpu"], default=None,
-                     help="inference backend; auto prefers tensorrt > torch-cuda > torch-cpu (overrides --device)")
+    col.add_argument("--backend", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime", "torch-cpu"], default=None,
+                     help="inference backend; auto (the default unless --device is given) prefers "
+                          "tensorrt > torch-cuda > onnxruntime > torch-cpu")
     col.add_argument("--batch-size", type=int, default=8, help="frames per inference batch")
     col.add_argument("--crf", type=int, default=20, help="x264 constant rate factor, lower = better (default 20)")
     col.add_argument("--preset", default="medium", help="x264 preset, e.g. veryfast, medium, slow")
@@ -66,7 +67,8 @@ def _colorize(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise _input_error(f"--batch-size must be at least 1, got {args.batch_size}")
     smoothing = "off" if args.no_smooth else args.smoothing
-    colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=args.backend, smoothing=smoothing,
+    backend = args.backend or (None if args.device else "auto")
+    colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength)
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,11 +14,12 @@ def padded_size(height: int, width: int, multiple: int) -> tuple[int, int]:
     return -(-height // multiple) * multiple, -(-width // multiple) * multiple
 
 
-def predict_ab(model: nn.Module, L: torch.Tensor) -> torch.Tensor:
+def predict_ab(model: nn.Module | Callable[[torch.Tensor], torch.Tensor], L: torch.Tensor) -> torch.Tensor:
     """Run ``model`` on L, padding (edge replicate) to its ``multiple`` and cropping back.
 
     Args:
-        model: generator with a ``multiple`` attribute (1 if absent).
+        model: generator (or a callable standing for one, e.g. a compiled runtime) with a
+            ``multiple`` attribute (1 if absent).
         L: float ``(N, 1, H, W)``, L scaled to [-1, 1].
 
     Returns:

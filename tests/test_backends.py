@@ -10,7 +10,10 @@ import pytest
 import torch
 
 from streamcolor.backends import TorchBackend, select_backend
-from streamcolor.backends.tensorrt import cache_key, weights_digest
+from streamcolor.backends.cache import weights_digest
+from streamcolor.backends.onnx_backend import OnnxBackend, onnx_cache_path
+from streamcolor.backends.tensorrt import cache_key
+from conftest import data_file
 from streamcolor.errors import InputError
 from streamcolor.models import create_model
 
@@ -24,10 +27,42 @@ def test_auto_falls_back_and_logs_why(no_tensorrt, caplog):
     model = create_model("unet_tiny")
     with caplog.at_level(logging.INFO, logger="streamcolor"):
         backend = select_backend("auto", model)
-    assert isinstance(backend, TorchBackend)
     assert "backend tensorrt skipped" in caplog.text
     if not torch.cuda.is_available():
-        assert "backend torch-cuda skipped: no CUDA device" in caplog.text and "backend: torch-cpu" in caplog.text
+        assert isinstance(backend, OnnxBackend)
+        assert "backend torch-cuda skipped: no CUDA device" in caplog.text and "backend: onnxruntime" in caplog.text
+
+
+def test_auto_without_onnxruntime_uses_torch_cpu(no_tensorrt, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with caplog.at_level(logging.INFO, logger="streamcolor"):
+        backend = select_backend("auto", create_model("unet_tiny"))
+    if not torch.cuda.is_available():
+        assert isinstance(backend, TorchBackend)
+        assert "backend onnxruntime skipped" in caplog.text and "backend: torch-cpu" in caplog.text
+
+
+def test_onnxruntime_matches_torch_on_film_frames(tmp_path, monkeypatch):
+    from streamcolor.api import image_to_L
+    from streamcolor.media import read_rgb_frames
+    from streamcolor.models import from_pretrained
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # a fresh cache: export, then reuse
+    model = from_pretrained("unet_small_v1")
+    frames = [f for _, f in zip(range(4), read_rgb_frames(data_file("video/film/chaplin.mp4"), 150))]
+    L = np.stack([image_to_L(f) for f in frames])  # (4, 150, 267): not a multiple of 32, so padding is exercised
+    expected = select_backend("torch-cpu", model).predict_ab(L)
+    onnx = OnnxBackend(model)
+    path = onnx_cache_path(model)
+    assert path.is_file() and path.is_relative_to(tmp_path)
+    ab = onnx.predict_ab(L)
+    assert ab.shape == expected.shape == (4, 150, 267, 2)
+    assert np.abs(ab - expected).max() < 0.05  # Lab units
+    built = path.stat().st_mtime_ns
+    OnnxBackend(model)
+    assert path.stat().st_mtime_ns == built  # reused, not exported again
+    path.write_bytes(b"not a model")
+    np.testing.assert_allclose(OnnxBackend(model).predict_ab(L), ab, atol=1e-4)  # a corrupt entry is rebuilt
 
 
 def test_named_backend_that_cannot_run(no_tensorrt):

@@ -1,7 +1,7 @@
 """Backends run a generator: ``predict_ab(L_batch) -> ab_batch`` (see :mod:`.base`).
 
-``select_backend("auto", ...)`` prefers tensorrt > torch-cuda > torch-cpu and logs the
-choice and why each better one was skipped.
+``select_backend("auto", ...)`` prefers tensorrt > torch-cuda > onnxruntime (the fast CPU
+path) > torch-cpu and logs the choice and why each better one was skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ def _torch_cuda(model: nn.Module) -> Backend:
     return TorchBackend(model, "cuda")
 
 
+def _onnxruntime(model: nn.Module) -> Backend:
+    from streamcolor.backends.onnx_backend import OnnxBackend
+
+    return OnnxBackend(model)
+
+
 def _torch_cpu(model: nn.Module) -> Backend:
     return TorchBackend(model, "cpu")
 
@@ -39,6 +45,7 @@ def _torch_cpu(model: nn.Module) -> Backend:
 BACKENDS: dict[str, Callable[[nn.Module], Backend]] = {
     "tensorrt": _tensorrt,
     "torch-cuda": _torch_cuda,
+    "onnxruntime": _onnxruntime,
     "torch-cpu": _torch_cpu,
 }
 

@@ -12,7 +12,6 @@ enabled_precisions={torch.half})``, ``torch_tensorrt.save(program, path, inputs=
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import logging
 import time
 from pathlib import Path
@@ -22,43 +21,20 @@ import torch
 from torch import nn
 
 from streamcolor.backends.base import Backend
+from streamcolor.backends.cache import cache_dir, package_version, weights_digest
 from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.inference import padded_size
 
 log = logging.getLogger("streamcolor")
 
 
-def weights_digest(model: nn.Module) -> str:
-    """sha256 over the model's state dict (names, shapes, dtypes and bytes)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
 def cache_key(weights_sha256: str, shape: tuple[int, int], precision: str, max_batch: int,
               gpu_name: str, versions: dict[str, str] | None = None) -> str:
     """File-name-safe key of everything a compiled engine depends on."""
-    versions = versions or {p: _version(p) for p in ("torch", "torch-tensorrt", "tensorrt")}
+    versions = versions or {p: package_version(p) for p in ("torch", "torch-tensorrt", "tensorrt")}
     text = "|".join([weights_sha256, f"{shape[0]}x{shape[1]}", precision, str(max_batch), gpu_name,
                      *(f"{k}={v}" for k, v in sorted(versions.items()))])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def cache_dir() -> Path:
-    """``<user cache>/streamcolor/tensorrt`` (platformdirs)."""
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("streamcolor")) / "tensorrt"
 
 
 class TensorRTBackend(Backend):
@@ -85,7 +61,7 @@ class TensorRTBackend(Backend):
     def _program(self, shape: tuple[int, int]) -> nn.Module:
         if shape not in self.programs:
             key = cache_key(self.digest, shape, self.precision, self.max_batch, torch.cuda.get_device_name(self.device))
-            path = cache_dir() / f"{key}.ep"
+            path = cache_dir("tensorrt") / f"{key}.ep"
             self.programs[shape] = self._load(path) or self._build(path, shape)
         return self.programs[shape]
 

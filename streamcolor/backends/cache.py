@@ -1,0 +1,35 @@
+"""What compiled-model caches are keyed by, and where they live."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 over the model's state dict (names, shapes, dtypes and bytes)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def package_version(package: str) -> str:
+    """Installed version of ``package``, or ``"absent"``."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def cache_dir(kind: str) -> Path:
+    """``<user cache>/streamcolor/<kind>`` (platformdirs), e.g. kind ``"tensorrt"``."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("streamcolor")) / kind

@@ -1,0 +1,108 @@
+"""ONNX Runtime backend: the fast CPU path.
+
+The generator is exported once to ONNX (batch, height and width dynamic; fp32) and cached
+in the user cache directory under a key of weights sha256 + torch / onnx versions; an
+unreadable cache entry is rebuilt. On this project's 2-core CPU the default U-Net runs
+about 1.3x faster under ONNX Runtime than in eager PyTorch (docs/performance.md).
+onnxruntime is imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from streamcolor.backends.base import Backend
+from streamcolor.backends.cache import cache_dir, package_version, weights_digest
+from streamcolor.color import denormalize_ab, normalize_L
+from streamcolor.inference import predict_ab
+
+log = logging.getLogger("streamcolor")
+
+OPSET = 17
+
+
+def onnx_cache_path(model: nn.Module) -> Path:
+    """Where the exported ``model`` is cached (changes with its weights and the exporter's versions)."""
+    text = "|".join([weights_digest(model), f"opset{OPSET}", *(f"{p}={package_version(p)}" for p in ("torch", "onnx"))])
+    return cache_dir("onnx") / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.onnx"
+
+
+def export_onnx(model: nn.Module, path: Path) -> None:
+    """Export ``model`` (L ``(N, 1, H, W)`` in [-1, 1] -> ab ``(N, 2, H, W)``) to ``path``
+    with dynamic N, H, W; written to a temporary file and renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")  # concurrent first runs do not collide
+    example = torch.zeros(1, 1, 64, 64)
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation on every call
+        torch.onnx.export(model, (example,), str(tmp), input_names=["L"], output_names=["ab"], opset_version=OPSET,
+                          dynamic_axes={"L": axes, "ab": axes}, dynamo=False)
+    tmp.replace(path)
+
+
+class _Session:
+    """Makes an ONNX Runtime session look like the generator to :func:`predict_ab`."""
+
+    def __init__(self, session, multiple: int) -> None:
+        self.session, self.multiple = session, multiple
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.session.run(None, {"L": x.numpy()})[0])
+
+
+class OnnxBackend(Backend):
+    """Run a generator with ONNX Runtime on the CPU (fp32).
+
+    Args:
+        model: the generator (its ``multiple`` attribute sets the padding).
+        threads: intra-op threads (None = ONNX Runtime's default, one per core).
+
+    Raises:
+        ImportError: onnxruntime or onnx is not installed.
+        RuntimeError: the model cannot be exported or loaded.
+    """
+
+    def __init__(self, model: nn.Module, threads: int | None = None) -> None:
+        import onnxruntime
+
+        model = model.eval().float().cpu()
+        path = onnx_cache_path(model)
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        session = self._load(onnxruntime, path, options)
+        if session is None:
+            started = time.perf_counter()
+            try:
+                export_onnx(model, path)
+            except Exception as exc:  # the exporter raises many kinds; all mean "not this backend"
+                raise RuntimeError(f"ONNX export failed: {exc}") from exc
+            log.info("exported the generator to ONNX in %.1f s (cached as %s)", time.perf_counter() - started, path.name)
+            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.runner = _Session(session, getattr(model, "multiple", 1))
+
+    @staticmethod
+    def _load(onnxruntime, path: Path, options):
+        if not path.is_file():
+            return None
+        try:
+            return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own error types: any failure means rebuild
+            log.warning("ONNX cache entry %s is unusable (%s): rebuilding", path.name, exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def predict_ab(self, L: np.ndarray) -> np.ndarray:
+        x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None])
+        ab = denormalize_ab(predict_ab(self.runner, x))
+        return ab.permute(0, 2, 3, 1).numpy()
