@@ -66,6 +66,12 @@ def _colorize(args: argparse.Namespace) -> None:
 
     if args.batch_size < 1:
         raise _input_error(f"--batch-size must be at least 1, got {args.batch_size}")
+    folder = Path(args.input).is_dir()
+    if folder and Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
+        raise _input_error(f"input {args.input!r} is a directory; give a video file, or an output folder "
+                           "to colorize every video in it")
+    if not folder:
+        _check_paths(args.input, args.output, args.overwrite)
     smoothing = "off" if args.no_smooth else args.smoothing
     backend = args.backend or (None if args.device else "auto")
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
@@ -73,16 +79,21 @@ def _colorize(args: argparse.Namespace) -> None:
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
                    segment_frames=args.segment_frames)
-    if Path(args.input).is_dir():
-        if Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
-            raise _input_error(f"input {args.input!r} is a directory; give a video file, or an output folder "
-                               "to colorize every video in it")
+    if folder:
         if _colorize_folder(colorizer, Path(args.input), Path(args.output), options):
             raise SystemExit(1)
         return
     report = colorizer.colorize_video(args.input, args.output, **options)
     print(f"wrote {args.output}: {report.frames} frames in {report.seconds:.1f} s "
           f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.copied_packets} packets copied")
+
+
+def _check_paths(src: str, dst: str, overwrite: bool) -> None:
+    """Fail on bad paths before the model is loaded (so the error is the only output)."""
+    from streamcolor.media import VideoReader, check_output
+
+    with VideoReader(src) as probe:
+        check_output(dst, probe.path, overwrite)
 
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}

@@ -63,17 +63,16 @@ def select_backend(name: str, model: nn.Module) -> Backend:
             return BACKENDS[name](model)
         except (ImportError, RuntimeError) as exc:
             raise InputError(f"backend {name!r} cannot run here: {exc}") from exc
-    *preferred, last = BACKENDS
-    for candidate in preferred:
+    skipped = []
+    for candidate in BACKENDS:
         try:
             backend = BACKENDS[candidate](model)
         except (ImportError, RuntimeError) as exc:
-            log.info("backend %s skipped: %s", candidate, exc)
+            skipped.append(f"{candidate} skipped: {exc}")
             continue
-        log.info("backend: %s", candidate)
+        log.info("backend: %s%s", candidate, f" ({'; '.join(skipped)})" if skipped else "")
         return backend
-    log.info("backend: %s", last)
-    return BACKENDS[last](model)
+    raise InputError("no backend can run here: " + "; ".join(skipped))
 
 
 __all__ = ["BACKENDS", "Backend", "TorchBackend", "select_backend"]
