@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
+    col.add_argument("--stats", action="store_true", help="print the time each pipeline stage took")
     col.add_argument("--resume", action="store_true",
                      help="write keyframe-aligned segments as it goes; after an interruption, the same command "
                           "with --resume continues from the last finished segment")
@@ -86,6 +87,16 @@ def _colorize(args: argparse.Namespace) -> None:
     report = colorizer.colorize_video(args.input, args.output, **options)
     print(f"wrote {args.output}: {report.frames} frames in {report.seconds:.1f} s "
           f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.copied_packets} packets copied")
+    if args.stats:
+        _print_stages(report)
+
+
+def _print_stages(report) -> None:
+    """Busy time per stage; decode and encode overlap the rest on their own threads."""
+    print(f"{'stage':10} {'seconds':>8} {'ms/frame':>9} {'% of wall':>9}")
+    for stage, seconds in sorted(report.stages.items(), key=lambda kv: -kv[1]):
+        print(f"{stage:10} {seconds:8.2f} {1000 * seconds / max(report.frames, 1):9.1f} "
+              f"{100 * seconds / max(report.seconds, 1e-9):9.0f}")
 
 
 def _check_paths(src: str, dst: str, overwrite: bool) -> None:

@@ -12,6 +12,7 @@ import os
 import queue
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -159,6 +160,7 @@ class VideoReader:
         self.damaged = 0
         self.last_time = 0.0  # seconds: pts of the latest decoded frame
         self.start_pts, self.decode_video = start_pts, decode_video
+        self.decode_seconds = 0.0  # wall time of the read thread spent demuxing and decoding
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="streamcolor-read", daemon=True)
@@ -187,20 +189,30 @@ class VideoReader:
 
     def _run(self) -> None:
         try:
-            for packet in self._demux():
-                if packet.stream is self.video:
-                    for frame in self._decode(packet):
-                        if frame.time is not None:
-                            self.last_time = max(self.last_time, frame.time)
-                        Y = _luma(frame, self.info.bit_depth)
-                        if not self._put(LumaFrame(Y, frame.pts, frame.time_base or self.video.time_base,
-                                                   bool(frame.key_frame))):
-                            return
-                elif packet.size and not self._put(packet):
+            for item in self._items():
+                if not self._put(item):
                     return
             self._put(_END)
         except BaseException as exc:  # re-raised in the consumer
             self._put(exc)
+
+    def _items(self) -> Iterator[LumaFrame | av.Packet]:
+        """Decoded luma frames and copied packets in demux order, timing the work."""
+        started = time.perf_counter()
+        for packet in self._demux():
+            if packet.stream is self.video:
+                for frame in self._decode(packet):
+                    if frame.time is not None:
+                        self.last_time = max(self.last_time, frame.time)
+                    item = LumaFrame(_luma(frame, self.info.bit_depth), frame.pts,
+                                     frame.time_base or self.video.time_base, bool(frame.key_frame))
+                    self.decode_seconds += time.perf_counter() - started
+                    yield item
+                    started = time.perf_counter()
+            elif packet.size:
+                self.decode_seconds += time.perf_counter() - started
+                yield packet
+                started = time.perf_counter()
 
     def ended_early(self) -> bool:
         """True when decoding stopped over a second before the duration the container states

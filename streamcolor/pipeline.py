@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -49,11 +49,14 @@ class EncodeSettings:
 
 @dataclass(frozen=True)
 class Report:
-    """What a run did: frames written, copied packets, wall time in seconds."""
+    """What a run did: frames written, copied packets, wall time in seconds, and the wall
+    seconds each stage was busy (``decode`` and ``encode`` run on their own threads, so the
+    stages overlap; the largest is the bottleneck)."""
 
     frames: int
     copied_packets: int
     seconds: float
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def ycbcr_matrix(info: VideoInfo) -> str:
@@ -121,7 +124,7 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
     else:
         frames, copied = run.segmented(source, dst, resume_run, info)
     bar.close()
-    return Report(frames, copied, time.perf_counter() - started)
+    return Report(frames, copied, time.perf_counter() - started, {**run.stages, **engine.seconds})
 
 
 class _Run:
@@ -134,6 +137,7 @@ class _Run:
     def __init__(self, engine: Engine, encode: EncodeSettings, bar: tqdm,
                  on_batch: Callable[[int, av.VideoFrame], None] | None) -> None:
         self.engine, self.encode, self.bar, self.on_batch = engine, encode, bar, on_batch
+        self.stages = {"decode": 0.0, "to_yuv": 0.0, "encode": 0.0}
 
     def _frames(self, items: Iterable[LumaFrame | av.Packet], chroma: _ChromaWriter,
                 on_packet: Callable[[av.Packet], None]) -> Iterator[list[tuple[LumaFrame, av.VideoFrame]]]:
@@ -142,9 +146,11 @@ class _Run:
             L = [chroma.lut[item.Y] for item in batch]
             done = []
             for item, lab in zip(batch, self.engine.colorize(L, chroma.chroma_size)):
+                started = time.perf_counter()
                 out = chroma.frame(item.Y, lab)
                 out.pts, out.time_base = item.pts, item.time_base
                 done.append((item, out))
+                self.stages["to_yuv"] += time.perf_counter() - started
             yield done
             self.bar.update(len(batch))
             if self.on_batch is not None:
@@ -164,6 +170,7 @@ class _Run:
                         for _, out in batch:
                             encoder.submit(writer.write, out)
                         frames += len(batch)
+                self._add_io(reader, encoder)
                 writer.commit()
             _report_damage(reader, frames)
         return frames, copied.count
@@ -203,10 +210,15 @@ class _Run:
                             encoder.submit(sink.write, out, item.key)
                         frames += len(batch)
                     encoder.submit(sink.close)
+                self._add_io(reader, encoder)
             finally:
                 sink.discard()  # an unfinished segment (after an error) is not kept
             store.finish()
             _report_damage(reader, frames)
+
+    def _add_io(self, reader: VideoReader, encoder: _EncodeThread) -> None:
+        self.stages["decode"] += reader.decode_seconds
+        self.stages["encode"] += encoder.busy_seconds
 
     def _after(self, reader: VideoReader, last: Segment, chroma: _ChromaWriter) -> Iterator[LumaFrame | av.Packet]:
         """The frames after segment ``last`` (the reader starts at or before its first
@@ -273,16 +285,19 @@ class _EncodeThread:
     def __init__(self, queue_size: int = 16) -> None:
         self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
+        self.busy_seconds = 0.0
         self.thread = threading.Thread(target=self._run, name="streamcolor-encode", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while (job := self.jobs.get()) is not None:
             if self.error is None:
+                started = time.perf_counter()
                 try:
                     job[0](*job[1:])
                 except BaseException as exc:  # handed to the caller
                     self.error = exc
+                self.busy_seconds += time.perf_counter() - started
 
     def submit(self, fn: Callable, *args: object) -> None:
         if self.error is not None:

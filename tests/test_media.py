@@ -291,3 +291,12 @@ def test_unknown_codec_for_container(tmp_path):
     result = run_cli("colorize", data_file("video/edge/transparent.webm"), tmp_path / "x.webm", "--codec", "h264")
     assert result.returncode == 1 and "cannot hold h264" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_stats_prints_each_stage(tmp_path):
+    _make_clip(tmp_path / "a.mp4", list(range(16)), Fraction(1, 25), rate=25)
+    result = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "b.mp4", "--quiet", "--stats")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines()[2:]}
+    assert set(rows) == {"decode", "inference", "temporal", "upsample", "to_yuv", "encode"}
+    assert all(seconds > 0 for seconds in rows.values())
