@@ -1,9 +1,11 @@
 """Throughput of the pipeline beside a plain transcode with the same encoder settings.
 
-    python benchmarks/throughput.py FILE [--model NAME] [--batch-size N] [--crf N] [--preset P]
+    python benchmarks/throughput.py FILE [--backends torch-cpu onnxruntime] [--model NAME]
+                                         [--batch-size N] [--crf N] [--preset P]
 
 In one run: fps of decode only, of decode + encode (plain transcode, same x264 settings),
-of colorize (the full pipeline, audio copied), the ratio colorize / transcode, and peak RSS.
+of colorize (the full pipeline, audio copied) per backend with its busiest stages, the
+ratio colorize / transcode, and peak RSS (of the whole process).
 """
 
 from __future__ import annotations
@@ -46,23 +48,28 @@ def transcode(path: Path, dst: Path, crf: int, preset: str) -> tuple[int, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
+    parser.add_argument("--backends", nargs="+", default=["torch-cpu", "onnxruntime"])
     parser.add_argument("--model", default=None)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--crf", type=int, default=20)
     parser.add_argument("--preset", default="medium")
     args = parser.parse_args()
-    colorizer = Colorizer.from_pretrained(args.model, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
         n_dec, t_dec = decode_only(args.file)
         n_tr, t_tr = transcode(args.file, Path(tmp) / "transcode.mp4", args.crf, args.preset)
-        report = colorizer.colorize_video(args.file, Path(tmp) / "colour.mp4", crf=args.crf, preset=args.preset,
-                                          batch_size=args.batch_size)
-    fps_tr, fps_col = n_tr / t_tr, report.frames / report.seconds
-    print(f"file: {args.file.name}  ({n_dec} frames)  x264 crf {args.crf} preset {args.preset}")
+        reports = {}
+        for backend in args.backends:
+            colorizer = Colorizer.from_pretrained(args.model, backend=backend)
+            reports[backend] = colorizer.colorize_video(args.file, Path(tmp) / f"{backend}.mp4", crf=args.crf,
+                                                        preset=args.preset, batch_size=args.batch_size)
+    fps_tr = n_tr / t_tr
+    print(f"file: {args.file.name}  ({n_dec} frames)  x264 crf {args.crf} preset {args.preset}, batch {args.batch_size}")
     print(f"decode only        : {n_dec / t_dec:7.1f} fps")
     print(f"decode + encode    : {fps_tr:7.1f} fps  (plain transcode)")
-    print(f"colorize           : {fps_col:7.1f} fps  (full pipeline, batch {args.batch_size})")
-    print(f"colorize/transcode : {fps_col / fps_tr:7.2f}")
+    for backend, report in reports.items():
+        fps = report.frames / report.seconds
+        stages = ", ".join(f"{k} {1000 * v / report.frames:.1f}" for k, v in sorted(report.stages.items(), key=lambda kv: -kv[1]))
+        print(f"colorize {backend:11}: {fps:7.1f} fps  = {fps / fps_tr:.2f}x transcode  (ms/frame: {stages})")
     print(f"peak RSS           : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
 
 

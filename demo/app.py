@@ -25,6 +25,7 @@ from streamcolor.errors import StreamcolorError  # noqa: E402
 from streamcolor.media import duration_seconds  # noqa: E402
 from streamcolor.models import shipped_models  # noqa: E402
 
+STRENGTH_LABEL = "Colour strength (0 = grey, 1 = the model's colour, 2 = twice as vivid)"
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -59,21 +60,23 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
 
 
-def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, render_size: int):
+def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, render_size: int,
+                   strength: float = 1.0):
     """Photo tab: (before/after pair for the slider, the colour image for download)."""
     if image is None:
         raise gr.Error("Upload a photo first (PNG or JPEG).")
     try:
         if image.ndim == 3 and image.shape[2] == 4:
             image = image[..., :3]
-        out = models.get(model, inference_short_side=int(render_size)).colorize_image(image)
+        out = models.get(model, inference_short_side=int(render_size), strength=float(strength)).colorize_image(image)
     except StreamcolorError as exc:
         raise gr.Error(str(exc)) from exc
     return (_grey(image), out), out
 
 
 def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: str, smoothing: bool,
-                  progress: gr.Progress = gr.Progress()) -> Iterator[tuple[np.ndarray | None, str | None]]:
+                  progress: gr.Progress = gr.Progress(), strength: float = 1.0,
+                  ) -> Iterator[tuple[np.ndarray | None, str | None]]:
     """Video tab: yields (preview of the latest colour frame, None) while working, then
     (last preview, path of the colour MP4 with the original audio)."""
     if not video:
@@ -85,7 +88,7 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
     if seconds is not None and seconds > limits.max_clip_seconds:
         raise gr.Error(f"The clip is {seconds:.0f} s long; this demo takes up to {limits.max_clip_seconds:.0f} s. "
                        "Use the streamcolor command line for whole films.")
-    colorizer = models.get(model, smoothing="motion" if smoothing else "off")
+    colorizer = models.get(model, smoothing="motion" if smoothing else "off", strength=float(strength))
     dst = Path(tempfile.mkdtemp(prefix="streamcolor-demo-")) / f"{Path(video).stem}_colour.mp4"
     updates: queue.Queue = queue.Queue()
 
@@ -136,6 +139,7 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
                                      elem_id="photo-input")
                     photo_model = gr.Dropdown(names, value=default, label="Model")
                     render = gr.Slider(64, 512, value=150, step=2, label="Render size (short side the model sees, px)")
+                    photo_strength = gr.Slider(0, 2, value=1, step=0.05, label=STRENGTH_LABEL)
                     photo_button = gr.Button("Colorize", variant="primary", elem_id="photo-button")
                 with gr.Column():
                     slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="photo-slider")
@@ -143,26 +147,29 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
                                         buttons=["download"], elem_id="photo-output")
             if _examples("photo"):
                 gr.Examples(_examples("photo"), inputs=photo)
-            def on_photo(image, model, size):
-                return colorize_photo(models, image, model, size)
+            def on_photo(image, model, size, strength):
+                return colorize_photo(models, image, model, size, strength)
 
-            photo_button.click(on_photo, [photo, photo_model, render], [slider, download], api_name="colorize_photo")
+            photo_button.click(on_photo, [photo, photo_model, render, photo_strength], [slider, download],
+                               api_name="colorize_photo")
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():
                     clip = gr.Video(label=f"Clip (up to {limits.max_clip_seconds:.0f} s)", sources=["upload"])
                     clip_model = gr.Dropdown(names, value=default, label="Model")
                     smooth = gr.Checkbox(value=True, label="Temporal smoothing (motion-aware)")
+                    clip_strength = gr.Slider(0, 2, value=1, step=0.05, label=STRENGTH_LABEL)
                     clip_button = gr.Button("Colorize", variant="primary")
                 with gr.Column():
                     preview = gr.Image(label="Latest colorized frame", type="numpy")
                     result = gr.Video(label="Colour film (with the original sound)")
             if _examples("video"):
                 gr.Examples(_examples("video"), inputs=clip)
-            def on_clip(video, model, smoothing, progress=gr.Progress()):
-                yield from colorize_clip(models, limits, video, model, smoothing, progress)
+            def on_clip(video, model, smoothing, strength, progress=gr.Progress()):
+                yield from colorize_clip(models, limits, video, model, smoothing, progress, strength)
 
-            clip_button.click(on_clip, [clip, clip_model, smooth], [preview, result], api_name="colorize_clip")
+            clip_button.click(on_clip, [clip, clip_model, smooth, clip_strength], [preview, result],
+                              api_name="colorize_clip")
     demo.queue(default_concurrency_limit=1)  # one job at a time: a GPU would be shared
     return demo
 

@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="temporal smoothing of colour: motion-compensated (default), moving average, off")
     col.add_argument("--smooth-strength", type=float, default=None, help="weight of the past in [0, 1)")
     col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
+    col.add_argument("--strength", type=float, default=1.0,
+                     help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid")
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
     col.add_argument("--stats", action="store_true", help="print the time each pipeline stage took")
@@ -76,7 +78,7 @@ def _colorize(args: argparse.Namespace) -> None:
     smoothing = "off" if args.no_smooth else args.smoothing
     backend = args.backend or (None if args.device else "auto")
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
-                                          smooth_strength=args.smooth_strength)
+                                          smooth_strength=args.smooth_strength, strength=args.strength)
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
                    segment_frames=args.segment_frames)

@@ -29,12 +29,23 @@ class EngineSettings:
             (plain moving average) or ``"off"``; images are never smoothed.
         smooth_strength: weight of the past in [0, 1); None = the method's default.
         guide_eps: guided-filter regularisation, in units of (L / 100)^2; smaller keeps finer edges.
+        strength: colour strength: ab is multiplied by it (0 = grey, 1 = the model's colour,
+            above 1 more vivid); colour pushed out of the sRGB gamut is pulled back toward the
+            grey of the same L, keeping L and hue (:func:`streamcolor.color.lab_to_rgb`).
+
+    Raises:
+        InputError: a negative strength.
     """
 
     inference_short_side: int = 150
     smoothing: str = "motion"
     smooth_strength: float | None = None
     guide_eps: float = 1e-3
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.strength >= 0:
+            raise InputError(f"strength must be 0 or more (0 = grey, 1 = the model's colour), got {self.strength}")
 
 
 def inference_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -109,6 +120,8 @@ class Engine:
             smoothed = time.perf_counter()
             guide = cv2.resize(L_full, out_size[::-1], interpolation=cv2.INTER_AREA)
             ab_out = guided_upsample(ab, guide, self.settings.guide_eps)
+            if self.settings.strength != 1:
+                ab_out *= self.settings.strength
             out.append(np.concatenate([guide[..., None], ab_out], -1))
             self.seconds["temporal"] += smoothed - started
             self.seconds["upsample"] += time.perf_counter() - smoothed

@@ -300,3 +300,13 @@ def test_stats_prints_each_stage(tmp_path):
     rows = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines()[2:]}
     assert set(rows) == {"decode", "inference", "temporal", "upsample", "to_yuv", "encode"}
     assert all(seconds > 0 for seconds in rows.values())
+
+
+def test_strength_zero_gives_grey_video_and_negative_is_refused(tmp_path):
+    _make_clip(tmp_path / "a.mp4", list(range(8)), Fraction(1, 25), rate=25)
+    assert run_cli("colorize", tmp_path / "a.mp4", tmp_path / "grey.mp4", "--quiet", "--strength", "0").returncode == 0
+    assert max(np.abs(f[i].astype(int) - 128).max() for f in _planes(tmp_path / "grey.mp4", "yuv420p") for i in (1, 2)) <= 1
+    bad = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "x.mp4", "--strength", "-0.5")
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
+        "streamcolor: error: strength must be 0 or more (0 = grey, 1 = the model's colour), got -0.5"]
+    assert not (tmp_path / "x.mp4").exists()

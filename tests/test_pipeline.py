@@ -102,3 +102,23 @@ def test_colorize_frames_keeps_count_and_smooths():
         return np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(seq, seq[1:])])
 
     assert change(smooth) < change(raw)
+
+
+def test_strength_scales_colour(kodak):
+    from streamcolor.color import rgb_to_lab
+    from streamcolor.errors import InputError
+    from streamcolor.metrics import colourfulness
+    from streamcolor.train.datasets import read_rgb
+
+    grey = read_rgb(kodak[0]).mean(-1).astype(np.uint8)
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    default = colorizer.colorize_image(grey)
+    assert np.array_equal(colorizer.with_settings(strength=1.0).colorize_image(grey), default)
+    none = colorizer.with_settings(strength=0).colorize_image(grey)
+    assert np.abs(none.astype(int) - none.mean(-1, keepdims=True)).max() <= 1  # R = G = B: grey
+    vivid = colorizer.with_settings(strength=2).colorize_image(grey)
+    assert colourfulness(vivid) > 1.5 * colourfulness(default)
+    L = [rgb_to_lab(x.astype(np.float32) / 255)[..., 0] for x in (default, none, vivid)]
+    assert max(np.abs(L[0] - x).mean() for x in L[1:]) < 0.5  # luma untouched, even where colour was clipped
+    with pytest.raises(InputError, match="strength must be 0 or more"):
+        colorizer.with_settings(strength=-1)
