@@ -26,6 +26,20 @@ DEFAULT_MODEL = "unet_small_v1"
 _GREY_TO_L = luma_code_to_L(full_range=True)
 
 
+def check_references(references: dict[int, np.ndarray] | None) -> dict[int, np.ndarray]:
+    """Validate reference frames (see :meth:`Colorizer.colorize_video`).
+
+    Raises:
+        InputError: a negative or non-integer index, or not a uint8 ``(H, W, 3)`` image.
+    """
+    for index, image in (references or {}).items():
+        if not isinstance(index, (int, np.integer)) or index < 0:
+            raise InputError(f"reference frame index must be a whole number 0 or more, got {index!r}")
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+            raise InputError(f"reference for frame {index} must be a uint8 (H, W, 3) RGB image")
+    return dict(references or {})
+
+
 def image_to_L(image: np.ndarray) -> np.ndarray:
     """uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB -> float32 L in [0, 100] ``(H, W)``.
 
@@ -103,16 +117,18 @@ class Colorizer:
         lab = engine.colorize([L], L.shape)[0]
         return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
 
-    def colorize_frames(self, frames: Iterable[np.ndarray], batch_size: int = 8) -> Iterator[np.ndarray]:
+    def colorize_frames(self, frames: Iterable[np.ndarray], batch_size: int = 8,
+                        references: dict[int, np.ndarray] | None = None) -> Iterator[np.ndarray]:
         """Colorize a sequence of frames of one size, keeping temporal state (smoothing, cuts).
 
         Args:
             frames: uint8 ``(H, W)`` or ``(H, W, 3)`` arrays.
+            references: see :meth:`colorize_video`.
 
         Yields:
             uint8 ``(H, W, 3)`` RGB, one per input frame, in order.
         """
-        engine = Engine(self.backend, self.settings)
+        engine = Engine(self.backend, self.settings, check_references(references))
         batch: list[np.ndarray] = []
         for frame in frames:
             batch.append(image_to_L(frame))
@@ -130,7 +146,8 @@ class Colorizer:
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, codec: str | None = None, crf: int = 20,
                        preset: str = "medium", batch_size: int = 8, overwrite: bool = False,
                        progress: bool = False, on_batch: Callable[[int, av.VideoFrame], None] | None = None,
-                       resume: bool = False, segment_frames: int = 250) -> Report:
+                       resume: bool = False, segment_frames: int = 250,
+                       references: dict[int, np.ndarray] | None = None) -> Report:
         """Colorize a video file into ``dst`` as the CLI does (audio copied, timing kept).
 
         ``codec``: h264, h265, vp9 or av1 (None = H.264, VP9 for .webm).
@@ -140,6 +157,12 @@ class Colorizer:
         segment when called again with ``resume=True`` and the same arguments; a segment
         ends at the first source keyframe after ``segment_frames`` frames.
 
+        ``references``: colour images by 0-based frame index in decode order (uint8
+        ``(H, W, 3)`` RGB, any size, e.g. a hand-coloured still of that frame). The frame
+        takes the reference's ab (its luma stays the film's) and the colour is carried
+        forward through the shot along optical flow, fading where tracking fails; a scene
+        cut ends it. Raises InputError for a frame index past the end.
+
         ``on_batch(frames_done, last_frame)`` is called after each batch (progress, previews).
 
         Raises:
@@ -148,4 +171,5 @@ class Colorizer:
         encode = EncodeSettings(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
                                 segment_frames=segment_frames)
         run = {"model": self.name, "settings": dataclasses.asdict(self.settings)} if resume else None
-        return colorize_video(Engine(self.backend, self.settings), src, dst, encode, overwrite, progress, on_batch, run)
+        engine = Engine(self.backend, self.settings, check_references(references))
+        return colorize_video(engine, src, dst, encode, overwrite, progress, on_batch, run)

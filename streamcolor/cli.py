@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid")
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
+    col.add_argument("--reference", action="append", default=[], metavar="N=IMAGE",
+                     help="colour image of frame N (0-based, decode order); its colour is carried through the "
+                          "shot (repeatable)")
+    col.add_argument("--references", default=None, metavar="DIR",
+                     help="folder of reference images named by frame index, e.g. 000064.png")
     col.add_argument("--stats", action="store_true", help="print the time each pipeline stage took")
     col.add_argument("--resume", action="store_true",
                      help="write keyframe-aligned segments as it goes; after an interruption, the same command "
@@ -73,15 +78,18 @@ def _colorize(args: argparse.Namespace) -> None:
     if folder and Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
         raise _input_error(f"input {args.input!r} is a directory; give a video file, or an output folder "
                            "to colorize every video in it")
+    if folder and (args.reference or args.references):
+        raise _input_error("reference frames belong to one video: give a video file, not a folder")
+    references = _read_references(args.reference, args.references)
     if not folder:
-        _check_paths(args.input, args.output, args.overwrite)
+        _check_paths(args.input, args.output, args.overwrite, max(references, default=-1))
     smoothing = "off" if args.no_smooth else args.smoothing
     backend = args.backend or (None if args.device else "auto")
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength, strength=args.strength)
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
-                   segment_frames=args.segment_frames)
+                   segment_frames=args.segment_frames, references=references)
     if folder:
         if _colorize_folder(colorizer, Path(args.input), Path(args.output), options):
             raise SystemExit(1)
@@ -101,12 +109,43 @@ def _print_stages(report) -> None:
               f"{100 * seconds / max(report.seconds, 1e-9):9.0f}")
 
 
-def _check_paths(src: str, dst: str, overwrite: bool) -> None:
-    """Fail on bad paths before the model is loaded (so the error is the only output)."""
+def _read_references(pairs: list[str], folder: str | None) -> dict:
+    """``N=IMAGE`` pairs and a folder of ``<N>.<ext>`` images -> {N: uint8 RGB}."""
+    wanted = {}
+    for pair in pairs:
+        index, sep, path = pair.partition("=")
+        if not sep or not index.strip().isdigit():
+            raise _input_error(f"--reference takes N=IMAGE with N a frame number, got {pair!r}")
+        wanted[int(index)] = Path(path)
+    if folder is not None:
+        if not Path(folder).is_dir():
+            raise _input_error(f"--references {folder!r} is not a folder")
+        wanted.update({int(p.stem): p for p in sorted(Path(folder).iterdir()) if p.stem.isdigit() and p.is_file()})
+        if not wanted:
+            raise _input_error(f"no reference images named by frame number (e.g. 000064.png) in {folder!r}")
+    return {index: _read_image(path) for index, path in wanted.items()}
+
+
+def _read_image(path: Path):
+    import cv2
+
+    if not path.is_file():
+        raise _input_error(f"reference image {str(path)!r} does not exist")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise _input_error(f"reference {str(path)!r} is not an image OpenCV can read")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> None:
+    """Fail on bad paths, or a reference past the stated end, before the model is loaded
+    (so the error is the only output)."""
     from streamcolor.media import VideoReader, check_output
+    from streamcolor.pipeline import check_reference_range
 
     with VideoReader(src) as probe:
         check_output(dst, probe.path, overwrite)
+        check_reference_range(last_reference, probe.info.frames)
 
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}

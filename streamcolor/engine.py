@@ -17,6 +17,7 @@ import numpy as np
 from streamcolor.backends import Backend
 from streamcolor.errors import InputError
 from streamcolor.temporal import CutDetector, EMASmoother, MotionSmoother
+from streamcolor.temporal.reference import ReferencePropagator, reference_ab
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,21 @@ def make_smoother(method: str, strength: float | None) -> EMASmoother | MotionSm
 class Engine:
     """Turns batches of full-resolution L into ab at an output resolution.
 
-    Keeps temporal state between calls (cut detector, smoother): one Engine per video;
-    call :meth:`reset` before an unrelated picture.
+    Keeps temporal state between calls (cut detector, smoother, frame index): one Engine
+    per video; call :meth:`reset` before an unrelated picture.
+
+    Args:
+        backend: runs the generator.
+        settings: colour settings.
+        references: colour images by 0-based frame index (uint8 ``(H, W, 3)`` RGB, any
+            size): that frame's ab is the reference's, carried forward through the shot
+            (:class:`~streamcolor.temporal.reference.ReferencePropagator`).
     """
 
-    def __init__(self, backend: Backend, settings: EngineSettings = EngineSettings()) -> None:
+    def __init__(self, backend: Backend, settings: EngineSettings = EngineSettings(),
+                 references: dict[int, np.ndarray] | None = None) -> None:
         self.backend, self.settings = backend, settings
+        self.references = dict(references or {})
         self.reset()
 
     def reset(self) -> None:
@@ -96,6 +106,8 @@ class Engine:
         self.seconds = {"inference": 0.0, "temporal": 0.0, "upsample": 0.0}  # wall time per stage
         self.cuts = CutDetector()
         self.smoother = make_smoother(self.settings.smoothing, self.settings.smooth_strength)
+        self.propagator = ReferencePropagator()
+        self.index = 0  # of the next frame, in decode order
 
     def colorize(self, L: list[np.ndarray], out_size: tuple[int, int]) -> list[np.ndarray]:
         """Lab at ``out_size`` for each frame.
@@ -115,14 +127,26 @@ class Engine:
         self.seconds["inference"] += time.perf_counter() - started
         out = []
         for L_full, L_small, ab in zip(L, small, ab_small):
-            started = time.perf_counter()
-            ab = self.smoother.push(ab, L_small, self.cuts.push(L_small))
-            smoothed = time.perf_counter()
-            guide = cv2.resize(L_full, out_size[::-1], interpolation=cv2.INTER_AREA)
-            ab_out = guided_upsample(ab, guide, self.settings.guide_eps)
-            if self.settings.strength != 1:
-                ab_out *= self.settings.strength
-            out.append(np.concatenate([guide[..., None], ab_out], -1))
-            self.seconds["temporal"] += smoothed - started
-            self.seconds["upsample"] += time.perf_counter() - smoothed
+            out.append(self._frame(L_full, L_small, ab, out_size))
+            self.index += 1
         return out
+
+    def _frame(self, L_full: np.ndarray, L_small: np.ndarray, ab: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+        started = time.perf_counter()
+        is_cut = self.cuts.push(L_small)
+        ab = self.smoother.push(ab, L_small, is_cut)
+        reference = self.references.get(self.index)
+        if self.references:
+            ab = self.propagator.push(ab, L_small, is_cut,
+                                      None if reference is None else reference_ab(reference, L_small.shape))
+        smoothed = time.perf_counter()
+        guide = cv2.resize(L_full, out_size[::-1], interpolation=cv2.INTER_AREA)
+        if reference is None:
+            ab_out = guided_upsample(ab, guide, self.settings.guide_eps)
+        else:
+            ab_out = reference_ab(reference, out_size)
+        if self.settings.strength != 1:
+            ab_out *= self.settings.strength
+        self.seconds["temporal"] += smoothed - started
+        self.seconds["upsample"] += time.perf_counter() - smoothed
+        return np.concatenate([guide[..., None], ab_out], -1)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_cbcr
 from streamcolor.engine import Engine
+from streamcolor.errors import InputError
 from streamcolor.media import (LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
                                mux_segments, output_pix_fmt)
 from streamcolor.segments import Segment, SegmentStore
@@ -114,6 +115,7 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
     with VideoReader(src) as probe:  # opened, not started: checks and stream facts
         dst = check_output(dst, probe.path, overwrite)
         info, source = probe.info, probe.path
+    check_reference_range(max(engine.references, default=-1), info.frames)
     if info.has_alpha:
         log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", source.name)
     engine.reset()
@@ -171,6 +173,7 @@ class _Run:
                             encoder.submit(writer.write, out)
                         frames += len(batch)
                 self._add_io(reader, encoder)
+                check_reference_range(max(self.engine.references, default=-1), frames)
                 writer.commit()
             _report_damage(reader, frames)
         return frames, copied.count
@@ -201,7 +204,7 @@ class _Run:
             pix_fmt = output_pix_fmt(reader.info, codec)
             chroma = _ChromaWriter(reader.info, 10 if pix_fmt == "yuv420p10le" else 8)
             sink = _SegmentSink(store, reader.info, dataclasses.replace(self.encode, codec=codec), pix_fmt, dst.suffix)
-            items = self._after(reader, last, chroma) if last else reader
+            items = self._after(reader, last, chroma, store.frames) if last else reader
             frames = store.frames
             try:
                 with _EncodeThread() as encoder:
@@ -213,6 +216,7 @@ class _Run:
                 self._add_io(reader, encoder)
             finally:
                 sink.discard()  # an unfinished segment (after an error) is not kept
+            check_reference_range(max(self.engine.references, default=-1), frames)
             store.finish()
             _report_damage(reader, frames)
 
@@ -220,9 +224,10 @@ class _Run:
         self.stages["decode"] += reader.decode_seconds
         self.stages["encode"] += encoder.busy_seconds
 
-    def _after(self, reader: VideoReader, last: Segment, chroma: _ChromaWriter) -> Iterator[LumaFrame | av.Packet]:
-        """The frames after segment ``last`` (the reader starts at or before its first
-        frame); its final frames warm the engine up."""
+    def _after(self, reader: VideoReader, last: Segment, chroma: _ChromaWriter,
+               done: int) -> Iterator[LumaFrame | av.Packet]:
+        """The frames after segment ``last``, the ``done``-th frame onward (the reader starts
+        at or before the segment's first frame); its final frames warm the engine up."""
         seen, warm = 0, []
         for item in reader:
             if not isinstance(item, LumaFrame):
@@ -234,6 +239,7 @@ class _Run:
                 warm = (warm + [item])[-self.WARM_UP :]
                 continue
             if warm:
+                self.engine.index = done - len(warm)
                 self.engine.colorize([chroma.lut[w.Y] for w in warm], chroma.chroma_size)
                 warm = []
             yield item
@@ -269,6 +275,13 @@ class _SegmentSink:
     def discard(self) -> None:
         if self.writer is not None:
             self.writer.__exit__(None, None, None)
+
+
+def check_reference_range(last_index: int, frames: int) -> None:
+    """Raise InputError when reference frame ``last_index`` is past the end of a video of
+    ``frames`` frames (0 = not known yet: no check)."""
+    if 0 < frames <= last_index:
+        raise InputError(f"reference frame {last_index} is past the end of the video (frames 0 to {frames - 1})")
 
 
 def _report_damage(reader: VideoReader, frames: int) -> None:

@@ -6,6 +6,8 @@ import logging
 import os
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,6 +20,21 @@ def data_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"test data {path} is absent (../shared/data is not beside the repository)")
     return path
+
+
+def moving_pattern(n=8, shift=2, size=96):
+    """A textured L pattern moving right by `shift` px per frame, with a colour patch on it."""
+    rng = np.random.default_rng(0)
+    base = np.clip(50 + 15 * rng.standard_normal((size, size * 2)), 0, 100).astype(np.float32)
+    base = cv2.GaussianBlur(base, (0, 0), 1.5)
+    ab_base = np.zeros((size, size * 2, 2), np.float32)
+    ab_base[30:60, 60:100] = (40, -20)
+    Ls, abs_ = [], []
+    for t in range(n):
+        x0 = 40 - t * shift
+        Ls.append(np.ascontiguousarray(base[:, x0 : x0 + size]))
+        abs_.append(np.ascontiguousarray(ab_base[:, x0 : x0 + size]))
+    return Ls, abs_
 
 
 @pytest.fixture

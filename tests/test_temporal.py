@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import data_file
+from conftest import data_file, moving_pattern
 from streamcolor.api import image_to_L
 from streamcolor.media import read_rgb_frames
 from streamcolor.metrics import flicker
@@ -28,21 +28,6 @@ def test_cut_detector_ignores_the_title_fade_of_big_buck_bunny():
     assert cuts == [0, 283, 376, 551]  # frames 0-30 fade in from black: no cut there
 
 
-def _moving_pattern(n=8, shift=2, size=96):
-    """A textured L pattern moving right by `shift` px per frame, with a colour patch on it."""
-    rng = np.random.default_rng(0)
-    base = np.clip(50 + 15 * rng.standard_normal((size, size * 2)), 0, 100).astype(np.float32)
-    base = cv2.GaussianBlur(base, (0, 0), 1.5)
-    ab_base = np.zeros((size, size * 2, 2), np.float32)
-    ab_base[30:60, 60:100] = (40, -20)
-    Ls, abs_ = [], []
-    for t in range(n):
-        x0 = 40 - t * shift
-        Ls.append(np.ascontiguousarray(base[:, x0 : x0 + size]))
-        abs_.append(np.ascontiguousarray(ab_base[:, x0 : x0 + size]))
-    return Ls, abs_
-
-
 def _warp_error_of(Ls, abs_):
     """flicker() on RGB built from (L, ab)."""
     from streamcolor.color import lab_to_rgb
@@ -53,7 +38,7 @@ def _warp_error_of(Ls, abs_):
 
 @pytest.mark.parametrize("smoother", [MotionSmoother(), EMASmoother(0.6)])
 def test_smoothing_lowers_flicker_of_noisy_predictions(smoother):
-    Ls, truth = _moving_pattern()
+    Ls, truth = moving_pattern()
     rng = np.random.default_rng(1)
     noisy = [ab + rng.normal(0, 1, (1, 1, 2)).astype(np.float32) * 6 for ab in truth]  # per-frame colour jumps
     smoothed = [smoother.push(ab, L, i == 0) for i, (L, ab) in enumerate(zip(Ls, noisy))]
@@ -61,7 +46,7 @@ def test_smoothing_lowers_flicker_of_noisy_predictions(smoother):
 
 
 def test_motion_smoother_follows_motion_better_than_ema():
-    Ls, truth = _moving_pattern(shift=3)
+    Ls, truth = moving_pattern(shift=3)
     motion, ema = MotionSmoother(0.8), EMASmoother(0.8)
     m = [motion.push(ab, L, i == 0) for i, (L, ab) in enumerate(zip(Ls, truth))]
     e = [ema.push(ab, L, i == 0) for i, (L, ab) in enumerate(zip(Ls, truth))]
@@ -71,7 +56,7 @@ def test_motion_smoother_follows_motion_better_than_ema():
 
 @pytest.mark.parametrize("smoother", [MotionSmoother(), EMASmoother()])
 def test_static_scene_unchanged_and_cut_resets(smoother):
-    Ls, truth = _moving_pattern(shift=0)
+    Ls, truth = moving_pattern(shift=0)
     out = [smoother.push(ab, L, i == 0) for i, (L, ab) in enumerate(zip(Ls, truth))]
     for o, ab in zip(out, truth):
         np.testing.assert_allclose(o, ab, atol=0.05)

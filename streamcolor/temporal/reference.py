@@ -1,0 +1,68 @@
+"""Reference frames: a user's colour for one frame, carried forward through its shot along motion."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from streamcolor.color import rgb_to_lab
+from streamcolor.temporal.flow import Flow, warp
+
+
+def reference_ab(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """ab of a colour reference image resized to ``size`` = (height, width) (area filter).
+
+    Args:
+        rgb: uint8 ``(H, W, 3)`` RGB, any size.
+
+    Returns:
+        float32 ``(height, width, 2)`` in Lab units.
+    """
+    resized = cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb_to_lab(resized.astype(np.float32) / 255)[..., 1:])
+
+
+class ReferencePropagator:
+    """Carries a reference frame's ab forward within its shot.
+
+    On the reference frame the output is the reference's ab. On each later frame the
+    carried ab and its per-pixel confidence are warped along DIS flow on L; the confidence
+    is multiplied by ``exp(-(ΔL / sigma_L)^2)`` (how well the warped L matches: occlusions
+    and new objects fall to 0) and by ``decay`` per frame; the output is
+    ``c * carried + (1 - c) * predicted``, so the model takes over where the reference no
+    longer tells. A scene cut drops the reference. Propagation is forward only (no
+    look-ahead): frames of a shot before its reference keep the model's colour.
+
+    Args:
+        decay: confidence kept per frame (0.99 = about half after 70 frames).
+        sigma_L: luma mismatch (L units) at which confidence falls to 1/e.
+    """
+
+    def __init__(self, decay: float = 0.99, sigma_L: float = 8.0) -> None:
+        self.decay, self.sigma_L = decay, sigma_L
+        self.flow = Flow()
+        self.state: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (L, carried ab, confidence)
+
+    def push(self, ab: np.ndarray, L: np.ndarray, is_cut: bool, reference: np.ndarray | None) -> np.ndarray:
+        """The frame's ab ``(H, W, 2)`` after blending in the carried reference.
+
+        Args:
+            ab: predicted (smoothed) ab, float32 ``(H, W, 2)``.
+            L: the frame's L ``(H, W)`` in [0, 100].
+            is_cut: the frame starts a new shot.
+            reference: this frame's reference ab ``(H, W, 2)``, or None.
+        """
+        if reference is not None:
+            self.state = (L, reference, np.ones(L.shape, np.float32))
+            return reference
+        if is_cut or self.state is None or self.state[0].shape != L.shape:
+            self.state = None
+            return ab
+        prev_L, carried, confidence = self.state
+        flow = self.flow(L, prev_L)
+        match = np.exp(-(((L - warp(prev_L, flow)) / self.sigma_L) ** 2))
+        confidence = (warp(confidence, flow) * match * self.decay).astype(np.float32)
+        carried = warp(carried, flow)
+        self.state = (L, carried, confidence)
+        c = confidence[..., None]
+        return (c * carried + (1 - c) * ab).astype(np.float32)

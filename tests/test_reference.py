@@ -1,0 +1,75 @@
+"""Reference frames: the frame takes the reference's colour, which follows motion and stops at a cut."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from conftest import data_file, moving_pattern
+from streamcolor import Colorizer
+from streamcolor.api import image_to_L
+from streamcolor.color import rgb_to_lab
+from streamcolor.media import read_rgb_frames
+from streamcolor.temporal.reference import ReferencePropagator, reference_ab
+
+
+def test_reference_frame_takes_the_reference_colour(kodak):
+    frames = [f for _, f in zip(range(10), read_rgb_frames(data_file("video/film/chaplin.mp4"), 150))]
+    reference = cv2.cvtColor(cv2.imread(str(kodak[3])), cv2.COLOR_BGR2RGB)  # another size and picture
+    out = list(Colorizer.from_pretrained(device="cpu").colorize_frames(frames, references={6: reference}))
+    lab = rgb_to_lab(out[6].astype(np.float32) / 255)
+    expected = reference_ab(reference, frames[6].shape[:2])
+    # where the film's L lets sRGB hold the reference's colour, it is the reference's (up to uint8 rounding)
+    representable = (lab[..., 0] > 15) & (lab[..., 0] < 90)
+    assert np.abs(lab[..., 1:] - expected)[representable].mean() < 2.0
+    assert np.abs(lab[..., 0] - image_to_L(frames[6])).mean() < 0.5  # the luma is the film's
+
+
+def test_propagation_follows_motion_and_stops_at_a_cut():
+    Ls, truth = moving_pattern(n=8, shift=2)
+    propagator = ReferencePropagator()
+    zeros = np.zeros_like(truth[0])
+    assert np.array_equal(propagator.push(zeros, Ls[0], True, truth[0]), truth[0])
+    for L, true_ab in zip(Ls[1:], truth[1:]):
+        out = propagator.push(zeros, L, False, None)
+    followed, stayed = np.abs(out - truth[-1]).mean(), np.abs(out - truth[0]).mean()
+    assert followed < 0.5 * stayed  # the patch moved with the picture (14 px by the last frame)
+    assert np.abs(out - truth[-1])[40:50, 40:60].mean() < 5  # and kept most of its colour inside
+    assert np.array_equal(propagator.push(zeros, Ls[0], True, None), zeros)  # a cut: the model's colour
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "streamcolor", *map(str, args)], capture_output=True, text=True)
+
+
+def _clip(path, frames=6):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64), 40 * i, np.uint8), format="gray")
+            frame.pts = i
+            c.mux(s.encode(frame.reformat(format="yuv420p")))
+        c.mux(s.encode(None))
+
+
+def test_bad_references_one_line_error_nothing_written(tmp_path):
+    src = tmp_path / "clip.mp4"
+    _clip(src)
+    (tmp_path / "notes.png").write_text("not an image")
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.full((10, 10, 3), 200, np.uint8))
+    for args, message in [(["--reference", f"2={tmp_path / 'missing.png'}"], "does not exist"),
+                          (["--reference", f"2={tmp_path / 'notes.png'}"], "is not an image"),
+                          (["--reference", f"6={good}"], "reference frame 6 is past the end of the video"),
+                          (["--reference", f"x={good}"], "N=IMAGE")]:
+        result = _cli("colorize", src, tmp_path / "out.mp4", "--quiet", *args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1 and message in lines[0], result.stderr
+        assert not (tmp_path / "out.mp4").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "good.png", "notes.png"]
