@@ -28,7 +28,7 @@ from streamcolor.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-SKIP = {"patchgan70", "unet_tiny"}
+SKIP = {"patchgan70", "unet_tiny", "unet_small_hints"}  # D; test-sized; unet_small + hint inputs
 
 
 def cpu_fps(name: str, size: int = 256, batch: int = 4) -> float:

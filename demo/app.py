@@ -25,6 +25,7 @@ from streamcolor.errors import StreamcolorError  # noqa: E402
 from streamcolor.media import duration_seconds  # noqa: E402
 from streamcolor.models import shipped_models  # noqa: E402
 
+HINT_MODEL = "unet_small_hints_v1"
 STRENGTH_LABEL = "Colour strength (0 = grey, 1 = the model's colour, 2 = twice as vivid)"
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -61,17 +62,39 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, render_size: int,
-                   strength: float = 1.0):
-    """Photo tab: (before/after pair for the slider, the colour image for download)."""
+                   strength: float = 1.0, hints: list | None = None):
+    """Photo tab: (before/after pair for the slider, the colour image for download).
+
+    ``hints``: ``(y, x, rgb)`` points; when the chosen model takes none, the shipped hint
+    model colorizes instead."""
     if image is None:
         raise gr.Error("Upload a photo first (PNG or JPEG).")
     try:
         if image.ndim == 3 and image.shape[2] == 4:
             image = image[..., :3]
-        out = models.get(model, inference_short_side=int(render_size), strength=float(strength)).colorize_image(image)
+        colorizer = models.get(model, inference_short_side=int(render_size), strength=float(strength))
+        if hints and not colorizer.takes_hints:
+            colorizer = models.get(HINT_MODEL, inference_short_side=int(render_size), strength=float(strength))
+        out = colorizer.colorize_image(image, hints=hints or None)
     except StreamcolorError as exc:
         raise gr.Error(str(exc)) from exc
     return (_grey(image), out), out
+
+
+def add_hint(hints: list, index: tuple[int, int], colour: str) -> list:
+    """The hint list with a point at ``index`` = (x, y) (Gradio's order) in ``colour``
+    (``#rrggbb`` or ``rgba(r, g, b, a)``, as Gradio's colour picker gives it)."""
+    return [*hints, (int(index[1]), int(index[0]), _parse_colour(colour))]
+
+
+def _parse_colour(colour: str) -> tuple[int, int, int]:
+    text = colour.strip()
+    if text.startswith("#") and len(text) == 7:
+        return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
+    if text.startswith("rgb"):
+        values = text[text.index("(") + 1 : text.index(")")].split(",")
+        return tuple(int(round(float(v))) for v in values[:3])
+    raise gr.Error(f"cannot read the colour {colour!r}")
 
 
 def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: str, smoothing: bool,
@@ -140,6 +163,10 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
                     photo_model = gr.Dropdown(names, value=default, label="Model")
                     render = gr.Slider(64, 512, value=150, step=2, label="Render size (short side the model sees, px)")
                     photo_strength = gr.Slider(0, 2, value=1, step=0.05, label=STRENGTH_LABEL)
+                    with gr.Row():
+                        hint_colour = gr.ColorPicker(value="#b03a2e", label="Hint colour (then click the photo above)")
+                        clear_hints = gr.Button("Clear hints")
+                    hint_list = gr.JSON(value=[], label="Hints (y, x, RGB)")
                     photo_button = gr.Button("Colorize", variant="primary", elem_id="photo-button")
                 with gr.Column():
                     slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="photo-slider")
@@ -147,11 +174,19 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
                                         buttons=["download"], elem_id="photo-output")
             if _examples("photo"):
                 gr.Examples(_examples("photo"), inputs=photo)
-            def on_photo(image, model, size, strength):
-                return colorize_photo(models, image, model, size, strength)
+            hints = gr.State([])
 
-            photo_button.click(on_photo, [photo, photo_model, render, photo_strength], [slider, download],
-                               api_name="colorize_photo")
+            def on_photo(image, model, size, strength, points):
+                return colorize_photo(models, image, model, size, strength, points)
+
+            def on_click(image, model, size, strength, points, colour, event: gr.SelectData):
+                points = add_hint(points, event.index, colour)
+                return (*colorize_photo(models, image, model, size, strength, points), points, points)
+
+            settings = [photo, photo_model, render, photo_strength, hints]
+            photo_button.click(on_photo, settings, [slider, download], api_name="colorize_photo")
+            photo.select(on_click, [*settings, hint_colour], [slider, download, hints, hint_list])
+            clear_hints.click(lambda: ([], []), None, [hints, hint_list])
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():

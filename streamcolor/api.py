@@ -14,7 +14,7 @@ import torch
 
 from streamcolor.backends import Backend, TorchBackend, select_backend
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
-from streamcolor.engine import Engine, EngineSettings
+from streamcolor.engine import Engine, EngineSettings, inference_size
 from streamcolor.errors import InputError
 from streamcolor.models import from_pretrained
 from streamcolor.models.io import read_config
@@ -40,6 +40,31 @@ def check_references(references: dict[int, np.ndarray] | None) -> dict[int, np.n
     return dict(references or {})
 
 
+def rasterize_hints(hints: list[tuple[int, int, Any]], shape: tuple[int, int], size: tuple[int, int],
+                    radius: int = 1) -> np.ndarray:
+    """Hint points at image ``shape`` -> the hint channels at inference ``size``.
+
+    Returns:
+        float32 ``(h, w, 3)``: a, b (Lab units) of each hint's colour and the mask, on a
+        ``2 * radius + 1`` square around the scaled point (overlaps: the later hint wins).
+
+    Raises:
+        InputError: a point outside the image or a colour that is not three 0-255 values.
+    """
+    out = np.zeros((*size, 3), np.float32)
+    for y, x, rgb in hints:
+        if not (0 <= y < shape[0] and 0 <= x < shape[1]):
+            raise InputError(f"hint at (y={y}, x={x}) is outside the {shape[1]}x{shape[0]} image")
+        colour = np.asarray(rgb, np.float32).reshape(-1)
+        if colour.shape != (3,) or not ((0 <= colour) & (colour <= 255)).all():
+            raise InputError(f"hint colour must be three 0-255 values (R, G, B), got {rgb!r}")
+        ab = rgb_to_lab(colour / 255)[1:]
+        cy, cx = int(y * size[0] / shape[0]), int(x * size[1] / shape[1])
+        patch = (slice(max(0, cy - radius), cy + radius + 1), slice(max(0, cx - radius), cx + radius + 1))
+        out[patch] = (*ab, 1.0)
+    return out
+
+
 def image_to_L(image: np.ndarray) -> np.ndarray:
     """uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB -> float32 L in [0, 100] ``(H, W)``.
 
@@ -61,6 +86,9 @@ class Colorizer:
     Build with :meth:`from_pretrained`. The generator runs at the short side it was
     trained at (``inference_short_side`` in its config); colour is upsampled to the
     full resolution guided by the picture's own L, which is kept exactly.
+
+    Attributes:
+        takes_hints: the model accepts colour hints (:meth:`colorize_image`).
     """
 
     def __init__(self, model: torch.nn.Module, device: str = "cpu", settings: EngineSettings | None = None,
@@ -69,6 +97,7 @@ class Colorizer:
         self.settings = settings or EngineSettings(inference_short_side=config.get("inference_short_side", 150))
         self.backend = backend or TorchBackend(model, device)
         self.name = config.get("name", getattr(model, "architecture", "model"))
+        self.takes_hints = bool(getattr(model, "hint_channels", 0))
 
     @classmethod
     def from_pretrained(cls, name: str | os.PathLike | None = None, device: str | None = None,
@@ -100,21 +129,27 @@ class Colorizer:
         clone.settings = dataclasses.replace(self.settings, **changes)
         return clone
 
-    def colorize_image(self, image: np.ndarray) -> np.ndarray:
+    def colorize_image(self, image: np.ndarray, hints: Iterable[tuple[int, int, Any]] | None = None) -> np.ndarray:
         """Colorize one picture.
 
         Args:
             image: uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB (a colour image is made grey first).
+            hints: colour hints for a hint model (``unet_small_hints_v1``, Zhang et al. 2017):
+                ``(y, x, rgb)`` with y, x pixel coordinates in ``image`` and rgb three 0-255
+                values; the model spreads each hint's colour over the region around it.
 
         Returns:
             uint8 ``(H, W, 3)`` RGB of the same size; its L equals the input's.
 
         Raises:
-            InputError: wrong dtype or shape.
+            InputError: wrong dtype or shape; hints for a model (or backend) that takes none,
+                or a hint outside the image.
         """
         L = image_to_L(image)
         engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smoothing": "off"}))
-        lab = engine.colorize([L], L.shape)[0]
+        small = inference_size(*L.shape, self.settings.inference_short_side)
+        hint_map = None if hints is None else rasterize_hints(list(hints), L.shape, small)[None]
+        lab = engine.colorize([L], L.shape, hint_map)[0]
         return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
 
     def colorize_frames(self, frames: Iterable[np.ndarray], batch_size: int = 8,

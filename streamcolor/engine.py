@@ -109,12 +109,15 @@ class Engine:
         self.propagator = ReferencePropagator()
         self.index = 0  # of the next frame, in decode order
 
-    def colorize(self, L: list[np.ndarray], out_size: tuple[int, int]) -> list[np.ndarray]:
+    def colorize(self, L: list[np.ndarray], out_size: tuple[int, int],
+                 hints: np.ndarray | None = None) -> list[np.ndarray]:
         """Lab at ``out_size`` for each frame.
 
         Args:
             L: frames of one size, float32 ``(H, W)``, L in [0, 100].
             out_size: ``(height, width)`` of the returned ab (e.g. the chroma-plane size).
+            hints: colour hints at inference size for a hint model, float32 ``(N, h, w, 3)``
+                (see :meth:`streamcolor.backends.Backend.predict_ab`).
 
         Returns:
             float32 ``(height, width, 3)`` Lab per frame: L resized to ``out_size`` (area
@@ -123,7 +126,7 @@ class Engine:
         h, w = inference_size(*L[0].shape, self.settings.inference_short_side)
         small = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA) for x in L])
         started = time.perf_counter()
-        ab_small = self.backend.predict_ab(small)
+        ab_small = self.backend.predict_ab(small) if hints is None else self.backend.predict_ab(small, hints)
         self.seconds["inference"] += time.perf_counter() - started
         out = []
         for L_full, L_small, ab in zip(L, small, ab_small):

@@ -78,3 +78,38 @@ def test_rebalancing_boosts_rare_bins():
     model.set_prior(prior)
     assert model.class_weights[0] < model.class_weights[1:].min()
     assert (model.class_weights > 0).all()
+
+
+def test_hints_sampled_from_the_truth():
+    from streamcolor.train.hints import sample_hints
+
+    _, ab = _batch(n=4)
+    hints = sample_hints(ab, torch.Generator().manual_seed(0))
+    mask = hints[:, 2:]
+    assert hints.shape == (4, 3, 32, 32) and set(mask.unique().tolist()) <= {0.0, 1.0} and mask.sum() > 0
+    assert (hints[:, :2] * (1 - mask) == 0).all()  # no colour where there is no hint
+    hinted = mask[:, 0] > 0
+    assert (hints[:, :2].permute(0, 2, 3, 1)[hinted] - ab.permute(0, 2, 3, 1)[hinted]).abs().mean() < 0.1
+    generator = torch.Generator().manual_seed(1)
+    empty = sum(sample_hints(ab[:1], generator)[0, 2].sum().item() == 0 for _ in range(400))
+    assert 25 < empty < 75  # P(no hint) = 1/8 of 400
+
+
+def test_hint_model_learns_on_a_fixed_batch():
+    from streamcolor.train.hints import sample_hints
+
+    torch.manual_seed(0)
+    generator = create_model("unet_small_hints", ngf=8)
+    obj = build_objective(generator, TrainConfig(objective="l1", model="unet_small_hints", lr=1e-3))
+    L, ab = _batch()
+    x = torch.cat([L, sample_hints(ab, torch.Generator().manual_seed(3))], 1)
+    generator.eval()
+
+    def loss():
+        with torch.no_grad():
+            return torch.nn.functional.l1_loss(generator(x), ab).item()
+
+    before = loss()
+    for _ in range(3):
+        obj.step(L, ab, progress=0.0)
+    assert loss() < before

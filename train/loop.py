@@ -16,6 +16,7 @@ from tqdm import tqdm
 from streamcolor.color import AB_SCALE
 from streamcolor.errors import InputError
 from streamcolor.models import create_model, from_pretrained, save_pretrained
+from streamcolor.models.hints import expand_input_channels
 from streamcolor.models.zhang import hard_encode
 from streamcolor.train.checkpoint import load_checkpoint, save_checkpoint
 from streamcolor.train.config import TrainConfig
@@ -51,7 +52,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         generator = create_model(config.model, **config.model_args)
         if config.init:
-            generator.load_state_dict(from_pretrained(config.init).state_dict())
+            # a hint model may start from a plain colorizer: its hint inputs start at zero weight
+            generator.load_state_dict(expand_input_channels(generator, from_pretrained(config.init).state_dict()))
         self.objective = build_objective(generator.to(self.device), config)
         for model in self.objective.models.values():
             model.to(self.device)

@@ -22,6 +22,7 @@ from streamcolor.inference import predict_ab
 from streamcolor.models import create_model
 from streamcolor.models.zhang import hard_encode, soft_encode
 from streamcolor.train.config import TrainConfig
+from streamcolor.train.hints import sample_hints
 
 
 def _adam(model: nn.Module, config: TrainConfig) -> torch.optim.Adam:
@@ -35,6 +36,15 @@ class Objective:
         self.config = config
         self.models: dict[str, nn.Module] = {"G": generator}
         self.optimizers: dict[str, torch.optim.Optimizer] = {"G": _adam(generator, config)}
+        self.hint_rng = torch.Generator().manual_seed(config.seed)
+
+    def generate(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """G's scaled ab for a batch; a hint model also gets hints sampled from ``ab``
+        (:func:`streamcolor.train.hints.sample_hints`)."""
+        G = self.models["G"]
+        if getattr(G, "hint_channels", 0):
+            L = torch.cat([L, sample_hints(ab, self.hint_rng)], 1)
+        return predict_ab(G, L)
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
@@ -57,7 +67,7 @@ class Regression(Objective):
         self.distance = distance
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        loss = self.distance(predict_ab(self.models["G"], L), ab)
+        loss = self.distance(self.generate(L, ab), ab)
         return loss, {"G": loss.item()}
 
 
@@ -86,9 +96,8 @@ class CGAN(Objective):
         return self.models["D"](x + noise * torch.randn_like(x) if noise > 0 else x)
 
     def step(self, L: torch.Tensor, ab: torch.Tensor, progress: float) -> dict[str, float]:
-        G, D = self.models["G"], self.models["D"]
         noise = self.config.instance_noise * max(0.0, 1.0 - progress)
-        fake = predict_ab(G, L)
+        fake = self.generate(L, ab)
         opt_D = self.optimizers["D"]
         opt_D.zero_grad()
         fake_logits = self._discriminate(L, fake.detach(), noise)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from streamcolor.backends.base import Backend
+from streamcolor.backends.base import Backend, refuse_hints
 from streamcolor.backends.cache import cache_dir, package_version, weights_digest
 from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.inference import predict_ab
@@ -102,7 +102,8 @@ class OnnxBackend(Backend):
             path.unlink(missing_ok=True)
             return None
 
-    def predict_ab(self, L: np.ndarray) -> np.ndarray:
+    def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+        refuse_hints(hints, "onnxruntime")
         x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None])
         ab = denormalize_ab(predict_ab(self.runner, x))
         return ab.permute(0, 2, 3, 1).numpy()

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from streamcolor.backends.base import Backend
+from streamcolor.backends.base import Backend, refuse_hints
 from streamcolor.backends.cache import cache_dir, package_version, weights_digest
 from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.inference import padded_size
@@ -92,7 +92,8 @@ class TensorRTBackend(Backend):
         return program
 
     @torch.inference_mode()
-    def predict_ab(self, L: np.ndarray) -> np.ndarray:
+    def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+        refuse_hints(hints, "tensorrt")
         h, w = L.shape[1:]
         ph, pw = padded_size(h, w, getattr(self.model, "multiple", 1))
         x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None].to(self.device))

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from streamcolor.backends.base import Backend
-from streamcolor.color import denormalize_ab, normalize_L
+from streamcolor.color import denormalize_ab, normalize_ab, normalize_L
+from streamcolor.errors import InputError
 from streamcolor.inference import predict_ab
 
 
@@ -24,7 +25,12 @@ class TorchBackend(Backend):
         self.model = model.eval().to(self.device)
 
     @torch.inference_mode()
-    def predict_ab(self, L: np.ndarray) -> np.ndarray:
+    def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
         x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None].to(self.device))
+        if hints is not None:
+            if not getattr(self.model, "hint_channels", 0):
+                raise InputError("this model does not take colour hints; use a hint model such as unet_small_hints_v1")
+            h = torch.from_numpy(np.ascontiguousarray(hints, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
+            x = torch.cat([x, normalize_ab(h[:, :2]) * h[:, 2:], h[:, 2:]], 1)
         ab = denormalize_ab(predict_ab(self.model, x).float())
         return ab.permute(0, 2, 3, 1).cpu().numpy()
