@@ -168,14 +168,15 @@ class Colorizer:
         for frame in frames:
             batch.append(image_to_L(frame))
             if len(batch) == batch_size:
-                yield from self._rgb(engine, batch)
+                yield from self._rgb(engine.colorize(batch, batch[0].shape))
                 batch = []
         if batch:
-            yield from self._rgb(engine, batch)
+            yield from self._rgb(engine.colorize(batch, batch[0].shape))
+        yield from self._rgb(engine.flush())
 
     @staticmethod
-    def _rgb(engine: Engine, L: list[np.ndarray]) -> Iterator[np.ndarray]:
-        for lab in engine.colorize(L, L[0].shape):
+    def _rgb(labs: list[np.ndarray]) -> Iterator[np.ndarray]:
+        for lab in labs:
             yield (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
 
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, codec: str | None = None, crf: int = 20,
@@ -195,8 +196,9 @@ class Colorizer:
         ``references``: colour images by 0-based frame index in decode order (uint8
         ``(H, W, 3)`` RGB, any size, e.g. a hand-coloured still of that frame). The frame
         takes the reference's ab (its luma stays the film's) and the colour is carried
-        forward through the shot along optical flow, fading where tracking fails; a scene
-        cut ends it. Raises InputError for a frame index past the end.
+        forward through the shot, and back over up to 48 frames before it, along optical
+        flow, fading where tracking fails; a scene cut ends it. Raises InputError for a
+        frame index past the end.
 
         ``on_batch(frames_done, last_frame)`` is called after each batch (progress, previews).
 

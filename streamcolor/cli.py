@@ -41,8 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
     col.add_argument("--reference", action="append", default=[], metavar="N=IMAGE",
-                     help="colour image of frame N (0-based, decode order); its colour is carried through the "
-                          "shot (repeatable)")
+                     help="colour image of frame N (0-based, decode order); its colour is carried through its "
+                          "shot along motion (repeatable)")
     col.add_argument("--references", default=None, metavar="DIR",
                      help="folder of reference images named by frame index, e.g. 000064.png")
     col.add_argument("--stats", action="store_true", help="print the time each pipeline stage took")

@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -143,20 +144,34 @@ class _Run:
 
     def _frames(self, items: Iterable[LumaFrame | av.Packet], chroma: _ChromaWriter,
                 on_packet: Callable[[av.Packet], None]) -> Iterator[list[tuple[LumaFrame, av.VideoFrame]]]:
-        """Batches of (source frame, colour frame), counting progress."""
+        """Batches of (source frame, colour frame), oldest first, counting progress. The
+        engine may hold frames back for a reference ahead: they come out in later batches."""
+        waiting: deque[LumaFrame] = deque()
         for batch in _batches(items, self.encode.batch_size, on_packet):
-            L = [chroma.lut[item.Y] for item in batch]
-            done = []
-            for item, lab in zip(batch, self.engine.colorize(L, chroma.chroma_size)):
-                started = time.perf_counter()
-                out = chroma.frame(item.Y, lab)
-                out.pts, out.time_base = item.pts, item.time_base
-                done.append((item, out))
-                self.stages["to_yuv"] += time.perf_counter() - started
+            waiting.extend(batch)
+            done = self._pair(waiting, self.engine.colorize([chroma.lut[item.Y] for item in batch],
+                                                            chroma.chroma_size), chroma)
+            if done:
+                yield done
+        done = self._pair(waiting, self.engine.flush(), chroma)
+        if done:
             yield done
-            self.bar.update(len(batch))
+
+    def _pair(self, waiting: deque[LumaFrame], labs: list[np.ndarray],
+              chroma: _ChromaWriter) -> list[tuple[LumaFrame, av.VideoFrame]]:
+        done = []
+        for lab in labs:
+            item = waiting.popleft()
+            started = time.perf_counter()
+            out = chroma.frame(item.Y, lab)
+            out.pts, out.time_base = item.pts, item.time_base
+            done.append((item, out))
+            self.stages["to_yuv"] += time.perf_counter() - started
+        if done:
+            self.bar.update(len(done))
             if self.on_batch is not None:
                 self.on_batch(self.bar.n, done[-1][1])
+        return done
 
     def whole(self, source: Path, dst: Path) -> tuple[int, int]:
         """Everything in one pass into one file. Returns (frames, copied packets)."""
@@ -241,6 +256,7 @@ class _Run:
             if warm:
                 self.engine.index = done - len(warm)
                 self.engine.colorize([chroma.lut[w.Y] for w in warm], chroma.chroma_size)
+                self.engine.flush()  # warm-up output is not written
                 warm = []
             yield item
 

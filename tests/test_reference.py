@@ -73,3 +73,30 @@ def test_bad_references_one_line_error_nothing_written(tmp_path):
         assert result.returncode == 1 and len(lines) == 1 and message in lines[0], result.stderr
         assert not (tmp_path / "out.mp4").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "good.png", "notes.png"]
+
+
+def test_reference_also_colours_the_frames_before_it_within_its_shot():
+    Ls, truth = moving_pattern(n=8, shift=2)
+    zeros = [np.zeros_like(t) for t in truth]
+    propagator = ReferencePropagator()
+    back = propagator.carry_back(truth[-1], Ls[-1], list(zip(Ls[:-1], zeros[:-1])), [False] * 8)
+    assert np.abs(back[0] - truth[0]).mean() < 0.5 * np.abs(back[0] - truth[-1]).mean()  # moved back with the picture
+    cut = propagator.carry_back(truth[-1], Ls[-1], list(zip(Ls[:-1], zeros[:-1])), [False] * 4 + [True] + [False] * 3)
+    assert all(np.array_equal(a, z) for a, z in zip(cut[:4], zeros[:4]))  # frames before the cut: untouched
+    assert np.abs(cut[5]).mean() > 1  # frames after it, in the reference's shot: coloured
+
+
+def test_engine_holds_frames_for_a_reference_ahead():
+    frames = [f for _, f in zip(range(12), read_rgb_frames(data_file("video/film/chaplin.mp4"), 150))]
+    grey = [f.mean(-1).astype(np.uint8) for f in frames]
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    reference = np.zeros_like(frames[0])
+    reference[...] = (40, 90, 200)  # blue everywhere: easy to see where it went
+    plain = list(colorizer.colorize_frames(grey, batch_size=4))
+    guided = list(colorizer.colorize_frames(grey, batch_size=4, references={9: reference}))
+    assert len(guided) == len(plain) == 12
+
+    def blue(rgb):
+        return float(rgb[..., 2].astype(int).mean() - rgb[..., 0].astype(int).mean())
+
+    assert blue(guided[8]) > blue(plain[8]) + 10 and blue(guided[10]) > blue(plain[10]) + 10  # both sides

@@ -30,8 +30,8 @@ class ReferencePropagator:
     is multiplied by ``exp(-(ΔL / sigma_L)^2)`` (how well the warped L matches: occlusions
     and new objects fall to 0) and by ``decay`` per frame; the output is
     ``c * carried + (1 - c) * predicted``, so the model takes over where the reference no
-    longer tells. A scene cut drops the reference. Propagation is forward only (no
-    look-ahead): frames of a shot before its reference keep the model's colour.
+    longer tells. A scene cut drops the reference. :meth:`carry_back` does the same
+    backward, over frames held back by the caller (the engine's bounded look-ahead).
 
     Args:
         decay: confidence kept per frame (0.99 = about half after 70 frames).
@@ -58,11 +58,42 @@ class ReferencePropagator:
         if is_cut or self.state is None or self.state[0].shape != L.shape:
             self.state = None
             return ab
-        prev_L, carried, confidence = self.state
-        flow = self.flow(L, prev_L)
-        match = np.exp(-(((L - warp(prev_L, flow)) / self.sigma_L) ** 2))
-        confidence = (warp(confidence, flow) * match * self.decay).astype(np.float32)
-        carried = warp(carried, flow)
+        carried, confidence = self._step(L, *self.state)
         self.state = (L, carried, confidence)
-        c = confidence[..., None]
-        return (c * carried + (1 - c) * ab).astype(np.float32)
+        return _blend(carried, confidence, ab)
+
+    def _step(self, L: np.ndarray, source_L: np.ndarray, carried: np.ndarray,
+              confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Carried ab and confidence moved from the frame with ``source_L`` onto ``L``."""
+        flow = self.flow(L, source_L)
+        match = np.exp(-(((L - warp(source_L, flow)) / self.sigma_L) ** 2))
+        return warp(carried, flow), (warp(confidence, flow) * match * self.decay).astype(np.float32)
+
+    def carry_back(self, reference: np.ndarray, L: np.ndarray, earlier: list[tuple[np.ndarray, np.ndarray]],
+                   starts_shot: list[bool]) -> list[np.ndarray]:
+        """Blend a reference into the frames before it, newest first, up to its shot's start.
+
+        Args:
+            reference: the reference frame's ab ``(H, W, 2)``; ``L`` its L ``(H, W)``.
+            earlier: (L, ab) of the frames before it, oldest first.
+            starts_shot: for the reference frame and each frame of ``earlier`` (same order,
+                reference last), whether it is the first frame of a shot.
+
+        Returns:
+            The new ab of each frame of ``earlier`` (unchanged before the shot's start).
+        """
+        out = [ab for _, ab in earlier]
+        carried, confidence, source_L = reference, np.ones(L.shape, np.float32), L
+        for k in range(len(earlier) - 1, -1, -1):
+            if starts_shot[k + 1]:
+                break  # frame k belongs to an earlier shot
+            frame_L, ab = earlier[k]
+            carried, confidence = self._step(frame_L, source_L, carried, confidence)
+            out[k] = _blend(carried, confidence, ab)
+            source_L = frame_L
+        return out
+
+
+def _blend(carried: np.ndarray, confidence: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    c = confidence[..., None]
+    return (c * carried + (1 - c) * ab).astype(np.float32)
