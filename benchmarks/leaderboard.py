@@ -58,12 +58,14 @@ def main() -> None:
         trainer = Trainer(config)
         final = trainer.fit()
         colorizer = Colorizer(from_pretrained(final))
-        scores = {s: evaluate_images(colorizer.colorize_image, list_images([str(DATA / "eval" / s)]))["model"]
-                  for s in ("kodak24", "mcmaster18")}
+        results = {s: evaluate_images(colorizer.colorize_image, list_images([str(DATA / "eval" / s)]))
+                   for s in ("kodak24", "mcmaster18")}
+        scores = {s: r["model"] for s, r in results.items()}
         params = sum(p.numel() for p in trainer.generator.parameters()) / 1e6
         rows.append((name, trainer.step, params, cpu_fps(name), scores))
         strips.append((name, colorizer.colorize_image(cv2.cvtColor(sample, cv2.COLOR_RGB2GRAY))))
         print(rows[-1][:4], {k: round(v.psnr, 2) for k, v in scores.items()}, flush=True)
+    rows.append(("*grey (ab = 0), for reference*", None, None, None, {s: r["grey"] for s, r in results.items()}))
     write_table(rows, args.seconds, args.threads)
     write_figure(strips, sample)
 
@@ -78,6 +80,8 @@ def write_table(rows: list, seconds: float, threads: int) -> None:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, steps, params, fps, s in rows:
         k, m = s["kodak24"], s["mcmaster18"]
+        if steps is None:  # the baseline row
+            steps, params, fps = "–", float("nan"), float("nan")
         lines.append(f"| {name} | {steps} | {params:.1f} | {fps:.1f} | {k.psnr:.2f} | {k.ssim:.3f} | {k.ciede2000:.2f} | "
                      f"{k.colourfulness:.1f} | {m.psnr:.2f} | {m.ssim:.3f} | {m.ciede2000:.2f} | {m.colourfulness:.1f} |")
     (ROOT / "docs" / "leaderboard.md").write_text("\n".join(lines) + "\n")

@@ -1,6 +1,6 @@
 """Reference frames: PSNR gained by giving the true colour of a shot's first frame.
 
-    python benchmarks/reference.py [--clip six_shots.mp4] [--figure docs/reference.png]
+    python benchmarks/reference.py [--clip six_shots.mp4] [--figure docs/reference.jpg]
 
 The colour clip is made grey and colorized three ways: no references; the true colour of
 the first frame of every shot as reference; references on every other shot only. Reported
@@ -60,7 +60,7 @@ def main() -> None:
                 [outputs["every shot"][i] for i in middles], [originals[i] for i in middles]]
         grid = np.concatenate([np.concatenate([cv2.resize(f, (284, 160), interpolation=cv2.INTER_AREA) for f in row], 1)
                                for row in rows], 0)
-        cv2.imwrite(str(args.figure), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(args.figure), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
 if __name__ == "__main__":
