@@ -96,3 +96,15 @@ def test_cache_key_changes_with_what_the_engine_depends_on():
                     cache_key(digest, (160, 288), "fp16", 16, "NVIDIA A100", versions),
                     cache_key(digest, (160, 288), "fp16", 16, "NVIDIA H100", {**versions, "tensorrt": "10.14"})]:
         assert changed != base
+
+
+def test_torch_backend_layouts_agree_and_fp16_needs_cuda():
+    from streamcolor.models import from_pretrained
+
+    model = from_pretrained("unet_small_v1")
+    L = np.random.default_rng(1).uniform(0, 100, (2, 40, 72)).astype(np.float32)
+    nhwc = TorchBackend(model, channels_last=True).predict_ab(L)
+    nchw = TorchBackend(model, channels_last=False).predict_ab(L)
+    assert np.abs(nhwc - nchw).max() < 1e-3
+    with pytest.raises(InputError, match="fp16 on CUDA"):
+        TorchBackend(model, "cpu", precision="fp16")

@@ -119,3 +119,16 @@ def test_browser_uploads_photo_and_shows_result(server, tmp_path):
     keep = os.environ.get("STREAMCOLOR_SCREENSHOT")
     if keep:
         shutil.copy(shot, Path(keep))
+
+
+def test_photo_hints_switch_to_the_hint_model_and_colour_the_point():
+    from streamcolor.demo.app import add_hint
+
+    rgb = read_rgb(data_file("eval/kodak24/kodim05.png"))
+    grey = rgb.mean(-1).astype(np.uint8)
+    hints = add_hint([], (380, 250), "#1e3cdc")  # Gradio gives (x, y)
+    assert hints == [(250, 380, (30, 60, 220))]
+    hints = add_hint(hints, (10, 20), "rgba(200, 30, 30, 1)")
+    (_, plain), _ = colorize_photo(DemoModels(), grey, "unet_small_v1", 150)
+    (_, hinted), _ = colorize_photo(DemoModels(), grey, "unet_small_v1", 150, 1.0, hints)
+    assert np.abs(hinted[245:256, 375:386].astype(int) - plain[245:256, 375:386]).mean() > 5

@@ -100,3 +100,17 @@ def test_engine_holds_frames_for_a_reference_ahead():
         return float(rgb[..., 2].astype(int).mean() - rgb[..., 0].astype(int).mean())
 
     assert blue(guided[8]) > blue(plain[8]) + 10 and blue(guided[10]) > blue(plain[10]) + 10  # both sides
+
+
+def test_hints_change_the_colour_near_the_hint_and_little_far_away(kodak):
+    from streamcolor.train.datasets import read_rgb
+
+    grey = read_rgb(kodak[2]).mean(-1).astype(np.uint8)  # 512 x 768
+    colorizer = Colorizer.from_pretrained("unet_small_hints_v1", device="cpu")
+    assert colorizer.takes_hints
+    plain = colorizer.colorize_image(grey)
+    hinted = colorizer.colorize_image(grey, hints=[(250, 380, (30, 60, 220))])  # a strong blue
+    change = np.abs(rgb_to_lab(hinted.astype(np.float32) / 255)[..., 1:] - rgb_to_lab(plain.astype(np.float32) / 255)[..., 1:]).sum(-1)
+    near, far = change[240:261, 370:391].mean(), change[:100, :150].mean()
+    assert near > 10 and far < 0.2 * near, (near, far)
+    assert np.array_equal(colorizer.colorize_image(grey, hints=[]), plain)

@@ -13,16 +13,29 @@ from streamcolor.inference import predict_ab
 
 
 class TorchBackend(Backend):
-    """Eager PyTorch inference of a generator (L in [-1, 1] -> ab in [-1, 1]).
+    """PyTorch inference of a generator (L in [-1, 1] -> ab in [-1, 1]).
 
     Args:
         model: the generator (its ``multiple`` attribute sets the padding).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+        precision: ``"fp32"``, or ``"fp16"`` (CUDA only: half weights and activations).
+        channels_last: NHWC memory layout (faster convolutions on CPU and on tensor cores).
+        compile: wrap the model in ``torch.compile`` (first batch of each shape compiles).
+
+    Raises:
+        InputError: fp16 asked for on the CPU, or an unknown precision.
     """
 
-    def __init__(self, model: nn.Module, device: str = "cpu") -> None:
+    def __init__(self, model: nn.Module, device: str = "cpu", precision: str = "fp32", channels_last: bool = True,
+                 compile: bool = False) -> None:
         self.device = torch.device(device)
-        self.model = model.eval().to(self.device)
+        if precision not in ("fp32", "fp16") or (precision == "fp16" and self.device.type != "cuda"):
+            raise InputError(f"precision must be fp32, or fp16 on CUDA; got {precision!r} on {device}")
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        model = model.eval().to(self.device, self.dtype).to(memory_format=self.memory_format)
+        self.model = model
+        self._runner = _Runner(torch.compile(model) if compile else model, getattr(model, "multiple", 1))
 
     @torch.inference_mode()
     def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
@@ -32,5 +45,16 @@ class TorchBackend(Backend):
                 raise InputError("this model does not take colour hints; use a hint model such as unet_small_hints_v1")
             h = torch.from_numpy(np.ascontiguousarray(hints, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
             x = torch.cat([x, normalize_ab(h[:, :2]) * h[:, 2:], h[:, 2:]], 1)
-        ab = denormalize_ab(predict_ab(self.model, x).float())
+        x = x.to(self.dtype).contiguous(memory_format=self.memory_format)
+        ab = denormalize_ab(predict_ab(self._runner, x).float())
         return ab.permute(0, 2, 3, 1).cpu().numpy()
+
+
+class _Runner:
+    """The (maybe compiled) model with the ``multiple`` that :func:`predict_ab` pads to."""
+
+    def __init__(self, model: nn.Module, multiple: int) -> None:
+        self.model, self.multiple = model, multiple
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
