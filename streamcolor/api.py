@@ -88,6 +88,7 @@ class Colorizer:
     full resolution guided by the picture's own L, which is kept exactly.
 
     Attributes:
+        model: the generator (whatever backend runs it).
         takes_hints: the model accepts colour hints (:meth:`colorize_image`).
     """
 
@@ -98,6 +99,7 @@ class Colorizer:
         self.backend = backend or TorchBackend(model, device)
         self.name = config.get("name", getattr(model, "architecture", "model"))
         self.takes_hints = bool(getattr(model, "hint_channels", 0))
+        self.model = model
 
     @classmethod
     def from_pretrained(cls, name: str | os.PathLike | None = None, device: str | None = None,

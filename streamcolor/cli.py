@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
                           "shot along motion (repeatable)")
     col.add_argument("--references", default=None, metavar="DIR",
                      help="folder of reference images named by frame index, e.g. 000064.png")
+    col.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="run on Ray (pip install 'streamcolor[ray]'): alone, a local Ray; or join ADDRESS "
+                          "(auto, ray://host:10001). A folder: one task per film; a file with --split: in parallel spans")
+    col.add_argument("--split", action="store_true", help="with --ray: colorize one film as parallel spans")
+    col.add_argument("--workers", type=int, default=2, help="with --ray: tasks at once (local Ray size)")
+    col.add_argument("--cpus-per-worker", type=float, default=1.0, help="with --ray: CPUs each task asks for")
+    col.add_argument("--gpus-per-worker", type=float, default=0.0, help="with --ray: GPUs each task asks for")
     col.add_argument("--stats", action="store_true", help="print the time each pipeline stage took")
     col.add_argument("--resume", action="store_true",
                      help="write keyframe-aligned segments as it goes; after an interruption, the same command "
@@ -90,9 +97,19 @@ def _colorize(args: argparse.Namespace) -> None:
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
                    segment_frames=args.segment_frames, references=references)
+    ray = _ray_settings(args)
     if folder:
-        if _colorize_folder(colorizer, Path(args.input), Path(args.output), options):
+        if _colorize_folder(colorizer, Path(args.input), Path(args.output), options, ray):
             raise SystemExit(1)
+        return
+    if ray is not None:
+        from streamcolor.scale import colorize_split
+
+        if not args.split:
+            raise _input_error("--ray takes a folder of films, or one film with --split")
+        frames, seconds = colorize_split(colorizer, Path(args.input), Path(args.output), ray,
+                                         _encode_settings(options), args.overwrite, not args.quiet)
+        print(f"wrote {args.output}: {frames} frames in {seconds:.1f} s ({frames / seconds:.1f} fps) on Ray")
         return
     report = colorizer.colorize_video(args.input, args.output, **options)
     print(f"wrote {args.output}: {report.frames} frames in {report.seconds:.1f} s "
@@ -151,9 +168,29 @@ def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> No
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
 
 
-def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict) -> int:
+def _ray_settings(args: argparse.Namespace):
+    if args.ray is None:
+        if args.split:
+            raise _input_error("--split needs --ray")
+        return None
+    from streamcolor.scale import RaySettings
+
+    if args.workers < 1 or (args.reference or args.references) or args.resume:
+        raise _input_error("--ray needs --workers of 1 or more, and takes no --reference or --resume")
+    return RaySettings(args.ray or None, args.workers, args.cpus_per_worker, args.gpus_per_worker)
+
+
+def _encode_settings(options: dict):
+    from streamcolor.pipeline import EncodeSettings
+
+    return EncodeSettings(codec=options["codec"], crf=options["crf"], preset=options["preset"],
+                          batch_size=options["batch_size"])
+
+
+def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray=None) -> int:
     """Batch mode: every video in ``src_dir`` -> same name in ``dst_dir``; finished outputs
-    (present at the destination, which only ever holds complete files) are skipped.
+    (present at the destination, which only ever holds complete files) are skipped. With
+    ``ray`` (:class:`streamcolor.scale.RaySettings`) each film is a Ray task.
     Prints a summary; returns the number of failures."""
     from streamcolor.errors import InputError
 
@@ -163,17 +200,27 @@ def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict) -> 
     videos = sorted(p for p in src_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
     if not videos:
         raise InputError(f"no video files in {str(src_dir)!r}")
-    rows = []
+    rows, todo = [], []
     for video in videos:
         dst = dst_dir / video.name
         if dst.exists() and not options["overwrite"]:
             rows.append((video.name, "skipped (done)", ""))
-            continue
-        try:
-            report = colorizer.colorize_video(video, dst, **options)
-            rows.append((video.name, "ok", f"{report.frames} frames, {report.frames / report.seconds:.1f} fps"))
-        except StreamcolorError as exc:
-            rows.append((video.name, "FAILED", str(exc)))
+        else:
+            todo.append((video, dst))
+    if ray is not None:
+        from streamcolor.scale import colorize_archive
+
+        task_options = {k: options[k] for k in ("codec", "crf", "preset", "batch_size", "overwrite")}
+        for name, frames, fps, status, error in colorize_archive(colorizer, todo, ray, task_options,
+                                                                 options["progress"]):
+            rows.append((name, status, error or f"{frames} frames, {fps:.1f} fps"))
+    else:
+        for video, dst in todo:
+            try:
+                report = colorizer.colorize_video(video, dst, **options)
+                rows.append((video.name, "ok", f"{report.frames} frames, {report.frames / report.seconds:.1f} fps"))
+            except StreamcolorError as exc:
+                rows.append((video.name, "FAILED", str(exc)))
     width = max(len(r[0]) for r in rows)
     for name, status, detail in rows:
         print(f"{name:{width}}  {status:14}  {detail}")

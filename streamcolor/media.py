@@ -498,6 +498,29 @@ class VideoWriter:
         self.committed = True
 
 
+def keyframes(path: str | os.PathLike) -> tuple[list[tuple[int, int]], int]:
+    """Keyframes of the first video stream, read from packets only (no decoding).
+
+    Returns:
+        ``(frame index in presentation order, pts)`` of each keyframe, and the frame count.
+
+    Raises:
+        InputError: see :class:`VideoReader`, or packets without timestamps.
+    """
+    with _open(check_input(path)) as container:
+        stamps, keys = [], set()
+        for packet in container.demux(container.streams.video[0]):
+            if not packet.size:
+                continue
+            if packet.pts is None:
+                raise InputError(f"{str(path)!r} has video packets without timestamps: it cannot be split")
+            stamps.append(packet.pts)
+            if packet.is_keyframe:
+                keys.add(packet.pts)
+    order = sorted(stamps)
+    return [(i, t) for i, t in enumerate(order) if t in keys], len(order)
+
+
 def _seconds(packet: av.Packet) -> float:
     t = packet.dts if packet.dts is not None else packet.pts or 0
     return float(t * packet.time_base) if packet.time_base else 0.0

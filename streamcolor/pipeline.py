@@ -130,6 +130,50 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
     return Report(frames, copied, time.perf_counter() - started, {**run.stages, **engine.seconds})
 
 
+def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Segment, before: Segment | None,
+                  encode: EncodeSettings, on_frames: Callable[[int], None] | None = None) -> int:
+    """Colorize one span of a film (for parallel workers) into the video-only file ``part``.
+
+    Writes the ``span.frames`` frames from ``span.start_pts`` (frame index ``first``; a
+    source keyframe), through a temporary file renamed when complete. The last frames of
+    ``before``, the span just before it, run through the engine first, so smoothing and
+    cut detection continue across the border as in a single pass. Returns frames written;
+    ``on_frames(done)`` is called after each batch with the frames written so far.
+
+    Raises:
+        InputError, MediaError: as :func:`colorize_video`.
+    """
+    engine.reset()
+    run = _Run(engine, encode, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
+    with VideoReader(source, start_pts=(before or span).start_pts) as reader:
+        codec = encode.codec or default_codec(part)
+        pix_fmt = output_pix_fmt(reader.info, codec)
+        chroma = _ChromaWriter(reader.info, 10 if pix_fmt == "yuv420p10le" else 8)
+        items = run._after(reader, before, chroma, first) if before else reader
+        frames = 0
+        with VideoWriter(part, reader.info, [], codec=codec, crf=encode.crf, preset=encode.preset,
+                         pix_fmt=pix_fmt) as writer:
+            with _EncodeThread() as encoder:
+                for batch in run._frames(_first_frames(items, span.frames), chroma, lambda packet: None):
+                    for _, out in batch:
+                        encoder.submit(writer.write, out)
+                    frames += len(batch)
+            writer.commit()
+    return frames
+
+
+def _first_frames(items: Iterable[LumaFrame | av.Packet], count: int) -> Iterator[LumaFrame]:
+    """The first ``count`` pictures of ``items``."""
+    if count <= 0:
+        return
+    for item in items:
+        if isinstance(item, LumaFrame):
+            yield item
+            count -= 1
+            if count == 0:
+                return
+
+
 class _Run:
     """One video's colour loop, writing either one file or resumable segments."""
 
@@ -141,6 +185,7 @@ class _Run:
                  on_batch: Callable[[int, av.VideoFrame], None] | None) -> None:
         self.engine, self.encode, self.bar, self.on_batch = engine, encode, bar, on_batch
         self.stages = {"decode": 0.0, "to_yuv": 0.0, "encode": 0.0}
+        self.done = 0  # frames handed out (the bar may be disabled and not count)
 
     def _frames(self, items: Iterable[LumaFrame | av.Packet], chroma: _ChromaWriter,
                 on_packet: Callable[[av.Packet], None]) -> Iterator[list[tuple[LumaFrame, av.VideoFrame]]]:
@@ -168,9 +213,10 @@ class _Run:
             done.append((item, out))
             self.stages["to_yuv"] += time.perf_counter() - started
         if done:
+            self.done += len(done)
             self.bar.update(len(done))
             if self.on_batch is not None:
-                self.on_batch(self.bar.n, done[-1][1])
+                self.on_batch(self.done, done[-1][1])
         return done
 
     def whole(self, source: Path, dst: Path) -> tuple[int, int]:
@@ -214,6 +260,7 @@ class _Run:
         if last:
             log.info("resuming at frame %d (%d finished segments kept)", store.frames, len(store.segments))
         self.bar.update(store.frames)
+        self.done = store.frames
         with VideoReader(source, start_pts=last.start_pts if last else None) as reader:
             codec = self.encode.codec or default_codec(dst)
             pix_fmt = output_pix_fmt(reader.info, codec)

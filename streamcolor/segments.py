@@ -25,6 +25,25 @@ class Segment:
     frames: int
 
 
+def plan_spans(keys: list[tuple[int, int]], frames: int, min_frames: int) -> list[tuple[int, Segment]]:
+    """Cut a film into keyframe-aligned spans of at least ``min_frames`` frames (the last may
+    be shorter only when the film is).
+
+    Args:
+        keys: ``(frame index, pts)`` of each keyframe (:func:`streamcolor.media.keyframes`).
+        frames: the film's frame count.
+
+    Returns:
+        ``(index of the first frame, Segment(file="", start_pts, frames))`` per span.
+    """
+    starts = [keys[0]]
+    for index, pts in keys[1:]:
+        if index - starts[-1][0] >= min_frames and frames - index >= min_frames:
+            starts.append((index, pts))
+    ends = [index for index, _ in starts[1:]] + [frames]
+    return [(index, Segment("", pts, end - index)) for (index, pts), end in zip(starts, ends)]
+
+
 class SegmentStore:
     """The segments folder of one output (``.NAME.streamcolor-resume`` beside it).
 
