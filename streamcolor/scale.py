@@ -45,7 +45,13 @@ def _ray():
     return ray
 
 
-def _connect(settings: RaySettings):
+def connect(settings: RaySettings):
+    """The ``ray`` module, initialised: a local Ray sized ``workers * cpus_per_worker`` CPUs,
+    or the cluster at ``settings.address``; an already initialised Ray is used as it is.
+
+    Raises:
+        InputError: Ray is not installed.
+    """
     ray = _ray()
     if not ray.is_initialized():
         if settings.address is None:
@@ -56,7 +62,7 @@ def _connect(settings: RaySettings):
     return ray
 
 
-def _payload(colorizer) -> dict[str, Any]:
+def model_payload(colorizer) -> dict[str, Any]:
     """What a task needs to rebuild the colorizer: architecture, weights, settings."""
     model = colorizer.model
     return {"config": {**getattr(model, "config", {}), "architecture": model.architecture,
@@ -65,7 +71,9 @@ def _payload(colorizer) -> dict[str, Any]:
             "settings": dataclasses.asdict(colorizer.settings)}
 
 
-def _colorizer(payload: dict[str, Any], gpus: float):
+def colorizer_from(payload: dict[str, Any], gpus: float):
+    """The colorizer of :func:`model_payload`, on CUDA when the task holds a GPU, else on
+    the best CPU backend."""
     from streamcolor.api import Colorizer
     from streamcolor.backends import select_backend
     from streamcolor.engine import EngineSettings
@@ -106,7 +114,7 @@ def _reporter(progress):
 def _film_task(payload: dict[str, Any], src: str, dst: str, options: dict[str, Any], progress, gpus: float) -> dict:
     if Path(dst).exists():  # finished by an earlier attempt: never rewritten
         return {"frames": 0, "fps": 0.0, "status": "skipped (done)"}
-    result = _colorizer(payload, gpus).colorize_video(src, dst, on_batch=_reporter(progress), **options)
+    result = colorizer_from(payload, gpus).colorize_video(src, dst, on_batch=_reporter(progress), **options)
     return {"frames": result.frames, "fps": result.frames / result.seconds, "status": "ok"}
 
 
@@ -115,7 +123,7 @@ def _span_task(payload: dict[str, Any], src: str, part: str, first: int, span, b
     from streamcolor.engine import Engine
     from streamcolor.pipeline import colorize_span
 
-    colorizer = _colorizer(payload, gpus)
+    colorizer = colorizer_from(payload, gpus)
     engine = Engine(colorizer.backend, colorizer.settings)
     return colorize_span(engine, Path(src), Path(part), first, span, before, encode, on_frames=_reporter(progress))
 
@@ -143,8 +151,8 @@ def colorize_archive(colorizer, films: list[tuple[Path, Path]], settings: RaySet
         One row per film: (name, frames, fps, status, error); status is ``ok``,
         ``skipped (done)`` or ``FAILED`` (error says why).
     """
-    ray = _connect(settings)
-    payload = ray.put(_payload(colorizer))
+    ray = connect(settings)
+    payload = ray.put(model_payload(colorizer))
     counter = ray.remote(_Progress).remote()
     task = ray.remote(_film_task).options(**_options(settings))
     refs = [task.remote(payload, str(src), str(dst), options, counter, settings.gpus_per_worker)
@@ -191,8 +199,8 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, encod
     folder = dst.with_name(f".{dst.name}.streamcolor-split")
     folder.mkdir(exist_ok=True)
     try:
-        ray = _connect(settings)
-        payload = ray.put(_payload(colorizer))
+        ray = connect(settings)
+        payload = ray.put(model_payload(colorizer))
         counter = ray.remote(_Progress).remote()
         task = ray.remote(_span_task).options(**_options(settings))
         parts = [folder / f"span_{i:05d}{dst.suffix}" for i in range(len(spans))]
