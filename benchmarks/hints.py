@@ -1,10 +1,13 @@
 """Colour hints: PSNR of a hint model with N ground-truth hints per image against none.
 
     python benchmarks/hints.py [--model unet_small_hints_v1] [--hints 10] [--sets kodak24 mcmaster18]
+                               [--figure docs/hints.jpg]
 
 For each evaluation photo, ``--hints`` pixels are drawn uniformly (seeded) and given the
 photo's true colour there (mean of the 5x5 patch around it), as a user clicking a point
 and picking its colour would; the model colorizes the grey photo with and without them.
+``--figure`` writes, for two kodak24 photos: grey with the hints marked | no hints | with
+hints | the original.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from streamcolor import Colorizer
@@ -32,6 +36,7 @@ def main() -> None:
     parser.add_argument("--model", default="unet_small_hints_v1")
     parser.add_argument("--hints", type=int, default=10)
     parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18"])
+    parser.add_argument("--figure", type=Path, default=None)
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, device="cpu")
     print(f"model {args.model}, {args.hints} true-colour hints per image")
@@ -48,6 +53,23 @@ def main() -> None:
             rows.append((psnr(plain, rgb), psnr(hinted, rgb), colourfulness(plain), colourfulness(hinted)))
         a, b, c, d = np.mean(rows, 0)
         print(f"| {name} | {a:.2f} | {b:.2f} | {b - a:+.2f} | {c:.1f} / {d:.1f} |")
+    if args.figure:
+        write_figure(colorizer, args.hints, args.figure)
+
+
+def write_figure(colorizer: Colorizer, count: int, path: Path) -> None:
+    rows = []
+    for name in ("kodim05.png", "kodim23.png"):
+        rgb = read_rgb(DATA / "kodak24" / name)
+        grey = rgb.mean(-1).astype(np.uint8)
+        hints = true_hints(rgb, count, np.random.default_rng(1))
+        marked = np.repeat(grey[..., None], 3, -1)
+        for y, x, colour in hints:
+            cv2.circle(marked, (x, y), 9, tuple(int(c) for c in colour), -1)
+            cv2.circle(marked, (x, y), 9, (255, 255, 255), 2)
+        tiles = [marked, colorizer.colorize_image(grey), colorizer.colorize_image(grey, hints=hints), rgb]
+        rows.append(np.concatenate([cv2.resize(t, (384, 256), interpolation=cv2.INTER_AREA) for t in tiles], 1))
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
 if __name__ == "__main__":
