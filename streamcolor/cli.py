@@ -17,6 +17,8 @@ from streamcolor.errors import StreamcolorError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamcolor", description="Colorize black-and-white film.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show progress notes (backend chosen, exports, resume point)")
     sub = parser.add_subparsers(dest="command", required=True)
     col = sub.add_parser("colorize", help="colorize a video file, or every video in a folder (audio and timing kept)")
     col.add_argument("input", help="a video file, or a folder of them")
@@ -298,18 +300,20 @@ class _OneLine(logging.Formatter):
         return f"streamcolor: {record.levelname.lower()}: {record.getMessage()}"
 
 
-def _setup_logging() -> None:
+def _setup_logging(verbose: bool) -> None:
+    """Warnings (and notes with ``--verbose``) as one line each on stderr: an error stays the
+    only line a failed run prints."""
     logger = logging.getLogger("streamcolor")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_OneLine())
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging()
+    _setup_logging(args.verbose)
     try:
         {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics,
          "demo": _demo}[args.command](args)

@@ -264,7 +264,7 @@ def test_killed_run_resumes_from_last_segment(tmp_path):
     src = tmp_path / "film.mp4"
     _short_gop_copy(data_file("video/film/chaplin.mp4"), src, gop=25)
     out = tmp_path / "out.mp4"
-    command = [sys.executable, "-m", "streamcolor", "colorize", str(src), str(out), "--quiet", "--resume",
+    command = [sys.executable, "-m", "streamcolor", "--verbose", "colorize", str(src), str(out), "--quiet", "--resume",
                "--segment-frames", "50"]
     manifest = tmp_path / ".out.mp4.streamcolor-resume" / "manifest.json"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -299,7 +299,7 @@ def test_stats_prints_each_stage(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines()[2:]}
     assert set(rows) == {"decode", "inference", "temporal", "upsample", "to_yuv", "encode"}
-    assert all(seconds > 0 for seconds in rows.values())
+    assert rows["inference"] > 0 and rows["encode"] > 0 and min(rows.values()) >= 0  # tiny stages round to 0.00
 
 
 def test_strength_zero_gives_grey_video_and_negative_is_refused(tmp_path):
