@@ -102,8 +102,9 @@ class Engine:
     back until the reference arrives, so the reference also colours the frames before it
     in its shot: :meth:`colorize` then returns fewer frames than it was given (the oldest
     first) and :meth:`flush` returns the rest at the end. Held memory: up to LOOK_AHEAD
-    frames of L at the output size and of L and ab at inference size (about 0.2 MB a frame
-    at 854x480 with 4:2:0 chroma). Without references nothing is held.
+    frames of L at the output size and of L and ab at inference size (about 0.9 MB a frame
+    at 854x480 with 4:2:0 chroma; the pipeline also keeps each held frame's Y', 0.4 MB).
+    Without references nothing is held.
 
     Args:
         backend: runs the generator.
