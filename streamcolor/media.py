@@ -374,11 +374,11 @@ class VideoWriter:
                 self.video = self._add_video(info, codec or default_codec(path), crf, preset, pix_fmt)
             else:
                 self.video = self.container.add_stream_from_template(video_template)
-                self._describe_video(info)
+            self._describe_video(info)
             self.encoding = video_template is None
             self.outputs = {s.index: self._add_copy(s) for s in copied}
         except BaseException:
-            self._discard()
+            self.discard()
             raise
         self.outputs = {k: v for k, v in self.outputs.items() if v is not None}
 
@@ -399,8 +399,6 @@ class VideoWriter:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
         cc.color_range, cc.colorspace = info.color_range, info.colorspace
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
-        self.video = stream
-        self._describe_video(info)
         return stream
 
     def _describe_video(self, info: VideoInfo) -> None:
@@ -409,11 +407,6 @@ class VideoWriter:
         self.video.metadata.update({k: v for k, v in info.metadata.items() if k.lower() in ("language", "title")})
         if info.rotation:
             self.video.set_display_rotation(info.rotation)
-
-    @property
-    def bit_depth(self) -> int:
-        """Bit depth of the encoded video (8 or 10)."""
-        return 10 if self.video.pix_fmt == "yuv420p10le" else 8
 
     def _add_copy(self, source: av.stream.Stream) -> tuple[av.stream.Stream, bool] | None:
         """(output stream, transcode?) for a copied stream, or None when it is dropped."""
@@ -439,9 +432,10 @@ class VideoWriter:
 
     def __exit__(self, *exc: object) -> None:
         if not self.committed:
-            self._discard()
+            self.discard()
 
-    def _discard(self) -> None:
+    def discard(self) -> None:
+        """Close and delete the temporary file (nothing reaches the destination)."""
         try:
             self.container.close()
         except av.FFmpegError:

@@ -72,14 +72,14 @@ class _ChromaWriter:
     """Turns (Y', ab) into yuv420p frames (8 or 10 bits) with the source's exact Y' plane
     (a 10-bit Y' written at 8 bits is rounded to 8)."""
 
-    def __init__(self, info: VideoInfo, out_bits: int) -> None:
+    def __init__(self, info: VideoInfo, pix_fmt: str) -> None:
         self.full_range = info.color_range == _RANGE_JPEG or info.pix_fmt.startswith("yuvj")
         self.matrix = ycbcr_matrix(info)
         self.lut = luma_code_to_L(self.full_range, info.bit_depth)
         self.chroma_size = ((info.height + 1) // 2, (info.width + 1) // 2)
         self.width, self.height = info.width, info.height
-        self.in_bits, self.out_bits = info.bit_depth, out_bits
-        self.format, self.dtype = ("yuv420p", np.dtype(np.uint8)) if out_bits == 8 else ("yuv420p10le", np.dtype("<u2"))
+        self.format, self.out_bits = pix_fmt, 10 if pix_fmt == "yuv420p10le" else 8
+        self.in_bits, self.dtype = info.bit_depth, np.dtype(np.uint8 if self.out_bits == 8 else "<u2")
 
     def frame(self, Y: np.ndarray, lab: np.ndarray) -> av.VideoFrame:
         if self.in_bits > self.out_bits:
@@ -146,12 +146,11 @@ def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Se
     engine.reset()
     run = _Run(engine, encode, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
     with VideoReader(source, start_pts=(before or span).start_pts) as reader:
-        codec = encode.codec or default_codec(part)
-        pix_fmt = output_pix_fmt(reader.info, codec)
-        chroma = _ChromaWriter(reader.info, 10 if pix_fmt == "yuv420p10le" else 8)
+        encode, pix_fmt = _resolve(encode, part, reader.info)
+        chroma = _ChromaWriter(reader.info, pix_fmt)
         items = run._after(reader, before, chroma, first) if before else reader
         frames = 0
-        with VideoWriter(part, reader.info, [], codec=codec, crf=encode.crf, preset=encode.preset,
+        with VideoWriter(part, reader.info, [], codec=encode.codec, crf=encode.crf, preset=encode.preset,
                          pix_fmt=pix_fmt) as writer:
             with _EncodeThread() as encoder:
                 for batch in run._frames(_first_frames(items, span.frames), chroma, lambda packet: None):
@@ -160,6 +159,12 @@ def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Se
                     frames += len(batch)
             writer.commit()
     return frames
+
+
+def _resolve(encode: EncodeSettings, dst: Path, info: VideoInfo) -> tuple[EncodeSettings, str]:
+    """``encode`` with the codec chosen for ``dst``'s container, and the pixel format to encode."""
+    codec = encode.codec or default_codec(dst)
+    return dataclasses.replace(encode, codec=codec), output_pix_fmt(info, codec)
 
 
 def _first_frames(items: Iterable[LumaFrame | av.Packet], count: int) -> Iterator[LumaFrame]:
@@ -225,7 +230,7 @@ class _Run:
             with VideoWriter(dst, reader.info, reader.copied, dict(reader.container.metadata),
                              reader.container.chapters(), codec=self.encode.codec, crf=self.encode.crf,
                              preset=self.encode.preset) as writer:
-                chroma = _ChromaWriter(reader.info, writer.bit_depth)
+                chroma = _ChromaWriter(reader.info, writer.video.pix_fmt)
                 frames = 0
                 with _EncodeThread() as encoder:
                     copied = _PacketCounter(encoder, writer.copy_packet)
@@ -262,10 +267,9 @@ class _Run:
         self.bar.update(store.frames)
         self.done = store.frames
         with VideoReader(source, start_pts=last.start_pts if last else None) as reader:
-            codec = self.encode.codec or default_codec(dst)
-            pix_fmt = output_pix_fmt(reader.info, codec)
-            chroma = _ChromaWriter(reader.info, 10 if pix_fmt == "yuv420p10le" else 8)
-            sink = _SegmentSink(store, reader.info, dataclasses.replace(self.encode, codec=codec), pix_fmt, dst.suffix)
+            encode, pix_fmt = _resolve(self.encode, dst, reader.info)
+            chroma = _ChromaWriter(reader.info, pix_fmt)
+            sink = _SegmentSink(store, reader.info, encode, pix_fmt, dst.suffix)
             items = self._after(reader, last, chroma, store.frames) if last else reader
             frames = store.frames
             try:
@@ -337,7 +341,7 @@ class _SegmentSink:
 
     def discard(self) -> None:
         if self.writer is not None:
-            self.writer.__exit__(None, None, None)
+            self.writer.discard()
 
 
 def check_reference_range(last_index: int, frames: int) -> None:
