@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
     col.add_argument("--strength", type=float, default=1.0,
                      help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid")
+    col.add_argument("--infer-every", type=int, default=None, metavar="K",
+                     help="run the generator on every K-th frame of a shot, motion smoothing carrying colour "
+                          "between (default: the library's, see EngineSettings.infer_every)")
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
     col.add_argument("--reference", action="append", default=[], metavar="N=IMAGE",
@@ -95,7 +98,8 @@ def _colorize(args: argparse.Namespace) -> None:
     smoothing = "off" if args.no_smooth else args.smoothing
     backend = args.backend or (None if args.device else "auto")
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
-                                          smooth_strength=args.smooth_strength, strength=args.strength)
+                                          smooth_strength=args.smooth_strength, strength=args.strength,
+                                          **({} if args.infer_every is None else {"infer_every": args.infer_every}))
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
                    segment_frames=args.segment_frames, references=references)

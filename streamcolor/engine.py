@@ -33,9 +33,13 @@ class EngineSettings:
         strength: colour strength: ab is multiplied by it (0 = grey, 1 = the model's colour,
             above 1 more vivid); colour pushed out of the sRGB gamut is pulled back toward the
             grey of the same L, keeping L and hue (:func:`streamcolor.color.lab_to_rgb`).
+        infer_every: with motion smoothing, run the generator on every k-th frame (frame
+            index a multiple of k) and on each shot's first frame; the frames between carry
+            the last prediction along the optical flow. 1 = every frame. Other smoothing
+            methods infer every frame.
 
     Raises:
-        InputError: a negative strength.
+        InputError: a negative strength, ``infer_every`` below 1.
     """
 
     inference_short_side: int = 150
@@ -43,10 +47,13 @@ class EngineSettings:
     smooth_strength: float | None = None
     guide_eps: float = 1e-3
     strength: float = 1.0
+    infer_every: int = 3
 
     def __post_init__(self) -> None:
         if not self.strength >= 0:
             raise InputError(f"strength must be 0 or more (0 = grey, 1 = the model's colour), got {self.strength}")
+        if self.infer_every < 1:
+            raise InputError(f"infer_every (--infer-every) must be 1 or more, got {self.infer_every}")
 
 
 def inference_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -150,20 +157,38 @@ class Engine:
         h, w = inference_size(*L[0].shape, self.settings.inference_short_side)
         small = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA) for x in L])
         started = time.perf_counter()
-        ab_small = self.backend.predict_ab(small) if hints is None else self.backend.predict_ab(small, hints)
-        self.seconds["inference"] += time.perf_counter() - started
-        for L_full, L_small, ab in zip(L, small, ab_small):
-            self._hold(L_full, L_small, ab, out_size)
+        cuts = [self.cuts.push(x) for x in small]
+        self.seconds["temporal"] += time.perf_counter() - started
+        ab_small = self._predict(small, cuts, hints)
+        for L_full, L_small, ab, is_cut in zip(L, small, ab_small, cuts):
+            self._hold(L_full, L_small, ab, is_cut, out_size)
             self.index += 1
         return self._release(final=False)
+
+    def _predict(self, small: np.ndarray, cuts: list[bool], hints: np.ndarray | None) -> list[np.ndarray | None]:
+        """ab at inference size for the frames the generator runs on, None for the others."""
+        every = self.settings.infer_every if isinstance(self.smoother, MotionSmoother) else 1
+        # by frame index, not by distance from the cut, so that a run started mid-shot (a
+        # resumed segment, a parallel span) picks the same frames as one pass over the film
+        chosen = [i for i, is_cut in enumerate(cuts) if is_cut or (self.index + i) % every == 0]
+        out: list[np.ndarray | None] = [None] * len(small)
+        if not chosen:
+            return out
+        started = time.perf_counter()
+        picked = small[chosen]
+        ab = self.backend.predict_ab(picked) if hints is None else self.backend.predict_ab(picked, hints[chosen])
+        self.seconds["inference"] += time.perf_counter() - started
+        for i, frame_ab in zip(chosen, ab):
+            out[i] = frame_ab
+        return out
 
     def flush(self) -> list[np.ndarray]:
         """Lab of the frames still held (call once after the last frame)."""
         return self._release(final=True)
 
-    def _hold(self, L_full: np.ndarray, L_small: np.ndarray, ab: np.ndarray, out_size: tuple[int, int]) -> None:
+    def _hold(self, L_full: np.ndarray, L_small: np.ndarray, ab: np.ndarray | None, is_cut: bool,
+              out_size: tuple[int, int]) -> None:
         started = time.perf_counter()
-        is_cut = self.cuts.push(L_small)
         ab = self.smoother.push(ab, L_small, is_cut)
         reference = self.references.get(self.index)
         if self.references:

@@ -182,8 +182,8 @@ def _first_frames(items: Iterable[LumaFrame | av.Packet], count: int) -> Iterato
 class _Run:
     """One video's colour loop, writing either one file or resumable segments."""
 
-    #: frames of the finished segment run through the engine again on resume, so the
-    #: temporal smoothing and cut detector start warm
+    #: generator runs on the finished segment's last frames (16 x ``infer_every`` frames)
+    #: made again on resume, so the temporal smoothing and cut detector start warm
     WARM_UP = 16
 
     def __init__(self, engine: Engine, encode: EncodeSettings, bar: tqdm,
@@ -295,6 +295,7 @@ class _Run:
         """The frames after segment ``last``, the ``done``-th frame onward (the reader starts
         at or before the segment's first frame); its final frames warm the engine up."""
         seen, warm = 0, []
+        warm_frames = self.WARM_UP * self.engine.settings.infer_every
         for item in reader:
             if not isinstance(item, LumaFrame):
                 continue
@@ -302,7 +303,7 @@ class _Run:
                 continue
             if seen < last.frames:
                 seen += 1
-                warm = (warm + [item])[-self.WARM_UP :]
+                warm = (warm + [item])[-warm_frames:]
                 continue
             if warm:
                 self.engine.index = done - len(warm)

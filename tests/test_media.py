@@ -309,4 +309,7 @@ def test_strength_zero_gives_grey_video_and_negative_is_refused(tmp_path):
     bad = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "x.mp4", "--strength", "-0.5")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
         "streamcolor: error: strength must be 0 or more (0 = grey, 1 = the model's colour), got -0.5"]
+    bad = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "x.mp4", "--infer-every", "0")
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
+        "streamcolor: error: infer_every (--infer-every) must be 1 or more, got 0"]
     assert not (tmp_path / "x.mp4").exists()

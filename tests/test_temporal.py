@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -91,3 +93,44 @@ def test_metrics_cli_writes_plot(tmp_path):
                              "--plot", str(plot)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "warp_error" in result.stdout and "psnr" in result.stdout and plot.stat().st_size > 1000
+
+
+class _Counting:
+    """The real default backend, counting the frames it is asked to colorize."""
+
+    def __init__(self, backend):
+        self.backend, self.frames = backend, 0
+
+    def predict_ab(self, L, hints=None):
+        self.frames += len(L)
+        return self.backend.predict_ab(L, hints)
+
+
+def test_infer_every_runs_the_generator_on_every_kth_frame_of_a_shot_and_on_each_cut():
+    from streamcolor import Colorizer
+    from streamcolor.engine import Engine, EngineSettings
+
+    frames = itertools.islice(read_rgb_frames(data_file("video/color/six_shots.mp4")), 36, 60)
+    Ls = [image_to_L(f) for f in frames]  # a cut at frame 48: index 12
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    outputs = {}
+    for every in (1, 3):
+        backend = _Counting(colorizer.backend)
+        engine = Engine(backend, EngineSettings(infer_every=every))
+        outputs[every] = [lab for i in range(0, 24, 8) for lab in engine.colorize(Ls[i : i + 8], Ls[0].shape)]
+        outputs[every] += engine.flush()
+        assert backend.frames == {1: 24, 3: 8}[every]  # frames 0, 3, 6, 9, then the cut 12, 15, 18, 21
+    for index in (0, 12):  # a shot's first frame is the generator's own colour
+        np.testing.assert_allclose(outputs[3][index], outputs[1][index], atol=0.05)
+    between = np.mean([np.abs(a[..., 1:] - b[..., 1:]).mean() for a, b in zip(outputs[1], outputs[3])])
+    assert 0 < between < 2.0  # carried along the flow, close to running the generator on every frame
+
+
+def test_motion_smoother_without_a_prediction_follows_the_motion():
+    Ls, truth = moving_pattern(shift=3)
+    smoother = MotionSmoother()
+    with pytest.raises(ValueError):
+        smoother.push(None, Ls[0], True)
+    out = [smoother.push(truth[0], Ls[0], True)] + [smoother.push(None, L, False) for L in Ls[1:4]]
+    for o, ab in zip(out[1:], truth[1:4]):
+        assert np.abs(o - ab).mean() < 0.25 * np.abs(truth[0] - ab).mean()

@@ -56,20 +56,31 @@ class MotionSmoother:
         self.strength = _check_strength(strength)
         self.sigma_L = sigma_L
         self.flow = Flow()
-        self.state: tuple[np.ndarray, np.ndarray] | None = None  # (L, smoothed ab)
+        self.state: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (L, smoothed ab, prediction)
 
     def confidence(self, L: np.ndarray, warped_L: np.ndarray) -> np.ndarray:
         """Per-pixel trust in the warped past, ``(H, W)`` in [0, 1]."""
         return np.exp(-(((L - warped_L) / self.sigma_L) ** 2))
 
-    def push(self, ab: np.ndarray, L: np.ndarray, is_cut: bool) -> np.ndarray:
-        """Smooth ab (float32 ``(H, W, 2)``) of the frame with luma ``L`` (``(H, W)``, 0-100)."""
+    def push(self, ab: np.ndarray | None, L: np.ndarray, is_cut: bool) -> np.ndarray:
+        """Smooth ab (float32 ``(H, W, 2)``) of the frame with luma ``L`` (``(H, W)``, 0-100).
+
+        ``ab`` None (no prediction for this frame: see ``EngineSettings.infer_every``) stands
+        for the last prediction carried along the motion, blended as a new one would be, so
+        the filter forgets the past at the same rate per frame whether or not the generator ran.
+
+        Raises:
+            ValueError: ``ab`` None at a cut or on the first frame.
+        """
         if is_cut or self.state is None or self.state[0].shape != L.shape or self.strength == 0:
-            self.state = (L, ab.copy())
+            if ab is None:
+                raise ValueError("a shot's first frame needs a prediction")
+            self.state = (L, ab.copy(), ab)
             return self.state[1]
-        prev_L, prev_ab = self.state
+        prev_L, prev_ab, prediction = self.state
         flow = self.flow(L, prev_L)
+        ab = warp(prediction, flow) if ab is None else ab
         weight = (self.strength * self.confidence(L, warp(prev_L, flow)))[..., None]
         out = (weight * warp(prev_ab, flow) + (1 - weight) * ab).astype(np.float32)
-        self.state = (L, out)
+        self.state = (L, out, ab)
         return out
