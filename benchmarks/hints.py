@@ -1,6 +1,6 @@
 """Colour hints: PSNR of a hint model with N ground-truth hints per image against none.
 
-    python benchmarks/hints.py [--model unet_small_hints_v1] [--hints 10] [--sets kodak24 mcmaster18]
+    python benchmarks/hints.py [--model unet_small_hints_v2] [--hints 10] [--sets kodak24 mcmaster18]
                                [--figure docs/hints.jpg]
 
 For each evaluation photo, ``--hints`` pixels are drawn uniformly (seeded) and given the
@@ -33,7 +33,7 @@ def true_hints(rgb: np.ndarray, count: int, rng: np.random.Generator) -> list[tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="unet_small_hints_v1")
+    parser.add_argument("--model", default="unet_small_hints_v2")
     parser.add_argument("--hints", type=int, default=10)
     parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18"])
     parser.add_argument("--figure", type=Path, default=None)
@@ -47,7 +47,7 @@ def main() -> None:
         rows = []
         for path in list_images([str(DATA / name)]):
             rgb = read_rgb(path)
-            grey = rgb.mean(-1).astype(np.uint8)
+            grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # the photo's luma, as in train/evaluate.py
             plain = colorizer.colorize_image(grey)
             hinted = colorizer.colorize_image(grey, hints=true_hints(rgb, args.hints, rng))
             rows.append((psnr(plain, rgb), psnr(hinted, rgb), colourfulness(plain), colourfulness(hinted)))
@@ -61,7 +61,7 @@ def write_figure(colorizer: Colorizer, count: int, path: Path) -> None:
     rows = []
     for name in ("kodim05.png", "kodim23.png"):
         rgb = read_rgb(DATA / "kodak24" / name)
-        grey = rgb.mean(-1).astype(np.uint8)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         hints = true_hints(rgb, count, np.random.default_rng(1))
         marked = np.repeat(grey[..., None], 3, -1)
         for y, x, colour in hints:

@@ -3,28 +3,42 @@
 After Zhang et al. 2017, "Real-Time User-Guided Image Colorization with Learned Deep
 Priors" (SIGGRAPH): the network sees the user's colour at a few pixels (ab, and a mask
 saying where) beside L and learns, from hints sampled out of the ground truth during
-training, to spread them along the picture's own edges. Input channels: L, hint a, hint
-b (scaled to [-1, 1], 0 where no hint), mask (1 at hinted pixels). Given L alone it runs
-as a plain colorizer (no hints).
+training, to spread them along the picture's own edges. So that a small network trained
+briefly need not learn the spreading from scratch, it also sees the hints already spread
+along L's edges by an edge-aware smoother (the fast global smoother of Min et al. 2014,
+"Fast Global Image Smoothing Based on Weighted Least Squares", OpenCV ximgproc), with a
+weight saying how much hint reached each pixel; it learns where to trust that and where
+its own prior knows better. Input channels (:func:`hint_input`): L, then hint a, hint b
+(scaled to [-1, 1], 0 where no hint), mask (1 at hinted pixels), spread a, spread b
+(scaled, times the weight), weight in [0, 1]. Given L alone it runs as a plain colorizer.
 """
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 from torch import nn
 
+from streamcolor.color import normalize_ab
 from streamcolor.models.registry import register_model
 from streamcolor.models.unet import UNetGenerator
 
+#: Fast global smoother settings for 150-px-short-side pictures (the training scale):
+#: smoothness lambda, and sigma of the L edges it stops at (on L * 2.55, 0-255).
+SPREAD_LAMBDA, SPREAD_SIGMA = 1e3, 8.0
+#: Spread hint mass at which the weight is 1/2; far below it, no hint reached the pixel.
+SPREAD_HALF = 1e-3
+
 
 class HintUNet(UNetGenerator):
-    """pix2pix U-Net with 4 input channels (see the module docstring).
+    """pix2pix U-Net with 7 input channels (see the module docstring).
 
-    Input: float32 ``(N, 1, H, W)`` (L only) or ``(N, 4, H, W)`` (L, hint ab, mask), L and
-    ab scaled to [-1, 1]. Output: ``(N, 2, H, W)`` ab scaled to [-1, 1].
+    Input: float32 ``(N, 1, H, W)`` (L only) or ``(N, 7, H, W)`` (L scaled to [-1, 1], then
+    :func:`hint_input`). Output: ``(N, 2, H, W)`` ab scaled to [-1, 1].
     """
 
-    hint_channels = 3
+    hint_channels = 6
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**{**kwargs, "in_channels": 1 + self.hint_channels})
@@ -35,10 +49,49 @@ class HintUNet(UNetGenerator):
         return super().forward(x)
 
 
+def spread_hints(L: np.ndarray, hints: np.ndarray) -> np.ndarray:
+    """Sparse hints spread along the edges of one picture's L (see the module docstring).
+
+    Args:
+        L: float32 ``(H, W)`` in [0, 100].
+        hints: float32 ``(H, W, 3)``: a, b (Lab units) and mask (1 at hinted pixels, else 0).
+
+    Returns:
+        float32 ``(H, W, 3)``: spread a, b (Lab units: the edge-aware weighted mean of the
+        hints reaching the pixel) and the weight in [0, 1] (0 where no hint reached).
+    """
+    guide = np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
+    smoother = cv2.ximgproc.createFastGlobalSmootherFilter(guide, SPREAD_LAMBDA, SPREAD_SIGMA)
+    mask = np.ascontiguousarray(hints[..., 2], dtype=np.float32)
+    mass = np.maximum(smoother.filter(mask), 0)
+    ab = smoother.filter(np.ascontiguousarray(hints[..., :2] * mask[..., None], dtype=np.float32))
+    ab = ab / np.maximum(mass, 1e-8)[..., None]
+    return np.dstack([ab, mass / (mass + SPREAD_HALF)]).astype(np.float32)
+
+
+def hint_input(L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
+    """The hint channels of :class:`HintUNet` for a batch.
+
+    Args:
+        L: float32 ``(N, H, W)`` in [0, 100].
+        hints: float32 ``(N, H, W, 3)``: a, b (Lab units) and mask, as :func:`spread_hints`.
+
+    Returns:
+        float32 ``(N, 6, H, W)``: hint a, b (scaled, times the mask), mask, spread a, b
+        (scaled, times the weight), weight.
+    """
+    out = []
+    for picture, sparse in zip(L, hints):
+        spread = spread_hints(picture, sparse)
+        out.append(np.dstack([normalize_ab(sparse[..., :2]) * sparse[..., 2:], sparse[..., 2:],
+                              normalize_ab(spread[..., :2]) * spread[..., 2:], spread[..., 2:]]))
+    return torch.from_numpy(np.stack(out).astype(np.float32)).permute(0, 3, 1, 2)
+
+
 def expand_input_channels(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``state`` of a 1-channel generator made loadable into ``model``: first-layer weights
-    with fewer input channels get zero weights for the extra ones, so the result starts
-    as the old colorizer and ignores hints until trained."""
+    """``state`` of a generator with fewer input channels (a plain colorizer, an older hint
+    model) made loadable into ``model``: first-layer weights get zero weights for the extra
+    channels, so the result starts as the old model and ignores them until trained."""
     own = model.state_dict()
     out = {}
     for name, tensor in state.items():

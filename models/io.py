@@ -85,6 +85,15 @@ def read_config(dir_or_name: str | os.PathLike) -> dict[str, Any]:
     return json.loads((resolve(dir_or_name) / CONFIG_FILE).read_text())
 
 
+def load_weights(dir_or_name: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The state dict of a saved model (safetensors), without building it.
+
+    Raises:
+        UnknownModelError: see :func:`resolve`.
+    """
+    return load_file(str(resolve(dir_or_name) / WEIGHTS_FILE))
+
+
 def from_pretrained(dir_or_name: str | os.PathLike) -> nn.Module:
     """Build the saved architecture and load its weights; the model is returned in eval mode.
 
@@ -94,6 +103,6 @@ def from_pretrained(dir_or_name: str | os.PathLike) -> nn.Module:
     directory = resolve(dir_or_name)
     config = read_config(directory)
     model = create_model(config["architecture"], **config["model_args"])
-    model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
+    model.load_state_dict(load_weights(directory))
     model.config = config
     return model.eval()

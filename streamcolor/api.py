@@ -136,7 +136,7 @@ class Colorizer:
 
         Args:
             image: uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB (a colour image is made grey first).
-            hints: colour hints for a hint model (``unet_small_hints_v1``, Zhang et al. 2017):
+            hints: colour hints for a hint model (``unet_small_hints_v2``, Zhang et al. 2017):
                 ``(y, x, rgb)`` with y, x pixel coordinates in ``image`` and rgb three 0-255
                 values; the model spreads each hint's colour over the region around it.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,28 +82,46 @@ def test_rebalancing_boosts_rare_bins():
 
 
 def test_hints_sampled_from_the_truth():
+    from streamcolor.color import denormalize_ab
     from streamcolor.train.hints import sample_hints
 
     _, ab = _batch(n=4)
-    hints = sample_hints(ab, torch.Generator().manual_seed(0))
-    mask = hints[:, 2:]
-    assert hints.shape == (4, 3, 32, 32) and set(mask.unique().tolist()) <= {0.0, 1.0} and mask.sum() > 0
-    assert (hints[:, :2] * (1 - mask) == 0).all()  # no colour where there is no hint
-    hinted = mask[:, 0] > 0
-    assert (hints[:, :2].permute(0, 2, 3, 1)[hinted] - ab.permute(0, 2, 3, 1)[hinted]).abs().mean() < 0.1
+    hints = sample_hints(ab, torch.Generator().manual_seed(0))  # (N, H, W, 3), Lab units
+    mask = hints[..., 2]
+    assert hints.shape == (4, 32, 32, 3) and set(np.unique(mask).tolist()) <= {0.0, 1.0} and mask.sum() > 0
+    assert (hints[..., :2][mask == 0] == 0).all()  # no colour where there is no hint
+    truth = denormalize_ab(ab).permute(0, 2, 3, 1).numpy()
+    assert np.abs(hints[..., :2][mask > 0] - truth[mask > 0]).mean() < 11  # patch means of the true ab
     generator = torch.Generator().manual_seed(1)
-    empty = sum(sample_hints(ab[:1], generator)[0, 2].sum().item() == 0 for _ in range(400))
+    empty = sum(sample_hints(ab[:1], generator)[0, ..., 2].sum() == 0 for _ in range(400))
     assert 25 < empty < 75  # P(no hint) = 1/8 of 400
 
 
+def test_hint_input_spreads_hints_along_edges():
+    from streamcolor.models.hints import hint_input
+
+    L = np.full((1, 64, 64), 30.0, np.float32)
+    L[:, :, 32:] = 80.0  # two flat regions split by a vertical edge
+    sparse = np.zeros((1, 64, 64, 3), np.float32)
+    sparse[0, 30:33, 10:13] = (50.0, -40.0, 1.0)  # one hint in the left region
+    x = hint_input(L, sparse)[0].numpy()  # (6, H, W)
+    assert x.shape == (6, 64, 64)
+    np.testing.assert_allclose(x[3:5, 31, 11] / x[5, 31, 11] * 110, (50, -40), atol=0.5)  # spread ab = the hint's
+    assert x[5, 5, 28] > 0.5 and x[5, 60, 2] > 0.5  # reaches across its region
+    assert x[5, 31, 40] < 0.1 * x[5, 31, 20]  # stops at the edge
+    assert x[0:3, 0, 0].tolist() == [0, 0, 0] and x[2].sum() == 9  # the sparse mask itself
+
+
 def test_hint_model_learns_on_a_fixed_batch():
+    from streamcolor.color import denormalize_L
+    from streamcolor.models.hints import hint_input
     from streamcolor.train.hints import sample_hints
 
     torch.manual_seed(0)
     generator = create_model("unet_small_hints", ngf=8)
     obj = build_objective(generator, TrainConfig(objective="l1", model="unet_small_hints", lr=1e-3))
     L, ab = _batch()
-    x = torch.cat([L, sample_hints(ab, torch.Generator().manual_seed(3))], 1)
+    x = torch.cat([L, hint_input(denormalize_L(L[:, 0]).numpy(), sample_hints(ab, torch.Generator().manual_seed(3)))], 1)
     generator.eval()
 
     def loss():

@@ -106,7 +106,7 @@ def test_hints_change_the_colour_near_the_hint_and_little_far_away(kodak):
     from streamcolor.train.datasets import read_rgb
 
     grey = read_rgb(kodak[2]).mean(-1).astype(np.uint8)  # 512 x 768
-    colorizer = Colorizer.from_pretrained("unet_small_hints_v1", device="cpu")
+    colorizer = Colorizer.from_pretrained("unet_small_hints_v2", device="cpu")
     assert colorizer.takes_hints
     plain = colorizer.colorize_image(grey)
     hinted = colorizer.colorize_image(grey, hints=[(250, 380, (30, 60, 220))])  # a strong blue

@@ -7,23 +7,26 @@ px (at the 128-px training crops) placed uniformly, holding the mean true ab of 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from streamcolor.color import denormalize_ab
 
-def sample_hints(ab: torch.Tensor, generator: torch.Generator, p: float = 1 / 8, max_side: int = 5) -> torch.Tensor:
-    """Hint channels for a batch.
+
+def sample_hints(ab: torch.Tensor, generator: torch.Generator, p: float = 1 / 8, max_side: int = 5) -> np.ndarray:
+    """Sparse hints for a batch, as a user's clicks arrive at the model.
 
     Args:
         ab: true ab ``(N, 2, H, W)`` scaled to [-1, 1].
         generator: random source (CPU).
 
     Returns:
-        ``(N, 3, H, W)`` on ``ab``'s device: hint a, hint b (scaled, 0 where no hint) and
-        the mask (1 on hinted pixels).
+        float32 ``(N, H, W, 3)``: hint a, hint b (Lab units, 0 where no hint) and the mask
+        (1 on hinted pixels), the input of :func:`streamcolor.models.hints.hint_input`.
     """
     n, _, h, w = ab.shape
     hints = torch.zeros(n, 3, h, w)
-    truth = ab.detach().float().cpu()
+    truth = denormalize_ab(ab.detach().float().cpu())
     for i in range(n):
         points = int(torch.empty(1).geometric_(p, generator=generator).item()) - 1  # 0, 1, 2 ... with P(0) = p
         for _ in range(points):
@@ -33,4 +36,4 @@ def sample_hints(ab: torch.Tensor, generator: torch.Generator, p: float = 1 / 8,
             patch = (slice(y, y + side), slice(x, x + side))
             hints[i, :2, patch[0], patch[1]] = truth[i, :, patch[0], patch[1]].mean((1, 2))[:, None, None]
             hints[i, 2, patch[0], patch[1]] = 1.0
-    return hints.to(ab.device)
+    return hints.permute(0, 2, 3, 1).numpy()

@@ -15,8 +15,9 @@ from tqdm import tqdm
 
 from streamcolor.color import AB_SCALE
 from streamcolor.errors import InputError
-from streamcolor.models import create_model, from_pretrained, save_pretrained
+from streamcolor.models import create_model, save_pretrained
 from streamcolor.models.hints import expand_input_channels
+from streamcolor.models.io import load_weights
 from streamcolor.models.zhang import hard_encode
 from streamcolor.train.checkpoint import load_checkpoint, save_checkpoint
 from streamcolor.train.config import TrainConfig
@@ -52,8 +53,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         generator = create_model(config.model, **config.model_args)
         if config.init:
-            # a hint model may start from a plain colorizer: its hint inputs start at zero weight
-            generator.load_state_dict(expand_input_channels(generator, from_pretrained(config.init).state_dict()))
+            # a hint model may start from a plain colorizer or an older hint model: its new
+            # inputs start at zero weight
+            generator.load_state_dict(expand_input_channels(generator, load_weights(config.init)))
         self.objective = build_objective(generator.to(self.device), config)
         for model in self.objective.models.values():
             model.to(self.device)

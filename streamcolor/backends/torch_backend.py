@@ -7,9 +7,10 @@ import torch
 from torch import nn
 
 from streamcolor.backends.base import Backend
-from streamcolor.color import denormalize_ab, normalize_ab, normalize_L
+from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.errors import InputError
 from streamcolor.inference import predict_ab
+from streamcolor.models.hints import hint_input
 
 
 class TorchBackend(Backend):
@@ -42,9 +43,8 @@ class TorchBackend(Backend):
         x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None].to(self.device))
         if hints is not None:
             if not getattr(self.model, "hint_channels", 0):
-                raise InputError("this model does not take colour hints; use a hint model such as unet_small_hints_v1")
-            h = torch.from_numpy(np.ascontiguousarray(hints, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
-            x = torch.cat([x, normalize_ab(h[:, :2]) * h[:, 2:], h[:, 2:]], 1)
+                raise InputError("this model does not take colour hints; use a hint model such as unet_small_hints_v2")
+            x = torch.cat([x, hint_input(L, hints).to(self.device)], 1)
         x = x.to(self.dtype).contiguous(memory_format=self.memory_format)
         ab = denormalize_ab(predict_ab(self._runner, x).float())
         return ab.permute(0, 2, 3, 1).cpu().numpy()
