@@ -36,7 +36,7 @@ class EngineSettings:
         infer_every: with motion smoothing, run the generator on every k-th frame (frame
             index a multiple of k) and on each shot's first frame; the frames between carry
             the last prediction along the optical flow. 1 = every frame. Other smoothing
-            methods infer every frame.
+            methods, and motion smoothing of strength 0, infer every frame.
 
     Raises:
         InputError: a negative strength, ``infer_every`` below 1.
@@ -167,7 +167,8 @@ class Engine:
 
     def _predict(self, small: np.ndarray, cuts: list[bool], hints: np.ndarray | None) -> list[np.ndarray | None]:
         """ab at inference size for the frames the generator runs on, None for the others."""
-        every = self.settings.infer_every if isinstance(self.smoother, MotionSmoother) else 1
+        carries = isinstance(self.smoother, MotionSmoother) and self.smoother.strength > 0
+        every = self.settings.infer_every if carries else 1
         # by frame index, not by distance from the cut, so that a run started mid-shot (a
         # resumed segment, a parallel span) picks the same frames as one pass over the film
         chosen = [i for i, is_cut in enumerate(cuts) if is_cut or (self.index + i) % every == 0]

@@ -126,6 +126,16 @@ def test_infer_every_runs_the_generator_on_every_kth_frame_of_a_shot_and_on_each
     assert 0 < between < 2.0  # carried along the flow, close to running the generator on every frame
 
 
+def test_without_smoothing_every_frame_is_inferred():
+    from streamcolor import Colorizer
+    from streamcolor.engine import Engine, EngineSettings
+
+    Ls, _ = moving_pattern()
+    for settings in (EngineSettings(smoothing="off"), EngineSettings(smooth_strength=0.0), EngineSettings(smoothing="ema")):
+        backend = _Counting(Colorizer.from_pretrained(device="cpu").backend)
+        assert len(Engine(backend, settings).colorize(Ls, Ls[0].shape)) == len(Ls) and backend.frames == len(Ls)
+
+
 def test_motion_smoother_without_a_prediction_follows_the_motion():
     Ls, truth = moving_pattern(shift=3)
     smoother = MotionSmoother()
