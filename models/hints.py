@@ -32,16 +32,26 @@ SPREAD_HALF = 1e-3
 
 
 class HintUNet(UNetGenerator):
-    """pix2pix U-Net with 7 input channels (see the module docstring).
+    """pix2pix U-Net with hint input channels (see the module docstring).
 
-    Input: float32 ``(N, 1, H, W)`` (L only) or ``(N, 7, H, W)`` (L scaled to [-1, 1], then
-    :func:`hint_input`). Output: ``(N, 2, H, W)`` ab scaled to [-1, 1].
+    Input: float32 ``(N, 1, H, W)`` (L only) or ``(N, 1 + hint_channels, H, W)`` (L scaled to
+    [-1, 1], then :meth:`hint_input`). Output: ``(N, 2, H, W)`` ab scaled to [-1, 1].
+
+    Args:
+        spreads: smoothness lambdas of the fast global smoother, one spread (3 channels) per
+            value: a small one keeps a hint inside its region, a large one lets it reach
+            further and tells the network about the colour of distant parts of the picture.
     """
 
-    hint_channels = 6
-
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, spreads: tuple[float, ...] = (SPREAD_LAMBDA,), **kwargs) -> None:
+        self.spreads = tuple(float(x) for x in spreads)
+        self.hint_channels = 3 + 3 * len(self.spreads)
         super().__init__(**{**kwargs, "in_channels": 1 + self.hint_channels})
+        self.model_args["spreads"] = list(self.spreads)
+
+    def hint_input(self, L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
+        """:func:`hint_input` with this model's spreads."""
+        return hint_input(L, hints, self.spreads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == 1:
@@ -49,19 +59,20 @@ class HintUNet(UNetGenerator):
         return super().forward(x)
 
 
-def spread_hints(L: np.ndarray, hints: np.ndarray) -> np.ndarray:
+def spread_hints(L: np.ndarray, hints: np.ndarray, smoothness: float = SPREAD_LAMBDA) -> np.ndarray:
     """Sparse hints spread along the edges of one picture's L (see the module docstring).
 
     Args:
         L: float32 ``(H, W)`` in [0, 100].
         hints: float32 ``(H, W, 3)``: a, b (Lab units) and mask (1 at hinted pixels, else 0).
+        smoothness: the smoother's lambda (larger spreads further).
 
     Returns:
         float32 ``(H, W, 3)``: spread a, b (Lab units: the edge-aware weighted mean of the
         hints reaching the pixel) and the weight in [0, 1] (0 where no hint reached).
     """
     guide = np.clip(L * 2.55 + 0.5, 0, 255).astype(np.uint8)
-    smoother = cv2.ximgproc.createFastGlobalSmootherFilter(guide, SPREAD_LAMBDA, SPREAD_SIGMA)
+    smoother = cv2.ximgproc.createFastGlobalSmootherFilter(guide, smoothness, SPREAD_SIGMA)
     mask = np.ascontiguousarray(hints[..., 2], dtype=np.float32)
     mass = np.maximum(smoother.filter(mask), 0)
     ab = smoother.filter(np.ascontiguousarray(hints[..., :2] * mask[..., None], dtype=np.float32))
@@ -69,22 +80,25 @@ def spread_hints(L: np.ndarray, hints: np.ndarray) -> np.ndarray:
     return np.dstack([ab, mass / (mass + SPREAD_HALF)]).astype(np.float32)
 
 
-def hint_input(L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
+def hint_input(L: np.ndarray, hints: np.ndarray, spreads: tuple[float, ...] = (SPREAD_LAMBDA,)) -> torch.Tensor:
     """The hint channels of :class:`HintUNet` for a batch.
 
     Args:
         L: float32 ``(N, H, W)`` in [0, 100].
         hints: float32 ``(N, H, W, 3)``: a, b (Lab units) and mask, as :func:`spread_hints`.
+        spreads: the smoother's lambda for each spread.
 
     Returns:
-        float32 ``(N, 6, H, W)``: hint a, b (scaled, times the mask), mask, spread a, b
-        (scaled, times the weight), weight.
+        float32 ``(N, 3 + 3 * len(spreads), H, W)``: hint a, b (scaled, times the mask), mask,
+        then per spread: spread a, b (scaled, times the weight), weight.
     """
     out = []
     for picture, sparse in zip(L, hints):
-        spread = spread_hints(picture, sparse)
-        out.append(np.dstack([normalize_ab(sparse[..., :2]) * sparse[..., 2:], sparse[..., 2:],
-                              normalize_ab(spread[..., :2]) * spread[..., 2:], spread[..., 2:]]))
+        channels = [normalize_ab(sparse[..., :2]) * sparse[..., 2:], sparse[..., 2:]]
+        for smoothness in spreads:
+            spread = spread_hints(picture, sparse, smoothness)
+            channels += [normalize_ab(spread[..., :2]) * spread[..., 2:], spread[..., 2:]]
+        out.append(np.dstack(channels))
     return torch.from_numpy(np.stack(out).astype(np.float32)).permute(0, 3, 1, 2)
 
 

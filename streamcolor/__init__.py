@@ -4,8 +4,15 @@
 >>> Colorizer.from_pretrained().colorize_video("film.mp4", "film_colour.mp4")
 """
 
-from streamcolor.api import Colorizer
-from streamcolor.errors import InputError, MediaError, StreamcolorError, UnknownModelError
+import os
+
+# torch's OpenMP threads otherwise spin for a while after each parallel region, taking the
+# cores that the decoder, the encoder and OpenCV need (about 10 ms of CPU a frame at 480p on
+# 2 cores); read once when torch loads, so it is set before the first import of torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from streamcolor.api import Colorizer  # noqa: E402
+from streamcolor.errors import InputError, MediaError, StreamcolorError, UnknownModelError  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Colorizer", "InputError", "MediaError", "StreamcolorError", "UnknownModelError"]

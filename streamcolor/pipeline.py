@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import av
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -80,6 +81,13 @@ class _ChromaWriter:
         self.width, self.height = info.width, info.height
         self.format, self.out_bits = pix_fmt, 10 if pix_fmt == "yuv420p10le" else 8
         self.in_bits, self.dtype = info.bit_depth, np.dtype(np.uint8 if self.out_bits == 8 else "<u2")
+
+    def L(self, Y: np.ndarray) -> np.ndarray:
+        """float32 L in [0, 100] at the chroma-plane size: Y' codes area-averaged over each
+        chroma sample, then mapped to L. Averaging Y' (gamma-encoded, as 4:2:0 chroma is
+        made from gamma-encoded R'G'B') before the lookup also keeps the lookup and the
+        engine's resizes at a quarter of the pixels."""
+        return self.lut[cv2.resize(Y, self.chroma_size[::-1], interpolation=cv2.INTER_AREA)]
 
     def frame(self, Y: np.ndarray, lab: np.ndarray) -> av.VideoFrame:
         if self.in_bits > self.out_bits:
@@ -154,8 +162,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Se
                          pix_fmt=pix_fmt) as writer:
             with _EncodeThread() as encoder:
                 for batch in run._frames(_first_frames(items, span.frames), chroma, lambda packet: None):
-                    for _, out in batch:
-                        encoder.submit(writer.write, out)
+                    encoder.submit(run.encode_batch, batch, chroma, lambda frame, _: writer.write(frame))
                     frames += len(batch)
             writer.commit()
     return frames
@@ -190,39 +197,41 @@ class _Run:
                  on_batch: Callable[[int, av.VideoFrame], None] | None) -> None:
         self.engine, self.encode, self.bar, self.on_batch = engine, encode, bar, on_batch
         self.stages = {"decode": 0.0, "to_yuv": 0.0, "encode": 0.0}
-        self.done = 0  # frames handed out (the bar may be disabled and not count)
+        self.encoded = 0  # frames written (the bar may be disabled and not count)
 
-    def _frames(self, items: Iterable[LumaFrame | av.Packet], chroma: _ChromaWriter,
-                on_packet: Callable[[av.Packet], None]) -> Iterator[list[tuple[LumaFrame, av.VideoFrame]]]:
-        """Batches of (source frame, colour frame), oldest first, counting progress. The
-        engine may hold frames back for a reference ahead: they come out in later batches."""
+    def _frames(self, items: Iterable[LumaFrame | av.Packet],
+                chroma: _ChromaWriter, on_packet: Callable[[av.Packet], None]) -> Iterator[list[tuple[LumaFrame, np.ndarray]]]:
+        """Batches of (source frame, Lab at the chroma-plane size), oldest first, counting
+        progress. The engine may hold frames back for a reference ahead: they come out in
+        later batches."""
         waiting: deque[LumaFrame] = deque()
         for batch in _batches(items, self.encode.batch_size, on_packet):
             waiting.extend(batch)
-            done = self._pair(waiting, self.engine.colorize([chroma.lut[item.Y] for item in batch],
-                                                            chroma.chroma_size), chroma)
+            done = self._pair(waiting, self.engine.colorize([chroma.L(item.Y) for item in batch], chroma.chroma_size))
             if done:
                 yield done
-        done = self._pair(waiting, self.engine.flush(), chroma)
+        done = self._pair(waiting, self.engine.flush())
         if done:
             yield done
 
-    def _pair(self, waiting: deque[LumaFrame], labs: list[np.ndarray],
-              chroma: _ChromaWriter) -> list[tuple[LumaFrame, av.VideoFrame]]:
-        done = []
-        for lab in labs:
-            item = waiting.popleft()
+    def _pair(self, waiting: deque[LumaFrame], labs: list[np.ndarray]) -> list[tuple[LumaFrame, np.ndarray]]:
+        done = [(waiting.popleft(), lab) for lab in labs]
+        self.bar.update(len(done))
+        return done
+
+    def encode_batch(self, batch: list[tuple[LumaFrame, np.ndarray]], chroma: _ChromaWriter,
+                     write: Callable[[av.VideoFrame, LumaFrame], None]) -> None:
+        """Make the colour frames of a batch and write them; runs on the encode thread, so
+        the Cb/Cr maths overlaps the next batch's inference. Then ``on_batch``."""
+        for item, lab in batch:
             started = time.perf_counter()
             out = chroma.frame(item.Y, lab)
             out.pts, out.time_base = item.pts, item.time_base
-            done.append((item, out))
             self.stages["to_yuv"] += time.perf_counter() - started
-        if done:
-            self.done += len(done)
-            self.bar.update(len(done))
-            if self.on_batch is not None:
-                self.on_batch(self.done, done[-1][1])
-        return done
+            write(out, item)
+        self.encoded += len(batch)
+        if self.on_batch is not None:
+            self.on_batch(self.encoded, out)
 
     def whole(self, source: Path, dst: Path) -> tuple[int, int]:
         """Everything in one pass into one file. Returns (frames, copied packets)."""
@@ -235,8 +244,7 @@ class _Run:
                 with _EncodeThread() as encoder:
                     copied = _PacketCounter(encoder, writer.copy_packet)
                     for batch in self._frames(reader, chroma, copied):
-                        for _, out in batch:
-                            encoder.submit(writer.write, out)
+                        encoder.submit(self.encode_batch, batch, chroma, lambda frame, _: writer.write(frame))
                         frames += len(batch)
                 self._add_io(reader, encoder)
                 check_reference_range(max(self.engine.references, default=-1), frames)
@@ -265,7 +273,7 @@ class _Run:
         if last:
             log.info("resuming at frame %d (%d finished segments kept)", store.frames, len(store.segments))
         self.bar.update(store.frames)
-        self.done = store.frames
+        self.encoded = store.frames
         with VideoReader(source, start_pts=last.start_pts if last else None) as reader:
             encode, pix_fmt = _resolve(self.encode, dst, reader.info)
             chroma = _ChromaWriter(reader.info, pix_fmt)
@@ -275,8 +283,7 @@ class _Run:
             try:
                 with _EncodeThread() as encoder:
                     for batch in self._frames(items, chroma, lambda packet: None):
-                        for item, out in batch:
-                            encoder.submit(sink.write, out, item.key)
+                        encoder.submit(self.encode_batch, batch, chroma, lambda frame, item: sink.write(frame, item.key))
                         frames += len(batch)
                     encoder.submit(sink.close)
                 self._add_io(reader, encoder)
@@ -288,7 +295,7 @@ class _Run:
 
     def _add_io(self, reader: VideoReader, encoder: _EncodeThread) -> None:
         self.stages["decode"] += reader.decode_seconds
-        self.stages["encode"] += encoder.busy_seconds
+        self.stages["encode"] += encoder.busy_seconds - self.stages["to_yuv"]  # to_yuv runs in its jobs too
 
     def _after(self, reader: VideoReader, last: Segment, chroma: _ChromaWriter,
                done: int) -> Iterator[LumaFrame | av.Packet]:
@@ -307,7 +314,7 @@ class _Run:
                 continue
             if warm:
                 self.engine.index = done - len(warm)
-                self.engine.colorize([chroma.lut[w.Y] for w in warm], chroma.chroma_size)
+                self.engine.colorize([chroma.L(w.Y) for w in warm], chroma.chroma_size)
                 self.engine.flush()  # warm-up output is not written
                 warm = []
             yield item

@@ -20,7 +20,6 @@ from streamcolor.color import AB_SCALE, denormalize_L
 from streamcolor.errors import InputError
 from streamcolor.inference import predict_ab
 from streamcolor.models import create_model
-from streamcolor.models.hints import hint_input
 from streamcolor.models.zhang import hard_encode, soft_encode
 from streamcolor.train.config import TrainConfig
 from streamcolor.train.hints import sample_hints
@@ -44,7 +43,7 @@ class Objective:
         (:func:`streamcolor.train.hints.sample_hints`)."""
         G = self.models["G"]
         if getattr(G, "hint_channels", 0):
-            hints = hint_input(denormalize_L(L[:, 0]).detach().float().cpu().numpy(), sample_hints(ab, self.hint_rng))
+            hints = G.hint_input(denormalize_L(L[:, 0]).detach().float().cpu().numpy(), sample_hints(ab, self.hint_rng))
             L = torch.cat([L, hints.to(L.device, L.dtype)], 1)
         return predict_ab(G, L)
 

@@ -82,7 +82,7 @@ class OnnxBackend(Backend):
             options.intra_op_num_threads = threads
         # idle pool threads would otherwise spin, taking the cores the decoder, the encoder
         # and the colour maths run on between batches
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = self._load(onnxruntime, path, options)
         if session is None:
             started = time.perf_counter()

@@ -10,7 +10,6 @@ from streamcolor.backends.base import Backend
 from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.errors import InputError
 from streamcolor.inference import predict_ab
-from streamcolor.models.hints import hint_input
 
 
 class TorchBackend(Backend):
@@ -44,7 +43,7 @@ class TorchBackend(Backend):
         if hints is not None:
             if not getattr(self.model, "hint_channels", 0):
                 raise InputError("this model does not take colour hints; use a hint model such as unet_small_hints_v2")
-            x = torch.cat([x, hint_input(L, hints).to(self.device)], 1)
+            x = torch.cat([x, self.model.hint_input(L, hints).to(self.device)], 1)
         x = x.to(self.dtype).contiguous(memory_format=self.memory_format)
         ab = denormalize_ab(predict_ab(self._runner, x).float())
         return ab.permute(0, 2, 3, 1).cpu().numpy()

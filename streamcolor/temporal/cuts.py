@@ -36,8 +36,9 @@ class CutDetector:
         self.previous: tuple[np.ndarray, np.ndarray] | None = None  # (histogram, thumbnail)
 
     def _histogram(self, L: np.ndarray) -> np.ndarray:
-        hist, _ = np.histogram(L, bins=self.bins, range=(0.0, 100.0))
-        return hist / max(1, hist.sum())
+        # the top edge just above 100 so that white (L = 100) falls in the last bin
+        hist = cv2.calcHist([np.asarray(L, np.float32)], [0], None, [self.bins], [0.0, 100.0 + 1e-3]).reshape(-1)
+        return hist / max(1.0, float(hist.sum()))
 
     @staticmethod
     def _thumbnail(L: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -29,11 +31,18 @@ class Flow:
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample ``image`` ``(H, W[, C])`` at ``(x + u, y + v)``: brings ``source`` onto ``target``
     for a flow from :class:`Flow` (bilinear, edges replicated)."""
-    h, w = flow.shape[:2]
-    grid = np.mgrid[0:h, 0:w].astype(np.float32)
-    map_x = grid[1] + flow[..., 0]
-    map_y = grid[0] + flow[..., 1]
+    grid_y, grid_x = _grid(*flow.shape[:2])
+    map_x = grid_x + flow[..., 0]
+    map_y = grid_y + flow[..., 1]
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> np.ndarray:
+    """Pixel coordinates ``(2, h, w)`` float32 (y, x), kept between frames of one size."""
+    grid = np.mgrid[0:h, 0:w].astype(np.float32)
+    grid.flags.writeable = False
+    return grid
 
 
 def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:

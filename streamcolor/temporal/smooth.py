@@ -80,7 +80,7 @@ class MotionSmoother:
         prev_L, prev_ab, prediction = self.state
         flow = self.flow(L, prev_L)
         ab = warp(prediction, flow) if ab is None else ab
-        weight = (self.strength * self.confidence(L, warp(prev_L, flow)))[..., None]
-        out = (weight * warp(prev_ab, flow) + (1 - weight) * ab).astype(np.float32)
+        weight = (self.strength * self.confidence(L, warp(prev_L, flow))).astype(np.float32)
+        out = (ab + np.dstack([weight, weight]) * (warp(prev_ab, flow) - ab)).astype(np.float32, copy=False)
         self.state = (L, out, ab)
         return out
