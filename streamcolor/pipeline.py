@@ -162,7 +162,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Se
                          pix_fmt=pix_fmt) as writer:
             with _EncodeThread() as encoder:
                 for batch in run._frames(_first_frames(items, span.frames), chroma, lambda packet: None):
-                    encoder.submit(run.encode_batch, batch, chroma, lambda frame, _: writer.write(frame))
+                    run.submit(encoder, batch, chroma, lambda frame, _: writer.write(frame))
                     frames += len(batch)
             writer.commit()
     return frames
@@ -219,18 +219,24 @@ class _Run:
         self.bar.update(len(done))
         return done
 
-    def encode_batch(self, batch: list[tuple[LumaFrame, np.ndarray]], chroma: _ChromaWriter,
-                     write: Callable[[av.VideoFrame, LumaFrame], None]) -> None:
-        """Make the colour frames of a batch and write them; runs on the encode thread, so
-        the Cb/Cr maths overlaps the next batch's inference. Then ``on_batch``."""
-        for item, lab in batch:
-            started = time.perf_counter()
-            out = chroma.frame(item.Y, lab)
-            out.pts, out.time_base = item.pts, item.time_base
-            self.stages["to_yuv"] += time.perf_counter() - started
-            write(out, item)
-        self.encoded += len(batch)
-        if self.on_batch is not None:
+    def submit(self, encoder: _EncodeThread, batch: list[tuple[LumaFrame, np.ndarray]], chroma: _ChromaWriter,
+               write: Callable[[av.VideoFrame, LumaFrame], None]) -> None:
+        """Queue a batch's frames for the encode thread, one job a frame (the queue's bound
+        stays a bound on frames held)."""
+        for i, (item, lab) in enumerate(batch):
+            encoder.submit(self._encode, item, lab, chroma, write, i == len(batch) - 1)
+
+    def _encode(self, item: LumaFrame, lab: np.ndarray, chroma: _ChromaWriter,
+                write: Callable[[av.VideoFrame, LumaFrame], None], ends_batch: bool) -> None:
+        """Make one colour frame and write it. Runs on the encode thread, so the Cb/Cr maths
+        overlaps the next batch's inference; ``on_batch`` follows a batch's last frame."""
+        started = time.perf_counter()
+        out = chroma.frame(item.Y, lab)
+        out.pts, out.time_base = item.pts, item.time_base
+        self.stages["to_yuv"] += time.perf_counter() - started
+        write(out, item)
+        self.encoded += 1
+        if ends_batch and self.on_batch is not None:
             self.on_batch(self.encoded, out)
 
     def whole(self, source: Path, dst: Path) -> tuple[int, int]:
@@ -244,11 +250,11 @@ class _Run:
                 with _EncodeThread() as encoder:
                     copied = _PacketCounter(encoder, writer.copy_packet)
                     for batch in self._frames(reader, chroma, copied):
-                        encoder.submit(self.encode_batch, batch, chroma, lambda frame, _: writer.write(frame))
+                        self.submit(encoder, batch, chroma, lambda frame, _: writer.write(frame))
                         frames += len(batch)
+                    check_reference_range(max(self.engine.references, default=-1), frames)
+                    encoder.submit(writer.commit)  # the encoder's flush is encoding time too
                 self._add_io(reader, encoder)
-                check_reference_range(max(self.engine.references, default=-1), frames)
-                writer.commit()
             _report_damage(reader, frames)
         return frames, copied.count
 
@@ -283,7 +289,7 @@ class _Run:
             try:
                 with _EncodeThread() as encoder:
                     for batch in self._frames(items, chroma, lambda packet: None):
-                        encoder.submit(self.encode_batch, batch, chroma, lambda frame, item: sink.write(frame, item.key))
+                        self.submit(encoder, batch, chroma, lambda frame, item: sink.write(frame, item.key))
                         frames += len(batch)
                     encoder.submit(sink.close)
                 self._add_io(reader, encoder)

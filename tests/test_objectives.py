@@ -132,3 +132,21 @@ def test_hint_model_learns_on_a_fixed_batch():
     for _ in range(3):
         obj.step(L, ab, progress=0.0)
     assert loss() < before
+
+
+def test_wide_spread_reaches_further_and_a_narrower_model_loads_unchanged():
+    from streamcolor.models.hints import expand_input_channels
+
+    torch.manual_seed(0)
+    narrow = create_model("unet_small_hints", ngf=8).eval()
+    wide = create_model("unet_small_hints", ngf=8, spreads=[1e3, 3e4]).eval()
+    assert (narrow.hint_channels, wide.hint_channels) == (6, 9) and wide.model_args["spreads"] == [1e3, 3e4]
+    wide.load_state_dict(expand_input_channels(wide, narrow.state_dict()))
+    L = np.tile(np.linspace(20, 80, 96, dtype=np.float32), (1, 64, 1))  # a smooth ramp, no edges
+    sparse = np.zeros((1, 64, 96, 3), np.float32)
+    sparse[0, 30:33, 2:5] = (40.0, 20.0, 1.0)  # one hint at the left end
+    channels = wide.hint_input(L, sparse)[0].numpy()
+    assert channels[8, 31, 90] > 1.5 * channels[5, 31, 90]  # the wide spread's weight reaches the far end
+    x = torch.cat([torch.from_numpy(L[:, None] / 50 - 1), wide.hint_input(L, sparse)], 1)
+    with torch.no_grad():  # new inputs start at zero weight: the same colour as the narrow model
+        torch.testing.assert_close(wide(x), narrow(torch.cat([x[:, :1], narrow.hint_input(L, sparse)], 1)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -122,3 +123,21 @@ def test_strength_scales_colour(kodak):
     assert max(np.abs(L[0] - x).mean() for x in L[1:]) < 0.5  # luma untouched, even where colour was clipped
     with pytest.raises(InputError, match="strength must be 0 or more"):
         colorizer.with_settings(strength=-1)
+
+
+def test_guided_upsample_puts_colour_edges_on_luma_edges():
+    from streamcolor.engine import guided_upsample
+
+    full = np.full((120, 160), 30.0, np.float32)
+    full[:, 83:] = 70.0  # a luma edge between full-resolution columns 82 and 83
+    small = cv2.resize(full, (40, 30), interpolation=cv2.INTER_AREA)
+    ab = np.where(small[..., None] > 50, np.float32([40, -30]), np.float32([-20, 10])).astype(np.float32)
+    up = guided_upsample(ab, small, full, 1e-3)
+    assert up.shape == (120, 160, 2) and up.dtype == np.float32
+    np.testing.assert_allclose(up[60, 78], (-20, 10), atol=3)  # each side keeps its colour up to the edge
+    np.testing.assert_allclose(up[60, 87], (40, -30), atol=3)
+    truth = np.where(full[..., None] > 50, np.float32([40, -30]), np.float32([-20, 10]))
+    near = (slice(None), slice(76, 90))  # where bilinear upsampling blurs the colour across the edge
+    bilinear = cv2.resize(ab, (160, 120), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(up - truth)[near].mean() < np.abs(bilinear - truth)[near].mean()
+    assert (up[:, 82, 0] < -15).all() and (up[:, 83, 0] > 25).all()  # the colour switches at the luma edge
