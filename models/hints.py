@@ -9,8 +9,9 @@ along L's edges by an edge-aware smoother (the fast global smoother of Min et al
 "Fast Global Image Smoothing Based on Weighted Least Squares", OpenCV ximgproc), with a
 weight saying how much hint reached each pixel; it learns where to trust that and where
 its own prior knows better. Input channels (:func:`hint_input`): L, then hint a, hint b
-(scaled to [-1, 1], 0 where no hint), mask (1 at hinted pixels), spread a, spread b
-(scaled, times the weight), weight in [0, 1]. Given L alone it runs as a plain colorizer.
+(scaled to [-1, 1], 0 where no hint), mask (1 at hinted pixels), then for each spread
+(one by default; :class:`HintUNet` ``spreads``) spread a, spread b (scaled, times the
+weight), weight in [0, 1]. Given L alone it runs as a plain colorizer.
 """
 
 from __future__ import annotations

@@ -81,17 +81,21 @@ def guided_upsample(ab: np.ndarray, L: np.ndarray, guide_L: np.ndarray, eps: flo
         float32 ``(H, W, 2)``.
     """
     size = guide_L.shape[::-1]
-    box = lambda x: cv2.boxFilter(x, -1, (5, 5), borderType=cv2.BORDER_REFLECT)  # noqa: E731  radius 2
     guide, full = L.astype(np.float32) / 100, guide_L.astype(np.float32) / 100
-    mean_I = box(guide)
-    var_I = box(guide * guide) - mean_I * mean_I + eps
+    mean_I = _box(guide)
+    var_I = _box(guide * guide) - mean_I * mean_I + eps
     out = []
     for p in cv2.split(ab.astype(np.float32)):  # per channel: 2-D arrays keep NumPy's loops long
-        mean_p = box(p)
-        A = (box(guide * p) - mean_I * mean_p) / var_I
+        mean_p = _box(p)
+        A = (_box(guide * p) - mean_I * mean_p) / var_I
         B = mean_p - A * mean_I
-        out.append(cv2.resize(box(A), size) * full + cv2.resize(box(B), size))
+        out.append(cv2.resize(_box(A), size) * full + cv2.resize(_box(B), size))
     return cv2.merge(out)
+
+
+def _box(x: np.ndarray) -> np.ndarray:
+    """Mean over a 5x5 window (radius 2 at the inference size), edges reflected."""
+    return cv2.boxFilter(x, -1, (5, 5), borderType=cv2.BORDER_REFLECT)
 
 
 SMOOTHERS = {"motion": MotionSmoother, "ema": EMASmoother}
