@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from conftest import data_file
 from streamcolor.train.__main__ import main as train_main
 from streamcolor.train.config import TrainConfig, parse_args
-from streamcolor.train.loop import Trainer
+from streamcolor.train.loop import Trainer, learning_rate
 
 
 def _config(tmp_path, **overrides):
@@ -74,6 +74,18 @@ def test_resume_refuses_other_flags(tmp_path):
     Trainer(_config(tmp_path, steps=1)).fit()
     with pytest.raises(ValueError, match="flags differ"):
         Trainer(_config(tmp_path, lr=1e-3)).resume()
+
+
+def test_cosine_schedule_decays_to_zero(tmp_path):
+    config = _config(tmp_path, lr=1e-3, lr_schedule="cosine", steps=4)
+    assert [learning_rate(config, s) for s in (0, 2, 4)] == pytest.approx([1e-3, 5e-4, 0.0])
+    assert learning_rate(_config(tmp_path, lr=1e-3), 3) == 1e-3
+    trainer = Trainer(config)
+    trainer.fit()
+    # the last step (index 3) ran at lr * (1 + cos(3 pi / 4)) / 2
+    assert trainer.objective.optimizers["G"].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1464466, rel=1e-5)
+    with pytest.raises(ValueError, match="lr-schedule"):
+        Trainer(_config(tmp_path, lr_schedule="linear"))
 
 
 def test_bad_objective(tmp_path):

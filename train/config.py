@@ -36,6 +36,7 @@ class TrainConfig:
     rotate90: bool = False  # augmentation: rotate by +-90 degrees with probability 1/2 (report 002)
     batch_size: int = 16
     lr: float = 2e-4
+    lr_schedule: str = "constant"  # or "cosine": lr * (1 + cos(pi * step / steps)) / 2, reaching 0 at the end
     beta1: float = 0.5
     steps: int = 2000
     max_seconds: float = 0.0  # stop earlier once this much training time has passed (0 = no limit)

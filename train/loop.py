@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import math
 import time
 from pathlib import Path
 
@@ -27,6 +28,19 @@ from streamcolor.train.objectives import build_objective
 from streamcolor.plots import plot_losses
 
 CHECKPOINT = "checkpoint.safetensors"
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of training step ``step`` (0-based) under ``config.lr_schedule``.
+
+    Raises:
+        InputError: an unknown schedule.
+    """
+    if config.lr_schedule == "constant":
+        return config.lr
+    if config.lr_schedule == "cosine":
+        return config.lr * (1 + math.cos(math.pi * min(step / config.steps, 1.0))) / 2
+    raise InputError(f"unknown --lr-schedule {config.lr_schedule!r}; use constant or cosine")
 
 
 def _device(name: str) -> torch.device:
@@ -62,6 +76,7 @@ class Trainer:
         self.generator = generator
         self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90)
         self.val_files = self._val_subset(list_images(config.val_dirs))
+        learning_rate(config, 0)  # an unknown schedule fails here, not after data loading
         self.step = 0
         self.elapsed_before = 0.0
 
@@ -130,6 +145,9 @@ class Trainer:
         amp = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else contextlib.nullcontext()
         bar = tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step")
         for L, ab in self._loader():
+            for optimizer in self.objective.optimizers.values():
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(self.config, self.step)
             with amp:
                 losses = self.objective.step(L.to(self.device, non_blocking=True), ab.to(self.device, non_blocking=True),
                                              self.step / self.config.steps)
