@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from streamcolor.color import (
-    AB_SCALE, L_SCALE, denormalize_ab, denormalize_L, lab_to_rgb, luma_code_to_L, normalize_ab, normalize_L,
+    AB_SCALE, L_SCALE, denormalize_ab, denormalize_L, lab_to_linear_rgb, lab_to_rgb, luma_code_to_L, normalize_ab,
+    normalize_L,
     rgb_to_cbcr, rgb_to_lab,
 )
 from streamcolor.train.datasets import read_rgb
@@ -64,6 +65,18 @@ class TestLabToRgb:
         chroma = np.hypot(back[:, 1], back[:, 2])
         hue_error = np.angle(np.exp(1j * (np.arctan2(back[:, 2], back[:, 1]) - np.arctan2(lab[:, 2], lab[:, 1]))))
         assert np.median(np.abs(hue_error[chroma > 10])) < 0.15  # radians
+
+    def test_image_path_equals_exact_formulas_on_mixed_gamut(self):
+        # float32 images take OpenCV plus the exact formulas on clipped pixels only; the
+        # result must equal the exact formulas everywhere, black and white included
+        rng = np.random.default_rng(3)
+        lab = np.dstack([rng.uniform(0, 100, (60, 80)), rng.normal(0, 40, (60, 80)), rng.normal(0, 40, (60, 80))])
+        lab[:3, :, 0], lab[3:6, :, 0] = 0, 100
+        fast = lab_to_rgb(lab.astype(np.float32))
+        exact = lab_to_rgb(lab.reshape(-1, 3)).reshape(lab.shape)  # float64, the formulas alone
+        clipped = ((lab_to_linear_rgb(lab) < 0) | (lab_to_linear_rgb(lab) > 1)).any(-1)
+        assert 0.2 < clipped.mean() < 0.9
+        np.testing.assert_allclose(fast, exact, atol=2e-4)  # float32 vs float64
 
     def test_torch_input(self):
         lab = torch.tensor([[50.0, 20.0, -30.0]])
