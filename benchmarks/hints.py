@@ -1,11 +1,13 @@
 """Colour hints: PSNR of a hint model with N ground-truth hints per image against none.
 
     python benchmarks/hints.py [--model unet_small_hints_v2] [--hints 10] [--sets kodak24 mcmaster18]
-                               [--figure docs/hints.jpg]
+                               [--draws 1] [--figure docs/hints.jpg]
 
 For each evaluation photo, ``--hints`` pixels are drawn uniformly (seeded) and given the
 photo's true colour there (mean of the 5x5 patch around it), as a user clicking a point
 and picking its colour would; the model colorizes the grey photo with and without them.
+``--draws N`` repeats the hinted run with N independent draws of the points (seeds 0 ..
+N-1; draw 0 is the one a single run uses) and reports their mean and each draw's gain.
 ``--figure`` writes, for two kodak24 photos: grey with the hints marked | no hints | with
 hints | the original.
 """
@@ -36,23 +38,27 @@ def main() -> None:
     parser.add_argument("--model", default="unet_small_hints_v2")
     parser.add_argument("--hints", type=int, default=10)
     parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18"])
+    parser.add_argument("--draws", type=int, default=1)
     parser.add_argument("--figure", type=Path, default=None)
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, device="cpu")
-    print(f"model {args.model}, {args.hints} true-colour hints per image")
-    print("| set | PSNR no hints | PSNR with hints | gain dB | colourfulness no hints / hints |")
-    print("|---|---|---|---|---|")
+    print(f"model {args.model}, {args.hints} true-colour hints per image, {args.draws} draw(s)")
+    print("| set | PSNR no hints | PSNR with hints | gain dB | gain per draw | colourfulness no hints / hints |")
+    print("|---|---|---|---|---|---|")
     for name in args.sets:
-        rng = np.random.default_rng(0)
-        rows = []
-        for path in list_images([str(DATA / name)]):
-            rgb = read_rgb(path)
-            grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # the photo's luma, as in train/evaluate.py
-            plain = colorizer.colorize_image(grey)
-            hinted = colorizer.colorize_image(grey, hints=true_hints(rgb, args.hints, rng))
-            rows.append((psnr(plain, rgb), psnr(hinted, rgb), colourfulness(plain), colourfulness(hinted)))
-        a, b, c, d = np.mean(rows, 0)
-        print(f"| {name} | {a:.2f} | {b:.2f} | {b - a:+.2f} | {c:.1f} / {d:.1f} |")
+        photos = [read_rgb(path) for path in list_images([str(DATA / name)])]
+        greys = [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in photos]  # the photo's luma, as in train/evaluate.py
+        plain = [colorizer.colorize_image(grey) for grey in greys]
+        gains, hinted_psnr, hinted_colour = [], [], []
+        for draw in range(args.draws):
+            rng = np.random.default_rng(draw)
+            hinted = [colorizer.colorize_image(g, hints=true_hints(rgb, args.hints, rng)) for g, rgb in zip(greys, photos)]
+            hinted_psnr.append(np.mean([psnr(h, rgb) for h, rgb in zip(hinted, photos)]))
+            hinted_colour.append(np.mean([colourfulness(h) for h in hinted]))
+        a = np.mean([psnr(p, rgb) for p, rgb in zip(plain, photos)])
+        b, per_draw = np.mean(hinted_psnr), " ".join(f"{x - a:+.2f}" for x in hinted_psnr)
+        c, d = np.mean([colourfulness(p) for p in plain]), np.mean(hinted_colour)
+        print(f"| {name} | {a:.2f} | {b:.2f} | {b - a:+.2f} | {per_draw} | {c:.1f} / {d:.1f} |")
     if args.figure:
         write_figure(colorizer, args.hints, args.figure)
 
