@@ -59,6 +59,7 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig) -> None:
+        learning_rate(config, 0)  # an unknown schedule fails now, not after the model and data are built
         if config.threads:
             torch.set_num_threads(config.threads)
         self.config = config
@@ -76,7 +77,6 @@ class Trainer:
         self.generator = generator
         self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90)
         self.val_files = self._val_subset(list_images(config.val_dirs))
-        learning_rate(config, 0)  # an unknown schedule fails here, not after data loading
         self.step = 0
         self.elapsed_before = 0.0
 
