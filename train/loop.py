@@ -55,7 +55,7 @@ class Trainer:
     and, at the end, ``final/`` (a saved model for ``--model``).
 
     Raises:
-        InputError: bad objective/model pairing, empty image folders.
+        InputError: bad objective/model pairing, empty image folders, an unknown --lr-schedule.
     """
 
     def __init__(self, config: TrainConfig) -> None:
