@@ -49,7 +49,7 @@ def main() -> None:
         photos = [read_rgb(path) for path in list_images([str(DATA / name)])]
         greys = [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in photos]  # the photo's luma, as in train/evaluate.py
         plain = [colorizer.colorize_image(grey) for grey in greys]
-        gains, hinted_psnr, hinted_colour = [], [], []
+        hinted_psnr, hinted_colour = [], []
         for draw in range(args.draws):
             rng = np.random.default_rng(draw)
             hinted = [colorizer.colorize_image(g, hints=true_hints(rgb, args.hints, rng)) for g, rgb in zip(greys, photos)]
