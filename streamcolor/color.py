@@ -220,14 +220,19 @@ def luma_code_to_L(full_range: bool, bits: int = 8) -> np.ndarray:
     return luminance_to_L(srgb_to_linear(grey.clip(0, 1))).astype(np.float32)
 
 
-def rgb_to_cbcr(rgb: np.ndarray, matrix: str = "bt601", full_range: bool = False, bits: int = 8) -> np.ndarray:
-    """Gamma-encoded RGB in [0, 1], shape ``(..., 3)`` -> Cb, Cr codes ``(..., 2)``: uint8 for
-    8 bits, uint16 for more.
+def rgb_to_cbcr(rgb: Array, matrix: str = "bt601", full_range: bool = False, bits: int = 8) -> Array:
+    """Gamma-encoded RGB in [0, 1], shape ``(..., 3)`` -> Cb, Cr codes ``(..., 2)``.
 
     Args:
+        rgb: float numpy array or torch tensor (any device).
         matrix: ``"bt601"`` or ``"bt709"`` (see :data:`YCBCR_WEIGHTS`).
         full_range: JPEG/full range (0..255 around 128 at 8 bits) instead of limited (16..240).
         bits: bit depth of the codes (8 or 10).
+
+    Returns:
+        Codes of the input's type: a numpy array of uint8 for 8 bits, uint16 for more; a
+        tensor on the input's device of uint8 for 8 bits, int32 for more (CUDA tensors
+        have no uint16 arithmetic).
 
     Raises:
         KeyError: unknown ``matrix``.
@@ -241,6 +246,10 @@ def rgb_to_cbcr(rgb: np.ndarray, matrix: str = "bt601", full_range: bool = False
     cb = np.array([-kr, -kg, 1 - kb]) / (2 * (1 - kb))
     cr = np.array([1 - kr, -kg, -kb]) / (2 * (1 - kr))
     affine = np.hstack([np.stack([cb, cr]) * span, np.full((2, 1), 2 ** (bits - 1) + 0.5)])
+    if isinstance(rgb, torch.Tensor):
+        codes = _matmul(_floating(rgb), affine[:, :3]) + torch.as_tensor(affine[:, 3], dtype=torch.float32,
+                                                                          device=rgb.device)
+        return codes.clamp(0, top).to(torch.uint8 if bits == 8 else torch.int32)
     flat = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, 1, 3)
     codes = cv2.transform(flat, affine).reshape(*rgb.shape[:-1], 2).clip(0, top)
     return codes.astype(np.uint8 if bits == 8 else np.uint16)

@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 import av
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_cbcr
@@ -30,6 +31,7 @@ from streamcolor.errors import InputError
 from streamcolor.media import (LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
                                mux_segments, output_pix_fmt)
 from streamcolor.segments import Segment, SegmentStore
+from streamcolor.transfer import maths_device, to_device
 
 log = logging.getLogger("streamcolor")
 
@@ -71,9 +73,10 @@ def ycbcr_matrix(info: VideoInfo) -> str:
 
 class _ChromaWriter:
     """Turns (Y', ab) into yuv420p frames (8 or 10 bits) with the source's exact Y' plane
-    (a 10-bit Y' written at 8 bits is rounded to 8)."""
+    (a 10-bit Y' written at 8 bits is rounded to 8). The Lab -> Cb/Cr maths run in OpenCV,
+    or in torch on ``device`` (the CUDA device of the generator, :func:`maths_device`)."""
 
-    def __init__(self, info: VideoInfo, pix_fmt: str) -> None:
+    def __init__(self, info: VideoInfo, pix_fmt: str, device: torch.device | None = None) -> None:
         self.full_range = info.color_range == _RANGE_JPEG or info.pix_fmt.startswith("yuvj")
         self.matrix = ycbcr_matrix(info)
         self.lut = luma_code_to_L(self.full_range, info.bit_depth)
@@ -81,6 +84,7 @@ class _ChromaWriter:
         self.width, self.height = info.width, info.height
         self.format, self.out_bits = pix_fmt, 10 if pix_fmt == "yuv420p10le" else 8
         self.in_bits, self.dtype = info.bit_depth, np.dtype(np.uint8 if self.out_bits == 8 else "<u2")
+        self.device = device
 
     def L(self, Y: np.ndarray) -> np.ndarray:
         """float32 L in [0, 100] at the chroma-plane size: Y' codes area-averaged over each
@@ -92,12 +96,19 @@ class _ChromaWriter:
     def frame(self, Y: np.ndarray, lab: np.ndarray) -> av.VideoFrame:
         if self.in_bits > self.out_bits:
             Y = ((Y.astype(np.uint16) + 2) >> 2).clip(0, 255).astype(np.uint8)
-        cbcr = rgb_to_cbcr(lab_to_rgb(lab), self.matrix, self.full_range, self.out_bits)
+        cbcr = self.cbcr(lab)
         frame = av.VideoFrame(self.width, self.height, self.format)
         for plane, data in zip(frame.planes, (Y, cbcr[..., 0], cbcr[..., 1])):
             view = np.frombuffer(plane, self.dtype).reshape(plane.height, plane.line_size // self.dtype.itemsize)
             view[:, : plane.width] = data
         return frame
+
+    def cbcr(self, lab: np.ndarray) -> np.ndarray:
+        """float32 Lab ``(h, w, 3)`` at the chroma size -> Cb, Cr codes ``(h, w, 2)`` of the output's dtype."""
+        if self.device is None:
+            return rgb_to_cbcr(lab_to_rgb(lab), self.matrix, self.full_range, self.out_bits)
+        codes = rgb_to_cbcr(lab_to_rgb(to_device(lab, self.device)), self.matrix, self.full_range, self.out_bits)
+        return codes.cpu().numpy().astype(self.dtype, copy=False)
 
 
 def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLike,
@@ -155,7 +166,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Se
     run = _Run(engine, encode, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
     with VideoReader(source, start_pts=(before or span).start_pts) as reader:
         encode, pix_fmt = _resolve(encode, part, reader.info)
-        chroma = _ChromaWriter(reader.info, pix_fmt)
+        chroma = _ChromaWriter(reader.info, pix_fmt, maths_device(engine.backend))
         items = run._after(reader, before, chroma, first) if before else reader
         frames = 0
         with VideoWriter(part, reader.info, [], codec=encode.codec, crf=encode.crf, preset=encode.preset,
@@ -245,7 +256,7 @@ class _Run:
             with VideoWriter(dst, reader.info, reader.copied, dict(reader.container.metadata),
                              reader.container.chapters(), codec=self.encode.codec, crf=self.encode.crf,
                              preset=self.encode.preset) as writer:
-                chroma = _ChromaWriter(reader.info, writer.video.pix_fmt)
+                chroma = _ChromaWriter(reader.info, writer.video.pix_fmt, maths_device(self.engine.backend))
                 frames = 0
                 with _EncodeThread() as encoder:
                     copied = _PacketCounter(encoder, writer.copy_packet)
@@ -282,7 +293,7 @@ class _Run:
         self.encoded = store.frames
         with VideoReader(source, start_pts=last.start_pts if last else None) as reader:
             encode, pix_fmt = _resolve(self.encode, dst, reader.info)
-            chroma = _ChromaWriter(reader.info, pix_fmt)
+            chroma = _ChromaWriter(reader.info, pix_fmt, maths_device(self.engine.backend))
             sink = _SegmentSink(store, reader.info, encode, pix_fmt, dst.suffix)
             items = self._after(reader, last, chroma, store.frames) if last else reader
             frames = store.frames

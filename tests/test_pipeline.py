@@ -141,3 +141,41 @@ def test_guided_upsample_puts_colour_edges_on_luma_edges():
     bilinear = cv2.resize(ab, (160, 120), interpolation=cv2.INTER_LINEAR)
     assert np.abs(up - truth)[near].mean() < np.abs(bilinear - truth)[near].mean()
     assert (up[:, 82, 0] < -15).all() and (up[:, 83, 0] > 25).all()  # the colour switches at the luma edge
+
+
+@pytest.mark.parametrize("full_range, colorspace, bits, pix_fmt", [(False, 5, 8, "yuv420p"), (True, 1, 10, "yuv420p10le")])
+def test_chroma_maths_in_torch_match_opencv(kodak, full_range, colorspace, bits, pix_fmt):
+    """The Lab -> Cb/Cr path a CUDA backend uses (torch, run here on the CPU) gives the
+    OpenCV path's codes, out-of-gamut colour included."""
+    import torch
+
+    from streamcolor.color import rgb_to_lab
+    from streamcolor.media import VideoInfo
+    from streamcolor.pipeline import _ChromaWriter
+
+    rgb = cv2.cvtColor(cv2.imread(str(kodak[22])), cv2.COLOR_BGR2RGB)
+    lab = rgb_to_lab(rgb[::2, ::2].astype(np.float32) / 255)
+    lab[..., 1:] *= 1.6  # pushes part of the picture out of the sRGB gamut
+    info = VideoInfo(768, 512, 1, None, 0, None, 2 if full_range else 1, colorspace, colorspace, colorspace,
+                     "yuv420p", bit_depth=bits)
+    opencv, torch_cpu = _ChromaWriter(info, pix_fmt), _ChromaWriter(info, pix_fmt, torch.device("cpu"))
+    a, b = opencv.cbcr(lab), torch_cpu.cbcr(lab)
+    assert a.dtype == b.dtype == (np.uint8 if bits == 8 else np.uint16) and a.shape == b.shape == (256, 384, 2)
+    diff = np.abs(a.astype(int) - b.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.001  # float rounding moves a code on a few pixels
+    assert np.abs(a.astype(int) - 2 ** (bits - 1)).mean() > 2 ** (bits - 5)  # real colour, not grey
+
+
+def test_maths_run_on_the_generators_cuda_device_only():
+    import torch
+
+    from streamcolor.backends import TorchBackend
+    from streamcolor.models import create_model
+    from streamcolor.transfer import maths_device, to_device
+
+    assert maths_device(TorchBackend(create_model("unet_small"), "cpu")) is None
+    cuda = type("CudaBackend", (), {"device": torch.device("cuda", 1)})()
+    assert maths_device(cuda) == torch.device("cuda", 1)
+    L = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    x = to_device(L, torch.device("cpu"))
+    assert x.dtype == torch.float32 and x.shape == (3, 4) and x[2, 3] == 11

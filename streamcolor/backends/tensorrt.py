@@ -24,6 +24,7 @@ from streamcolor.backends.base import Backend, refuse_hints
 from streamcolor.backends.cache import cache_dir, package_version, weights_digest
 from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.inference import padded_size
+from streamcolor.transfer import to_device
 
 log = logging.getLogger("streamcolor")
 
@@ -96,7 +97,7 @@ class TensorRTBackend(Backend):
         refuse_hints(hints, "tensorrt")
         h, w = L.shape[1:]
         ph, pw = padded_size(h, w, getattr(self.model, "multiple", 1))
-        x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None].to(self.device))
+        x = normalize_L(to_device(L, self.device)[:, None])
         x = torch.nn.functional.pad(x, (0, pw - w, 0, ph - h), mode="replicate").half()
         program = self._program((ph, pw))
         outs = [program(chunk) for chunk in x.split(self.max_batch)]

@@ -10,6 +10,7 @@ from streamcolor.backends.base import Backend
 from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.errors import InputError
 from streamcolor.inference import predict_ab
+from streamcolor.transfer import to_device
 
 
 class TorchBackend(Backend):
@@ -39,7 +40,7 @@ class TorchBackend(Backend):
 
     @torch.inference_mode()
     def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
-        x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None].to(self.device))
+        x = normalize_L(to_device(L, self.device)[:, None])
         if hints is not None:
             if not getattr(self.model, "hint_channels", 0):
                 raise InputError("this model does not take colour hints; use a hint model such as unet_small_hints_v2")
