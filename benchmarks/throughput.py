@@ -2,10 +2,17 @@
 
     python benchmarks/throughput.py FILE [--backends torch-cpu onnxruntime] [--model NAME]
                                          [--batch-size N] [--crf N] [--preset P] [--infer-every K ...]
+                                         [--rounds N]
 
-In one run: fps of decode only, of decode + encode (plain transcode, same x264 settings),
-of colorize (the full pipeline, audio copied) per backend with its busiest stages, the
-ratio colorize / transcode, and peak RSS (of the whole process).
+In one run: fps of decode only, of decode + encode (plain transcode through the pipeline's
+own writer: same x264 options and threading, audio copied), of colorize (the full
+pipeline, audio copied) per backend with its busiest stages, the ratio colorize /
+transcode, and peak RSS (of the whole process). Beside each fps, the process's CPU time a
+frame (user + system, all threads).
+
+``--rounds N`` repeats the transcode and the colorize runs N times, interleaved, and gives
+each round's ratio and the median: on a machine whose speed drifts between runs, a
+colorize run is divided by the transcode run just before it.
 """
 
 from __future__ import annotations
@@ -13,38 +20,58 @@ from __future__ import annotations
 import argparse
 import itertools
 import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import av
 
 from streamcolor import Colorizer
 from streamcolor.engine import EngineSettings
+from streamcolor.media import VideoReader, VideoWriter
+
+T = TypeVar("T")
 
 
-def decode_only(path: Path) -> tuple[int, float]:
-    started = time.perf_counter()
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(run: Callable[[], T]) -> tuple[T, float, float]:
+    """``run()``'s result, wall seconds and process CPU seconds."""
+    started, cpu = time.perf_counter(), cpu_seconds()
+    result = run()
+    return result, time.perf_counter() - started, cpu_seconds() - cpu
+
+
+def decode_only(path: Path) -> int:
     with av.open(str(path)) as c:
         c.streams.video[0].thread_type = "AUTO"
-        frames = sum(1 for _ in c.decode(video=0))
-    return frames, time.perf_counter() - started
+        return sum(1 for _ in c.decode(video=0))
 
 
-def transcode(path: Path, dst: Path, crf: int, preset: str) -> tuple[int, float]:
-    started = time.perf_counter()
+def transcode(path: Path, dst: Path, crf: int, preset: str) -> int:
+    """Decode and re-encode with the pipeline's own writer (same encoder, options and threading;
+    audio copied), the baseline the colorize runs are divided by."""
+    with VideoReader(path) as probe:  # opened, not started: the stream facts the writer copies
+        info = probe.info
     frames = 0
-    with av.open(str(path)) as src, av.open(str(dst), "w") as out:
-        vin = src.streams.video[0]
-        vin.thread_type = "AUTO"
-        vout = out.add_stream("libx264", rate=vin.average_rate, options={"crf": str(crf), "preset": preset})
-        vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
-        vout.codec_context.time_base = vin.time_base
-        for frame in src.decode(vin):
-            out.mux(vout.encode(frame))
-            frames += 1
-        out.mux(vout.encode(None))
-    return frames, time.perf_counter() - started
+    with av.open(str(path)) as src:
+        video = src.streams.video[0]
+        video.thread_type = "AUTO"  # as the pipeline's reader
+        with VideoWriter(dst, info, list(src.streams.audio), codec="h264", crf=crf, preset=preset) as writer:
+            for packet in src.demux(video, *src.streams.audio):
+                if packet.stream.type == "audio":
+                    writer.copy_packet(packet)
+                    continue
+                for frame in packet.decode():
+                    writer.write(frame)
+                    frames += 1
+            writer.commit()
+    return frames
 
 
 def main() -> None:
@@ -57,25 +84,39 @@ def main() -> None:
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--infer-every", type=int, nargs="+", default=[EngineSettings.infer_every],
                         help="colorize once per value (see EngineSettings.infer_every)")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
+    print(f"file: {args.file.name}  x264 crf {args.crf} preset {args.preset}, batch {args.batch_size}")
+    show("decode only", *timed(lambda: decode_only(args.file)))
+    ratios: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        n_dec, t_dec = decode_only(args.file)
-        n_tr, t_tr = transcode(args.file, Path(tmp) / "transcode.mp4", args.crf, args.preset)
-        reports = {}
-        for backend, every in itertools.product(args.backends, args.infer_every):
-            colorizer = Colorizer.from_pretrained(args.model, backend=backend, infer_every=every)
-            name = backend if every == 1 else f"{backend}/{every}"
-            reports[name] = colorizer.colorize_video(args.file, Path(tmp) / "colorized.mp4", crf=args.crf,
-                                                     preset=args.preset, batch_size=args.batch_size, overwrite=True)
-    fps_tr = n_tr / t_tr
-    print(f"file: {args.file.name}  ({n_dec} frames)  x264 crf {args.crf} preset {args.preset}, batch {args.batch_size}")
-    print(f"decode only        : {n_dec / t_dec:7.1f} fps")
-    print(f"decode + encode    : {fps_tr:7.1f} fps  (plain transcode)")
-    for backend, report in reports.items():
-        fps = report.frames / report.seconds
-        stages = ", ".join(f"{k} {1000 * v / report.frames:.1f}" for k, v in sorted(report.stages.items(), key=lambda kv: -kv[1]))
-        print(f"colorize {backend:13}: {fps:7.1f} fps  = {fps / fps_tr:.2f}x transcode  (ms/frame: {stages})")
-    print(f"peak RSS           : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
+        for round_ in range(1, args.rounds + 1):
+            print(f"round {round_}")
+            frames, seconds, cpu = timed(lambda: transcode(args.file, Path(tmp) / "transcode.mp4", args.crf, args.preset))
+            fps_tr = show("decode + encode (plain transcode)", frames, seconds, cpu)
+            for backend, every in itertools.product(args.backends, args.infer_every):
+                colorizer = Colorizer.from_pretrained(args.model, backend=backend, infer_every=every)
+                name = backend if every == 1 else f"{backend}/{every}"
+                report, seconds, cpu = timed(lambda: colorizer.colorize_video(
+                    args.file, Path(tmp) / "colorized.mp4", crf=args.crf, preset=args.preset,
+                    batch_size=args.batch_size, overwrite=True))
+                ratio = show(f"colorize {name}", report.frames, seconds, cpu, report.stages) / fps_tr
+                ratios.setdefault(name, []).append(ratio)
+    for name, values in ratios.items():
+        print(f"colorize {name} / transcode: {statistics.median(values):.2f}x median"
+              f" (rounds: {', '.join(f'{r:.2f}' for r in values)})")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def show(label: str, frames: int, seconds: float, cpu: float, stages: dict[str, float] | None = None) -> float:
+    """Print one line (fps, CPU ms a frame, busiest stages) and return the fps."""
+    fps = frames / seconds
+    line = f"  {label:34}: {fps:7.1f} fps, CPU {1000 * cpu / frames:5.1f} ms/frame"
+    if stages:
+        line += "  (busy ms/frame: " + ", ".join(
+            f"{k} {1000 * v / frames:.1f}" for k, v in sorted(stages.items(), key=lambda kv: -kv[1])) + ")"
+    print(line)
+    return fps
 
 
 if __name__ == "__main__":
