@@ -11,8 +11,17 @@ import os
 # 2 cores); read once when torch loads, so it is set before the first import of torch
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from streamcolor.api import Colorizer  # noqa: E402
 from streamcolor.errors import InputError, MediaError, StreamcolorError, UnknownModelError  # noqa: E402
+
+
+def __getattr__(name: str) -> object:
+    # Colorizer is loaded on first use, so that the models, backends and colour maths
+    # import without PyAV (a GPU machine that benchmarks the generator alone has none)
+    if name == "Colorizer":
+        from streamcolor.api import Colorizer
+
+        return Colorizer
+    raise AttributeError(f"module 'streamcolor' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 __all__ = ["Colorizer", "InputError", "MediaError", "StreamcolorError", "UnknownModelError"]

@@ -253,3 +253,14 @@ def rgb_to_cbcr(rgb: Array, matrix: str = "bt601", full_range: bool = False, bit
     flat = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, 1, 3)
     codes = cv2.transform(flat, affine).reshape(*rgb.shape[:-1], 2).clip(0, top)
     return codes.astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def lab_to_cbcr(lab: Array, matrix: str = "bt601", full_range: bool = False, bits: int = 8) -> Array:
+    """CIE Lab -> Cb, Cr codes: :func:`lab_to_rgb` (out-of-gamut colour desaturated at
+    constant L), then :func:`rgb_to_cbcr`. Takes and returns what those do: a numpy array
+    (OpenCV's fast path) or a torch tensor on any device, shape ``(..., 3)`` -> ``(..., 2)``.
+
+    Raises:
+        TypeError, ValueError: as :func:`rgb_to_lab`; KeyError: unknown ``matrix``.
+    """
+    return rgb_to_cbcr(lab_to_rgb(lab), matrix, full_range, bits)

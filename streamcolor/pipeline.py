@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_cbcr
+from streamcolor.color import lab_to_cbcr, luma_code_to_L
 from streamcolor.engine import Engine
 from streamcolor.errors import InputError
 from streamcolor.media import (LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
@@ -106,8 +106,8 @@ class _ChromaWriter:
     def cbcr(self, lab: np.ndarray) -> np.ndarray:
         """float32 Lab ``(h, w, 3)`` at the chroma size -> Cb, Cr codes ``(h, w, 2)`` of the output's dtype."""
         if self.device is None:
-            return rgb_to_cbcr(lab_to_rgb(lab), self.matrix, self.full_range, self.out_bits)
-        codes = rgb_to_cbcr(lab_to_rgb(to_device(lab, self.device)), self.matrix, self.full_range, self.out_bits)
+            return lab_to_cbcr(lab, self.matrix, self.full_range, self.out_bits)
+        codes = lab_to_cbcr(to_device(lab, self.device), self.matrix, self.full_range, self.out_bits)
         return codes.cpu().numpy().astype(self.dtype, copy=False)
 
 

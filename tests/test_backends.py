@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 
 import numpy as np
@@ -108,3 +109,19 @@ def test_torch_backend_layouts_agree_and_fp16_needs_cuda():
     assert np.abs(nhwc - nchw).max() < 1e-3
     with pytest.raises(InputError, match="fp16 on CUDA"):
         TorchBackend(model, "cpu", precision="fp16")
+
+
+
+def test_generator_and_colour_maths_import_without_pyav():
+    """benchmarks/gpu.py runs on a GPU machine whose image has torch but no PyAV."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'av': raise ImportError('no PyAV here')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import streamcolor.backends.torch_backend, streamcolor.color, streamcolor.models, streamcolor.transfer\n"
+        "print('imported', 'av' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "imported False\n", done.stderr
