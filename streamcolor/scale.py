@@ -10,6 +10,7 @@ died. Workers report frames done to one progress actor, which feeds the overall 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import sys
 import time
@@ -55,6 +56,9 @@ def connect(settings: RaySettings):
     ray = _ray()
     if not ray.is_initialized():
         if settings.address is None:
+            # Ray announces on stderr, at every start, the token authentication it turns on for
+            # a new local instance; that default is what we want, so the line says nothing
+            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
             ray.init(num_cpus=max(1, round(settings.workers * settings.cpus_per_worker)), include_dashboard=False,
                      log_to_driver=False)
         else:

@@ -42,6 +42,7 @@ def test_archive_reports_the_bad_film_and_finishes_the_rest(tmp_path):
     assert "3 of 4 done, 1 failed" in result.stdout and "broken.mp4" in result.stdout
     assert sorted(p.name for p in outbox.iterdir()) == ["chaplin.mp4", "no_duration.webm", "transparent.webm"]
     assert [_frames(outbox / n) for n in ("chaplin.mp4", "no_duration.webm", "transparent.webm")] == [241, 74, 150]
+    assert "Token authentication" not in result.stderr  # Ray's notice about its own default is not shown
 
 
 def test_killed_worker_is_retried_without_partial_output(tmp_path):
