@@ -111,7 +111,6 @@ def test_torch_backend_layouts_agree_and_fp16_needs_cuda():
         TorchBackend(model, "cpu", precision="fp16")
 
 
-
 def test_generator_and_colour_maths_import_without_pyav():
     """benchmarks/gpu.py runs on a GPU machine whose image has torch but no PyAV."""
     code = (
