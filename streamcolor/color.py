@@ -230,9 +230,9 @@ def rgb_to_cbcr(rgb: Array, matrix: str = "bt601", full_range: bool = False, bit
         bits: bit depth of the codes (8 or 10).
 
     Returns:
-        Codes of the input's type: a numpy array of uint8 for 8 bits, uint16 for more; a
-        tensor on the input's device of uint8 for 8 bits, int32 for more (CUDA tensors
-        have no uint16 arithmetic).
+        Codes of the input's type: a numpy array (a strided view) of uint8 for 8 bits,
+        uint16 for more; a tensor on the input's device of uint8 for 8 bits, int32 for
+        more (CUDA tensors have no uint16 arithmetic).
 
     Raises:
         KeyError: unknown ``matrix``.
@@ -251,8 +251,12 @@ def rgb_to_cbcr(rgb: Array, matrix: str = "bt601", full_range: bool = False, bit
                                                                           device=rgb.device)
         return codes.clamp(0, top).to(torch.uint8 if bits == 8 else torch.int32)
     flat = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, 1, 3)
-    codes = cv2.transform(flat, affine).reshape(*rgb.shape[:-1], 2).clip(0, top)
-    return codes.astype(np.uint8 if bits == 8 else np.uint16)
+    # OpenCV vectorises the 3 -> 3 channel transform (0.15 ms on a 427x240 picture against
+    # 0.94 for 3 -> 2), so a zero third row is computed, and dropped last as a view: a
+    # strided copy costs more than the transform
+    codes = cv2.transform(flat, np.vstack([affine, np.zeros((1, 4))]))
+    codes = np.clip(codes, 0, top, out=codes).astype(np.uint8 if bits == 8 else np.uint16)
+    return codes.reshape(*rgb.shape[:-1], 3)[..., :2]
 
 
 def lab_to_cbcr(lab: Array, matrix: str = "bt601", full_range: bool = False, bits: int = 8) -> Array:

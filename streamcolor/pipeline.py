@@ -385,9 +385,14 @@ def _report_damage(reader: VideoReader, frames: int) -> None:
 class _EncodeThread:
     """Runs the writer's calls in order on one background thread, so encoding overlaps
     inference; the bounded queue keeps memory flat. An error in the thread is re-raised
-    in the caller at the next submit or on leaving the context."""
+    in the caller at the next submit or on leaving the context.
 
-    def __init__(self, queue_size: int = 16) -> None:
+    ``queue_size`` frames (jobs) may wait: four batches of 8. Inference hands over a batch
+    at a time while x264's frame threads take frames in bursts; with room for only two
+    batches the encoder ran dry between them (1.65 of 2 cores busy on the bunny clip
+    against 1.89 with 32, and 20-25 % fewer fps, docs/performance.md)."""
+
+    def __init__(self, queue_size: int = 32) -> None:
         self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
         self.busy_seconds = 0.0
