@@ -171,7 +171,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Se
         frames = 0
         with VideoWriter(part, reader.info, [], codec=encode.codec, crf=encode.crf, preset=encode.preset,
                          pix_fmt=pix_fmt) as writer:
-            with _EncodeThread() as encoder:
+            with _EncodeThread(encode_queue_size(reader.info)) as encoder:
                 for batch in run._frames(_first_frames(items, span.frames), chroma, lambda packet: None):
                     run.submit(encoder, batch, chroma, lambda frame, _: writer.write(frame))
                     frames += len(batch)
@@ -258,7 +258,7 @@ class _Run:
                              preset=self.encode.preset) as writer:
                 chroma = _ChromaWriter(reader.info, writer.video.pix_fmt, maths_device(self.engine.backend))
                 frames = 0
-                with _EncodeThread() as encoder:
+                with _EncodeThread(encode_queue_size(reader.info)) as encoder:
                     copied = _PacketCounter(encoder, writer.copy_packet)
                     for batch in self._frames(reader, chroma, copied):
                         self.submit(encoder, batch, chroma, lambda frame, _: writer.write(frame))
@@ -298,7 +298,7 @@ class _Run:
             items = self._after(reader, last, chroma, store.frames) if last else reader
             frames = store.frames
             try:
-                with _EncodeThread() as encoder:
+                with _EncodeThread(encode_queue_size(reader.info)) as encoder:
                     for batch in self._frames(items, chroma, lambda packet: None):
                         self.submit(encoder, batch, chroma, lambda frame, item: sink.write(frame, item.key))
                         frames += len(batch)
@@ -382,17 +382,32 @@ def _report_damage(reader: VideoReader, frames: int) -> None:
                     "holds the %d frames that decoded", reader.path.name, reader.damaged, reader.last_time, frames)
 
 
+#: bytes the encode thread's waiting jobs may hold (Y' and Lab at the chroma size each)
+ENCODE_QUEUE_BYTES = 256 * 2**20
+
+
+def encode_queue_size(info: VideoInfo) -> int:
+    """Frames that may wait for the encode thread: 32 (four batches of 8) while they fit in
+    :data:`ENCODE_QUEUE_BYTES`, fewer for large pictures, never under 8.
+
+    Inference hands over a batch at a time while x264's frame threads take frames in bursts;
+    with room for only two batches the encoder ran dry between them (1.65 of 2 cores busy on
+    the bunny clip against 1.89 with 32, and 20-25 % fewer fps, docs/performance.md). 32 jobs
+    of 854x480 hold 52 MB; of 3840x2160 they would hold 1 GB, so 4K gets 8.
+    """
+    luma = info.width * info.height * (1 if info.bit_depth == 8 else 2)
+    lab = ((info.width + 1) // 2) * ((info.height + 1) // 2) * 3 * 4  # float32
+    return max(8, min(32, ENCODE_QUEUE_BYTES // (luma + lab)))
+
+
 class _EncodeThread:
     """Runs the writer's calls in order on one background thread, so encoding overlaps
     inference; the bounded queue keeps memory flat. An error in the thread is re-raised
     in the caller at the next submit or on leaving the context.
 
-    ``queue_size`` frames (jobs) may wait: four batches of 8. Inference hands over a batch
-    at a time while x264's frame threads take frames in bursts; with room for only two
-    batches the encoder ran dry between them (1.65 of 2 cores busy on the bunny clip
-    against 1.89 with 32, and 20-25 % fewer fps, docs/performance.md)."""
+    ``queue_size`` frames (jobs) may wait (:func:`encode_queue_size`)."""
 
-    def __init__(self, queue_size: int = 32) -> None:
+    def __init__(self, queue_size: int) -> None:
         self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
         self.busy_seconds = 0.0

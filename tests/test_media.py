@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import signal
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import data_file
-from streamcolor import Colorizer
+from streamcolor import Colorizer, media, pipeline
 
 
 @pytest.fixture(scope="module")
@@ -313,3 +314,46 @@ def test_strength_zero_gives_grey_video_and_negative_is_refused(tmp_path):
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
         "streamcolor: error: infer_every (--infer-every) must be 1 or more, got 0"]
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_frames_in_flight_stay_bounded_on_a_long_clip(colorizer, tmp_path, monkeypatch):
+    # 600 frames, far more than the reader queue (32 items) + a batch (8) + the encode queue
+    # (32 frames) hold together: frames decoded and not yet handed to the encoder must stay
+    # under that bound however long the clip (an unbounded queue would let the fast decoder
+    # run hundreds of frames ahead)
+    src = tmp_path / "long.mp4"
+    film = _film_frames(100)
+    with av.open(str(src), "w") as c:
+        stream = c.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 192, 108, "yuv420p"
+        for i in range(600):
+            c.mux(stream.encode(av.VideoFrame.from_ndarray(film[i % len(film)], format="yuv420p")))
+        c.mux(stream.encode(None))
+    decoded, in_flight = [0], []
+
+    class CountedFrame(media.LumaFrame):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            decoded[0] += 1
+
+    write = media.VideoWriter.write
+
+    def counted_write(self, frame):
+        in_flight.append(decoded[0] - len(in_flight) - 1)
+        write(self, frame)
+
+    monkeypatch.setattr(media, "LumaFrame", CountedFrame)
+    monkeypatch.setattr(media.VideoWriter, "write", counted_write)
+    report = colorizer.colorize_video(src, tmp_path / "out.mp4")
+    assert report.frames == len(in_flight) == 600
+    assert max(in_flight) <= 32 + 1 + 8 + pipeline.encode_queue_size(media.VideoReader(src).info) + 1
+    assert max(in_flight) > 32  # the queues did fill: the bound above was tested, not idle
+
+
+def test_encode_queue_shrinks_for_large_pictures():
+    with media.VideoReader(data_file("video/color/big_buck_bunny_480p_30s.mp4")) as reader:
+        info = reader.info
+    assert pipeline.encode_queue_size(info) == 32  # 854x480: 52 MB of jobs
+    assert pipeline.encode_queue_size(dataclasses.replace(info, width=1920, height=1080)) == 32  # 265 MB
+    assert pipeline.encode_queue_size(dataclasses.replace(info, width=2048, height=1556)) == 21  # a 2K scan
+    assert pipeline.encode_queue_size(dataclasses.replace(info, width=3840, height=2160)) == 8  # not 1 GB
