@@ -49,7 +49,8 @@ def tensorrt_program(model: torch.nn.Module, x: torch.Tensor) -> tuple[Callable 
     except ImportError as exc:
         return None, f"torch_tensorrt not importable ({exc})"
     started = time.perf_counter()
-    program = torch_tensorrt.compile(model, ir="dynamo", inputs=[x], enabled_precisions={x.dtype})
+    # torch-tensorrt 2.11+ types explicitly: the engine runs in the model's and x's dtype
+    program = torch_tensorrt.compile(model, ir="dynamo", inputs=[x])
     return program, f"built in {time.perf_counter() - started:.1f} s, torch_tensorrt {torch_tensorrt.__version__}"
 
 

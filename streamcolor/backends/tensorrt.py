@@ -4,9 +4,14 @@ shape fixed per video. Compiled programs are cached in the user cache directory 
 weights sha256 + input shape + precision + torch / torch-tensorrt / TensorRT versions + GPU
 name, reused when present, rebuilt when unreadable. torch_tensorrt is imported lazily.
 
-API used (torch-tensorrt 2.x): ``torch_tensorrt.compile(model, ir="dynamo", inputs=[Input(...)],
-enabled_precisions={torch.half})``, ``torch_tensorrt.save(program, path, inputs=[...])`` and
-``torch.export.load(path).module()`` to load.
+API used (torch-tensorrt 2.11 to 2.13, the extra's pin): ``torch_tensorrt.compile(model,
+ir="dynamo", inputs=[Input(min_shape, opt_shape, max_shape, dtype=torch.half)])`` on the
+fp16 model (these versions type explicitly: the engine takes the model's and the input's
+dtypes, and ``enabled_precisions`` other than fp32 is refused),
+``torch_tensorrt.save(program, path, arg_inputs=[example], dynamic_shapes=...)`` (the
+``dynamic_shapes`` argument, new in 2.11, keeps the batch dimension dynamic in the saved
+program; earlier versions re-exported it at the example's batch) and
+``torch_tensorrt.load(path).module()``.
 """
 
 from __future__ import annotations
@@ -70,7 +75,9 @@ class TensorRTBackend(Backend):
         if not path.is_file():
             return None
         try:
-            return torch.export.load(str(path)).module()
+            import torch_tensorrt
+
+            return torch_tensorrt.load(str(path)).module()
         except Exception as exc:  # a corrupt or stale cache entry: rebuild it
             log.warning("TensorRT cache entry %s is unusable (%s): rebuilding", path.name, exc)
             path.unlink(missing_ok=True)
@@ -82,11 +89,12 @@ class TensorRTBackend(Backend):
         started = time.perf_counter()
         spec = torch_tensorrt.Input(min_shape=(1, 1, *shape), opt_shape=(self.max_batch, 1, *shape),
                                     max_shape=(self.max_batch, 1, *shape), dtype=torch.half)
-        program = torch_tensorrt.compile(self.model, ir="dynamo", inputs=[spec], enabled_precisions={torch.half})
+        program = torch_tensorrt.compile(self.model, ir="dynamo", inputs=[spec])
         path.parent.mkdir(parents=True, exist_ok=True)
         example = torch.zeros(self.max_batch, 1, *shape, dtype=torch.half, device=self.device)
+        batch = torch.export.Dim("batch", min=1, max=self.max_batch)
         tmp = path.with_suffix(".tmp")
-        torch_tensorrt.save(program, str(tmp), inputs=[example])
+        torch_tensorrt.save(program, str(tmp), arg_inputs=[example], dynamic_shapes=({0: batch},))
         tmp.replace(path)
         log.info("built TensorRT engine for %dx%d in %.1f s (cached as %s)", *shape, time.perf_counter() - started,
                  path.name)
