@@ -346,7 +346,9 @@ def test_frames_in_flight_stay_bounded_on_a_long_clip(colorizer, tmp_path, monke
     monkeypatch.setattr(media.VideoWriter, "write", counted_write)
     report = colorizer.colorize_video(src, tmp_path / "out.mp4")
     assert report.frames == len(in_flight) == 600
-    assert max(in_flight) <= 32 + 1 + 8 + pipeline.encode_queue_size(media.VideoReader(src).info) + 1
+    with media.VideoReader(src) as reader:
+        bound = 32 + 1 + 8 + pipeline.encode_queue_size(reader.info) + 1
+    assert max(in_flight) <= bound
     assert max(in_flight) > 32  # the queues did fill: the bound above was tested, not idle
 
 

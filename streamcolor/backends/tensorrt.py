@@ -92,9 +92,10 @@ class TensorRTBackend(Backend):
         program = torch_tensorrt.compile(self.model, ir="dynamo", inputs=[spec])
         path.parent.mkdir(parents=True, exist_ok=True)
         example = torch.zeros(self.max_batch, 1, *shape, dtype=torch.half, device=self.device)
-        batch = torch.export.Dim("batch", min=1, max=self.max_batch)
+        # torch.export refuses a Dim whose min equals its max: a batch of 1 is saved static
+        batch = ({0: torch.export.Dim("batch", min=1, max=self.max_batch)},) if self.max_batch > 1 else None
         tmp = path.with_suffix(".tmp")
-        torch_tensorrt.save(program, str(tmp), arg_inputs=[example], dynamic_shapes=({0: batch},))
+        torch_tensorrt.save(program, str(tmp), arg_inputs=[example], dynamic_shapes=batch)
         tmp.replace(path)
         log.info("built TensorRT engine for %dx%d in %.1f s (cached as %s)", *shape, time.perf_counter() - started,
                  path.name)
