@@ -171,7 +171,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Se
         frames = 0
         with VideoWriter(part, reader.info, [], codec=encode.codec, crf=encode.crf, preset=encode.preset,
                          pix_fmt=pix_fmt) as writer:
-            with _EncodeThread(encode_queue_size(reader.info)) as encoder:
+            with _EncodeThread(reader.info) as encoder:
                 for batch in run._frames(_first_frames(items, span.frames), chroma, lambda packet: None):
                     run.submit(encoder, batch, chroma, lambda frame, _: writer.write(frame))
                     frames += len(batch)
@@ -258,7 +258,7 @@ class _Run:
                              preset=self.encode.preset) as writer:
                 chroma = _ChromaWriter(reader.info, writer.video.pix_fmt, maths_device(self.engine.backend))
                 frames = 0
-                with _EncodeThread(encode_queue_size(reader.info)) as encoder:
+                with _EncodeThread(reader.info) as encoder:
                     copied = _PacketCounter(encoder, writer.copy_packet)
                     for batch in self._frames(reader, chroma, copied):
                         self.submit(encoder, batch, chroma, lambda frame, _: writer.write(frame))
@@ -298,7 +298,7 @@ class _Run:
             items = self._after(reader, last, chroma, store.frames) if last else reader
             frames = store.frames
             try:
-                with _EncodeThread(encode_queue_size(reader.info)) as encoder:
+                with _EncodeThread(reader.info) as encoder:
                     for batch in self._frames(items, chroma, lambda packet: None):
                         self.submit(encoder, batch, chroma, lambda frame, item: sink.write(frame, item.key))
                         frames += len(batch)
@@ -405,10 +405,10 @@ class _EncodeThread:
     inference; the bounded queue keeps memory flat. An error in the thread is re-raised
     in the caller at the next submit or on leaving the context.
 
-    ``queue_size`` frames (jobs) may wait (:func:`encode_queue_size`)."""
+    :func:`encode_queue_size` frames (jobs) of the video ``info`` describes may wait."""
 
-    def __init__(self, queue_size: int) -> None:
-        self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
+    def __init__(self, info: VideoInfo) -> None:
+        self.jobs: queue.Queue = queue.Queue(maxsize=encode_queue_size(info))
         self.error: BaseException | None = None
         self.busy_seconds = 0.0
         self.thread = threading.Thread(target=self._run, name="streamcolor-encode", daemon=True)
