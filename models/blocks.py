@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -25,3 +26,28 @@ def conv_norm_act(
     if act is not None and not act_first:
         layers.append(act)
     return nn.Sequential(*layers)
+
+
+class NonLocalBlock(nn.Module):
+    """Residual self-attention over all positions of a feature map (Wang et al. 2018,
+    "Non-local Neural Networks"): each position gathers features from the positions that
+    resemble it, however far away. The output projection starts at zero, so a block added
+    to a trained network leaves it unchanged until trained.
+
+    Input and output: float ``(N, C, H, W)``.
+    """
+
+    def __init__(self, channels: int, key_channels: int = 64) -> None:
+        super().__init__()
+        self.query = nn.Conv2d(channels, key_channels, 1)
+        self.key = nn.Conv2d(channels, key_channels, 1)
+        self.value = nn.Conv2d(channels, channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        tokens = [proj(x).flatten(2).transpose(1, 2) for proj in (self.query, self.key, self.value)]
+        y = nn.functional.scaled_dot_product_attention(*tokens)
+        return x + self.out(y.transpose(1, 2).reshape(n, c, h, w))

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from streamcolor.color import normalize_ab
+from streamcolor.models.blocks import NonLocalBlock
 from streamcolor.models.registry import register_model
 from streamcolor.models.unet import UNetGenerator
 
@@ -42,13 +43,29 @@ class HintUNet(UNetGenerator):
         spreads: smoothness lambdas of the fast global smoother, one spread (3 channels) per
             value: a small one keeps a hint inside its region, a large one lets it reach
             further and tells the network about the colour of distant parts of the picture.
+        attention: 0 for none, else the level (1 = after the second downsampling, at 1/4 of
+            the input size; 2 = at 1/8 ...) that gets a :class:`NonLocalBlock`, so that a
+            hint can reach parts of the picture that look like the hinted one but are not
+            connected to it (the other shutters of a house).
     """
 
-    def __init__(self, spreads: tuple[float, ...] = (SPREAD_LAMBDA,), **kwargs) -> None:
+    def __init__(self, spreads: tuple[float, ...] = (SPREAD_LAMBDA,), attention: int = 0, **kwargs) -> None:
         self.spreads = tuple(float(x) for x in spreads)
         self.hint_channels = 3 + 3 * len(self.spreads)
         super().__init__(**{**kwargs, "in_channels": 1 + self.hint_channels})
-        self.model_args["spreads"] = list(self.spreads)
+        self.model_args.update(spreads=list(self.spreads), attention=attention)
+        if attention:
+            self._add_attention(attention)
+
+    def _add_attention(self, level: int) -> None:
+        if not 0 < level < self.model_args["num_downs"] - 1:
+            raise ValueError(f"attention level must be 1 .. {self.model_args['num_downs'] - 2}, got {level}")
+        block = self.model
+        for _ in range(level):
+            block = block.model[1]
+        down = block.model[0]
+        # appended to the level's down path, so every weight of the network without it keeps its name
+        down.append(NonLocalBlock(down[1].out_channels))
 
     def hint_input(self, L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
         """:func:`hint_input` with this model's spreads."""
@@ -104,11 +121,13 @@ def hint_input(L: np.ndarray, hints: np.ndarray, spreads: tuple[float, ...] = (S
 
 
 def expand_input_channels(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``state`` of a generator with fewer input channels (a plain colorizer, an older hint
-    model) made loadable into ``model``: first-layer weights get zero weights for the extra
-    channels, so the result starts as the old model and ignores them until trained."""
+    """``state`` of a smaller generator (a plain colorizer, an older hint model) made loadable
+    into ``model``: first-layer weights get zero weights for the extra channels, and blocks
+    the old model lacks (a :class:`NonLocalBlock`, which starts as the identity) keep their
+    initial weights, so the result starts as the old model until trained."""
     own = model.state_dict()
-    out = {}
+    added = tuple(f"{name}." for name, module in model.named_modules() if isinstance(module, NonLocalBlock))
+    out = {name: own[name] for name in own.keys() - state.keys() if name.startswith(added)}
     for name, tensor in state.items():
         target = own.get(name)
         if target is not None and tensor.ndim == 4 and tensor.shape[1] < target.shape[1] \

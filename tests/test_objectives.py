@@ -150,3 +150,25 @@ def test_wide_spread_reaches_further_and_a_narrower_model_loads_unchanged():
     x = torch.cat([torch.from_numpy(L[:, None] / 50 - 1), wide.hint_input(L, sparse)], 1)
     with torch.no_grad():  # new inputs start at zero weight: the same colour as the narrow model
         torch.testing.assert_close(wide(x), narrow(torch.cat([x[:, :1], narrow.hint_input(L, sparse)], 1)))
+
+
+def test_attention_hint_model_starts_as_the_model_without_it_and_reaches_across_the_picture():
+    from streamcolor.models.blocks import NonLocalBlock
+    from streamcolor.models.hints import expand_input_channels
+
+    torch.manual_seed(0)
+    plain = create_model("unet_small_hints", ngf=8).eval()
+    attended = create_model("unet_small_hints", ngf=8, attention=2).eval()
+    attended.load_state_dict(expand_input_channels(attended, plain.state_dict()))
+    x = torch.randn(1, 7, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(attended(x), plain(x))  # the block starts as the identity
+    with pytest.raises(ValueError, match="attention level"):
+        create_model("unet_small_hints", ngf=8, attention=4)
+    block = NonLocalBlock(8)
+    torch.nn.init.normal_(block.out.weight)  # as after training
+    features = torch.randn(1, 8, 16, 16)
+    moved = features.clone()
+    moved[..., 0, 0] += 5  # change one corner
+    with torch.no_grad():
+        assert (block(moved) - block(features))[..., 15, 15].abs().max() > 1e-3  # the far corner sees it
