@@ -70,10 +70,15 @@ def test_cli_flags_map_to_config_and_bad_resume(tmp_path, capsys):
     assert code == 1 and "nothing to resume" in capsys.readouterr().err
 
 
-def test_resume_refuses_other_flags(tmp_path):
+def test_resume_refuses_other_flags_and_a_new_run_keeps_the_old_checkpoint(tmp_path, capsys):
     Trainer(_config(tmp_path, steps=1)).fit()
     with pytest.raises(ValueError, match="flags differ"):
         Trainer(_config(tmp_path, lr=1e-3)).resume()
+    checkpoint = tmp_path / "run" / "checkpoint.safetensors"
+    before = checkpoint.read_bytes()
+    code = train_main(["--out", str(tmp_path / "run"), "--model", "unet_tiny", "--steps", "1",
+                       "--train-dirs", str(data_file("train/val")), "--val-dirs", str(data_file("train/val"))])
+    assert code == 1 and "add --resume" in capsys.readouterr().err and checkpoint.read_bytes() == before
 
 
 def test_cosine_schedule_decays_to_zero(tmp_path):

@@ -1,15 +1,19 @@
 """``python -m streamcolor.train [--flags]``: train a generator (see TrainConfig for flags)."""
 
 import sys
+from pathlib import Path
 
-from streamcolor.errors import StreamcolorError
+from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.train.config import parse_args
-from streamcolor.train.loop import Trainer
+from streamcolor.train.loop import CHECKPOINT, Trainer
 
 
 def main(argv: list[str] | None = None) -> int:
     config, resume = parse_args(argv)
     try:
+        if not resume and (Path(config.out) / CHECKPOINT).is_file():
+            # starting over would overwrite the checkpoint of hours of training
+            raise InputError(f"{config.out!r} holds a run: add --resume to continue it, or choose another --out")
         trainer = Trainer(config)
         if resume:
             trainer.resume()
