@@ -1,6 +1,6 @@
 """Colour hints: PSNR of a hint model with N ground-truth hints per image against none.
 
-    python benchmarks/hints.py [--model unet_small_hints_v2] [--hints 10] [--sets kodak24 mcmaster18]
+    python benchmarks/hints.py [--model HINT_MODEL] [--hints 10] [--sets kodak24 mcmaster18]
                                [--draws 1] [--figure docs/hints.jpg]
 
 For each evaluation photo, ``--hints`` pixels are drawn uniformly (seeded) and given the
@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from streamcolor import Colorizer
+from streamcolor.api import HINT_MODEL
 from streamcolor.metrics import colourfulness, psnr
 from streamcolor.train.datasets import list_images, read_rgb
 
@@ -35,7 +36,7 @@ def true_hints(rgb: np.ndarray, count: int, rng: np.random.Generator) -> list[tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="unet_small_hints_v2")
+    parser.add_argument("--model", default=HINT_MODEL)
     parser.add_argument("--hints", type=int, default=10)
     parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18"])
     parser.add_argument("--draws", type=int, default=1)

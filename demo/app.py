@@ -20,12 +20,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 
 import gradio as gr  # noqa: E402
 
-from streamcolor.api import DEFAULT_MODEL, Colorizer  # noqa: E402
+from streamcolor.api import DEFAULT_MODEL, HINT_MODEL, Colorizer  # noqa: E402
 from streamcolor.errors import StreamcolorError  # noqa: E402
 from streamcolor.media import duration_seconds  # noqa: E402
 from streamcolor.models import shipped_models  # noqa: E402
 
-HINT_MODEL = "unet_small_hints_v2"
 STRENGTH_LABEL = "Colour strength (0 = grey, 1 = the model's colour, 2 = twice as vivid)"
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -22,6 +22,8 @@ from streamcolor.pipeline import EncodeSettings, Report, colorize_video
 
 #: Shipped weights used when no model is named.
 DEFAULT_MODEL = "unet_small_v1"
+#: Shipped weights that take colour hints (the demo's hint model).
+HINT_MODEL = "unet_small_hints_v2"
 
 _GREY_TO_L = luma_code_to_L(full_range=True)
 
@@ -136,7 +138,7 @@ class Colorizer:
 
         Args:
             image: uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB (a colour image is made grey first).
-            hints: colour hints for a hint model (``unet_small_hints_v2``, Zhang et al. 2017):
+            hints: colour hints for a hint model (:data:`HINT_MODEL`, Zhang et al. 2017):
                 ``(y, x, rgb)`` with y, x pixel coordinates in ``image`` and rgb three 0-255
                 values; the model spreads each hint's colour over the region around it.
 

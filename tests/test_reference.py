@@ -12,7 +12,7 @@ import numpy as np
 
 from conftest import data_file, moving_pattern
 from streamcolor import Colorizer
-from streamcolor.api import image_to_L
+from streamcolor.api import HINT_MODEL, image_to_L
 from streamcolor.color import rgb_to_lab
 from streamcolor.media import read_rgb_frames
 from streamcolor.temporal.reference import ReferencePropagator, reference_ab
@@ -106,7 +106,7 @@ def test_hints_change_the_colour_near_the_hint_and_little_far_away(kodak):
     from streamcolor.train.datasets import read_rgb
 
     grey = read_rgb(kodak[2]).mean(-1).astype(np.uint8)  # 512 x 768
-    colorizer = Colorizer.from_pretrained("unet_small_hints_v2", device="cpu")
+    colorizer = Colorizer.from_pretrained(HINT_MODEL, device="cpu")
     assert colorizer.takes_hints
     plain = colorizer.colorize_image(grey)
     hinted = colorizer.colorize_image(grey, hints=[(250, 380, (30, 60, 220))])  # a strong blue

@@ -43,7 +43,7 @@ class TorchBackend(Backend):
         x = normalize_L(to_device(L, self.device)[:, None])
         if hints is not None:
             if not getattr(self.model, "hint_channels", 0):
-                raise InputError("this model does not take colour hints; use a hint model such as unet_small_hints_v2")
+                raise InputError("this model does not take colour hints; use a hint model (streamcolor.api.HINT_MODEL)")
             x = torch.cat([x, self.model.hint_input(L, hints).to(self.device)], 1)
         x = x.to(self.dtype).contiguous(memory_format=self.memory_format)
         ab = denormalize_ab(predict_ab(self._runner, x).float())
