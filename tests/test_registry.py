@@ -70,3 +70,16 @@ def test_save_load_round_trip(tmp_path):
 def test_unknown_pretrained(tmp_path):
     with pytest.raises(UnknownModelError, match="config.json"):
         from_pretrained(tmp_path / "missing")
+
+
+def test_every_shipped_model_is_packaged():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from pathlib import Path
+
+    from streamcolor.models import shipped_models
+
+    root = Path(__file__).resolve().parents[1]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packaged = {name.rsplit(".", 1)[1] for name in setuptools["package-data"] if name.startswith("streamcolor.weights.")}
+    listed = {name.rsplit(".", 1)[1] for name in setuptools["packages"] if name.startswith("streamcolor.weights.")}
+    assert set(shipped_models()) == packaged == listed  # a folder missing here would not reach a wheel
