@@ -25,6 +25,10 @@ def shipped_dir() -> Path:
     return Path(str(resources.files("streamcolor") / "weights"))
 
 
+#: Shipped weights that take colour hints (the demo's hint model).
+HINT_MODEL = "unet_small_hints_v2"
+
+
 def shipped_models() -> list[str]:
     """Names of the shipped pretrained weights."""
     root = shipped_dir()

@@ -17,13 +17,11 @@ from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.engine import Engine, EngineSettings, inference_size
 from streamcolor.errors import InputError
 from streamcolor.models import from_pretrained
-from streamcolor.models.io import read_config
+from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
 from streamcolor.pipeline import EncodeSettings, Report, colorize_video
 
 #: Shipped weights used when no model is named.
 DEFAULT_MODEL = "unet_small_v1"
-#: Shipped weights that take colour hints (the demo's hint model).
-HINT_MODEL = "unet_small_hints_v2"
 
 _GREY_TO_L = luma_code_to_L(full_range=True)
 

@@ -73,7 +73,7 @@ def test_unknown_pretrained(tmp_path):
 
 
 def test_every_shipped_model_is_packaged():
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib (reading pyproject.toml) needs Python 3.11+")
     from pathlib import Path
 
     from streamcolor.models import shipped_models

@@ -10,6 +10,7 @@ from streamcolor.backends.base import Backend
 from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.errors import InputError
 from streamcolor.inference import predict_ab
+from streamcolor.models.io import HINT_MODEL
 from streamcolor.transfer import to_device
 
 
@@ -43,7 +44,7 @@ class TorchBackend(Backend):
         x = normalize_L(to_device(L, self.device)[:, None])
         if hints is not None:
             if not getattr(self.model, "hint_channels", 0):
-                raise InputError("this model does not take colour hints; use a hint model (streamcolor.api.HINT_MODEL)")
+                raise InputError(f"this model does not take colour hints; use a hint model such as {HINT_MODEL}")
             x = torch.cat([x, self.model.hint_input(L, hints).to(self.device)], 1)
         x = x.to(self.dtype).contiguous(memory_format=self.memory_format)
         ab = denormalize_ab(predict_ab(self._runner, x).float())
