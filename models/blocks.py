@@ -51,3 +51,24 @@ class NonLocalBlock(nn.Module):
         tokens = [proj(x).flatten(2).transpose(1, 2) for proj in (self.query, self.key, self.value)]
         y = nn.functional.scaled_dot_product_attention(*tokens)
         return x + self.out(y.transpose(1, 2).reshape(n, c, h, w))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions added back to their input (He et al. 2016, "Deep Residual Learning
+    for Image Recognition"), pix2pix order (LeakyReLU, conv, BatchNorm). The last BatchNorm's
+    scale starts at zero, so a block added to a trained network leaves it unchanged until
+    trained: depth can be added to a network that has one convolution per level.
+
+    Input and output: float ``(N, C, H, W)``.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            *conv_norm_act(channels, channels, kernel=3, stride=1, act=nn.LeakyReLU(0.2)),
+            *conv_norm_act(channels, channels, kernel=3, stride=1, act=nn.LeakyReLU(0.2)),
+        )
+        nn.init.zeros_(self.body[-1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)

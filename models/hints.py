@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from streamcolor.color import normalize_ab
-from streamcolor.models.blocks import NonLocalBlock
+from streamcolor.models.blocks import NonLocalBlock, ResidualBlock
 from streamcolor.models.registry import register_model
 from streamcolor.models.unet import UNetGenerator
 
@@ -47,25 +47,35 @@ class HintUNet(UNetGenerator):
             the input size; 2 = at 1/8 ...) that gets a :class:`NonLocalBlock`, so that a
             hint can reach parts of the picture that look like the hinted one but are not
             connected to it (the other shutters of a house).
+        depth: :class:`ResidualBlock` s (two 3x3 convolutions each) after every level's
+            downsampling; the pix2pix U-Net has one convolution per level, where Zhang et
+            al.'s network has two or three.
     """
 
-    def __init__(self, spreads: tuple[float, ...] = (SPREAD_LAMBDA,), attention: int = 0, **kwargs) -> None:
+    def __init__(self, spreads: tuple[float, ...] = (SPREAD_LAMBDA,), attention: int = 0, depth: int = 0,
+                 **kwargs) -> None:
         self.spreads = tuple(float(x) for x in spreads)
         self.hint_channels = 3 + 3 * len(self.spreads)
         super().__init__(**{**kwargs, "in_channels": 1 + self.hint_channels})
-        self.model_args.update(spreads=list(self.spreads), attention=attention)
-        if attention:
-            self._add_attention(attention)
+        self.model_args.update(spreads=list(self.spreads), attention=attention, depth=depth)
+        if not 0 <= attention < self.model_args["num_downs"] - 1:
+            last = self.model_args["num_downs"] - 2
+            raise ValueError(f"attention level must be 0 (none) or 1 .. {last}, got {attention}")
+        # appended to the levels' down paths, so every weight of the network without them keeps its name
+        for level, down in enumerate(self._down_paths()):
+            channels = next(m for m in down if isinstance(m, nn.Conv2d)).out_channels
+            if attention and level == attention:
+                down.append(NonLocalBlock(channels))
+            down.extend(ResidualBlock(channels) for _ in range(depth))
 
-    def _add_attention(self, level: int) -> None:
-        if not 0 < level < self.model_args["num_downs"] - 1:
-            raise ValueError(f"attention level must be 1 .. {self.model_args['num_downs'] - 2}, got {level}")
-        block = self.model
-        for _ in range(level):
+    def _down_paths(self) -> list[nn.Sequential]:
+        """Each level's downsampling path, outermost first."""
+        paths, block = [], self.model
+        while True:
+            paths.append(block.model[0])
+            if len(block.model) == 2:  # the innermost level: down, up
+                return paths
             block = block.model[1]
-        down = block.model[0]
-        # appended to the level's down path, so every weight of the network without it keeps its name
-        down.append(NonLocalBlock(down[1].out_channels))
 
     def hint_input(self, L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
         """:func:`hint_input` with this model's spreads."""
@@ -123,10 +133,12 @@ def hint_input(L: np.ndarray, hints: np.ndarray, spreads: tuple[float, ...] = (S
 def expand_input_channels(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``state`` of a smaller generator (a plain colorizer, an older hint model) made loadable
     into ``model``: first-layer weights get zero weights for the extra channels, and blocks
-    the old model lacks (a :class:`NonLocalBlock`, which starts as the identity) keep their
-    initial weights, so the result starts as the old model until trained."""
+    the old model lacks (a :class:`NonLocalBlock` or :class:`ResidualBlock`, which start as
+    the identity) keep their initial weights, so the result starts as the old model until
+    trained."""
     own = model.state_dict()
-    added = tuple(f"{name}." for name, module in model.named_modules() if isinstance(module, NonLocalBlock))
+    added = tuple(f"{name}." for name, module in model.named_modules()
+                  if isinstance(module, (NonLocalBlock, ResidualBlock)))
     out = {name: own[name] for name in own.keys() - state.keys() if name.startswith(added)}
     for name, tensor in state.items():
         target = own.get(name)

@@ -172,3 +172,20 @@ def test_attention_hint_model_starts_as_the_model_without_it_and_reaches_across_
     moved[..., 0, 0] += 5  # change one corner
     with torch.no_grad():
         assert (block(moved) - block(features))[..., 15, 15].abs().max() > 1e-3  # the far corner sees it
+
+
+def test_deeper_hint_model_starts_as_the_model_without_its_residual_blocks():
+    from streamcolor.models.blocks import ResidualBlock
+    from streamcolor.models.hints import expand_input_channels
+
+    torch.manual_seed(0)
+    shallow = create_model("unet_small_hints", ngf=8, attention=2).eval()
+    deep = create_model("unet_small_hints", ngf=8, attention=2, depth=1).eval()
+    blocks = [m for m in deep.modules() if isinstance(m, ResidualBlock)]
+    assert len(blocks) == deep.model_args["num_downs"] == 5 and deep.model_args["depth"] == 1
+    deep.load_state_dict(expand_input_channels(deep, shallow.state_dict()))  # the attention weights keep their names
+    x = torch.randn(1, 7, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(deep(x), shallow(x))  # every block starts as the identity
+        torch.nn.init.normal_(blocks[2].body[-1].weight)  # as after training
+        assert (deep(x) - shallow(x)).abs().max() > 1e-3  # the blocks are on the network's path
