@@ -26,7 +26,7 @@ def shipped_dir() -> Path:
 
 
 #: Shipped weights that take colour hints (the demo's hint model).
-HINT_MODEL = "unet_small_hints_v2"
+HINT_MODEL = "unet_small_hints_v3"
 
 
 def shipped_models() -> list[str]:
