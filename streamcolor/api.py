@@ -49,10 +49,14 @@ def rasterize_hints(hints: list[tuple[int, int, Any]], shape: tuple[int, int], s
         ``2 * radius + 1`` square around the scaled point (overlaps: the later hint wins).
 
     Raises:
-        InputError: a point outside the image or a colour that is not three 0-255 values.
+        InputError: a hint that is not ``(y, x, colour)``, a point outside the image or a
+            colour that is not three 0-255 values.
     """
     out = np.zeros((*size, 3), np.float32)
-    for y, x, rgb in hints:
+    for hint in hints:
+        if not isinstance(hint, (tuple, list)) or len(hint) != 3:
+            raise InputError(f"each hint must be (y, x, (R, G, B)), got {hint!r}")
+        y, x, rgb = hint
         if not (0 <= y < shape[0] and 0 <= x < shape[1]):
             raise InputError(f"hint at (y={y}, x={x}) is outside the {shape[1]}x{shape[0]} image")
         colour = np.asarray(rgb, np.float32).reshape(-1)

@@ -9,11 +9,13 @@ from fractions import Fraction
 import av
 import cv2
 import numpy as np
+import pytest
 
 from conftest import data_file, moving_pattern
 from streamcolor import Colorizer
 from streamcolor.api import HINT_MODEL, image_to_L
 from streamcolor.color import rgb_to_lab
+from streamcolor.errors import InputError
 from streamcolor.media import read_rgb_frames
 from streamcolor.temporal.reference import ReferencePropagator, reference_ab
 
@@ -114,3 +116,15 @@ def test_hints_change_the_colour_near_the_hint_and_little_far_away(kodak):
     near, far = change[240:261, 370:391].mean(), change[:100, :150].mean()
     assert near > 10 and far < 0.2 * near, (near, far)
     assert np.array_equal(colorizer.colorize_image(grey, hints=[]), plain)
+
+
+@pytest.mark.parametrize("hints, message", [
+    ([(5, 5)], "each hint must be"),
+    (["red"], "each hint must be"),
+    ([(50, 5, (1, 2, 3))], "outside the 60x50 image"),
+    ([(5, 5, (300, 0, 0))], "three 0-255 values"),
+])
+def test_a_malformed_hint_is_one_clear_input_error(hints, message):
+    colorizer = Colorizer.from_pretrained(HINT_MODEL, device="cpu")
+    with pytest.raises(InputError, match=message):
+        colorizer.colorize_image(np.zeros((50, 60), np.uint8), hints=hints)
