@@ -17,7 +17,7 @@ from streamcolor import Colorizer
 from streamcolor.color import rgb_to_lab
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'streamcolor[ray]')")
-psutil = pytest.importorskip("psutil", reason="psutil (installed with the ray extra) is not installed")
+psutil = pytest.importorskip("psutil", reason="psutil (in the test extra) is not installed")
 
 
 def _archive(tmp_path):
