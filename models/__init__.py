@@ -1,6 +1,6 @@
 """Network definitions, the model registry, and safetensors save/load (``streamcolor.models``)."""
 
-from streamcolor.models import cnn, hints, koalarization, patchgan, resnet, resnet_unet, unet, zhang  # noqa: F401  (registers)
+from streamcolor.models import cnn, hints, koalarization, lite_unet, patchgan, resnet, resnet_unet, unet, zhang  # noqa: F401  (registers)
 from streamcolor.models.io import from_pretrained, save_pretrained, shipped_models
 from streamcolor.models.registry import create_model, is_model, list_models, register_model
 

@@ -2,10 +2,13 @@
 extractor + fusion layer + decoder.
 
 The paper's extractor is an ImageNet-trained Inception-ResNet-v2 (report 001 tries
-Inception-v3 and ConvNeXt-T), giving a 1000-d vector per image. Those weights cannot be
-downloaded here, so :class:`GlobalFeatures` is a small CNN trained from scratch with the
-rest of the network. ``global_keep=256`` is report 001's variant that keeps a fixed random
-256 of the 1000 dimensions, to balance them against the encoder's 256 channels.
+Inception-v3 and ConvNeXt-T), giving a 1000-d vector per image, frozen. Those weights cannot be
+installed here; an ImageNet-trained EfficientNet-Lite0 can (the ``train`` extra), so
+``koalarization_lite0`` uses it as the paper intended: its 1000 class probabilities of the grey
+image (resized to 224x224) are the global features, and it stays frozen. ``koalarization`` and
+``koalarization_256`` are the from-scratch variants: :class:`GlobalFeatures` is a small CNN
+trained with the rest of the network. ``global_keep=256`` is report 001's variant that keeps a
+fixed random 256 of the 1000 dimensions, to balance them against the encoder's 256 channels.
 
 Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1]; inputs must
 be multiples of 8.
@@ -17,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from streamcolor.errors import InputError
+from streamcolor.models.efficientnet import EfficientNetLite0, load_imagenet_state
 from streamcolor.models.registry import register_model
 
 
@@ -42,12 +47,39 @@ class GlobalFeatures(nn.Module):
         return self.fc(self.body(x))
 
 
-class Koalarization(nn.Module):
-    def __init__(self, global_dims: int = 1000, global_keep: int | None = None, seed: int = 0) -> None:
+class ImageNetClasses(nn.Module):
+    """The frozen 1000 ImageNet class probabilities of EfficientNet-Lite0 for a grey image
+    (resized to 224x224, L copied to the three channels). Load its weights with
+    :meth:`load_pretrained`; it stays in eval mode and takes no gradient."""
+
+    def __init__(self) -> None:
         super().__init__()
+        self.net = EfficientNetLite0(classifier=True).requires_grad_(False)
+
+    def load_pretrained(self) -> None:
+        self.net.load_state_dict(load_imagenet_state(), strict=True)
+
+    def train(self, mode: bool = True) -> "ImageNetClasses":
+        return super().train(False)  # frozen: BatchNorm keeps its ImageNet statistics
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(L, size=(224, 224), mode="bilinear", align_corners=False).expand(-1, 3, -1, -1)
+        return self.net(x).softmax(1)
+
+
+class Koalarization(nn.Module):
+    """Encoder, global features (``global_extractor``: "scratch" or "lite0"), fusion, decoder."""
+
+    def __init__(self, global_dims: int = 1000, global_keep: int | None = None, seed: int = 0,
+                 global_extractor: str = "scratch") -> None:
+        super().__init__()
+        if global_extractor not in ("scratch", "lite0"):
+            raise InputError(f"global_extractor must be 'scratch' or 'lite0', got {global_extractor!r}")
+        if global_extractor == "lite0" and global_dims != 1000:
+            raise InputError("the lite0 global extractor gives 1000 ImageNet classes: global_dims must be 1000")
         self.encoder = nn.Sequential(_conv(1, 64, 2), _conv(64, 128), _conv(128, 128, 2), _conv(128, 256),
                                      _conv(256, 256, 2), _conv(256, 512), _conv(512, 512), _conv(512, 256))
-        self.global_features = GlobalFeatures(global_dims)
+        self.global_features = GlobalFeatures(global_dims) if global_extractor == "scratch" else ImageNetClasses()
         keep = global_keep or global_dims
         generator = torch.Generator().manual_seed(seed)
         self.register_buffer("keep_index", torch.randperm(global_dims, generator=generator)[:keep].sort().values)
@@ -57,7 +89,17 @@ class Koalarization(nn.Module):
             _conv(64, 32), nn.Conv2d(32, 2, 3, 1, 1), nn.Tanh(), nn.Upsample(scale_factor=2),
         )
         self.multiple = 8
-        self.model_args = dict(global_dims=global_dims, global_keep=global_keep, seed=seed)
+        self.model_args = dict(global_dims=global_dims, global_keep=global_keep, seed=seed, global_extractor=global_extractor)
+
+    def load_pretrained(self) -> None:
+        """Load the ImageNet weights of the global extractor (``global_extractor="lite0"`` only).
+
+        Raises:
+            InputError: the extractor is trained from scratch, or the train extra is missing.
+        """
+        if not isinstance(self.global_features, ImageNetClasses):
+            raise InputError("this Koalarization's global extractor is trained from scratch; use koalarization_lite0")
+        self.global_features.load_pretrained()
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         local = self.encoder(L)
@@ -76,3 +118,10 @@ def koalarization(**kwargs) -> Koalarization:
 def koalarization_256(**kwargs) -> Koalarization:
     """Report 001's variant: a fixed random 256 of the 1000 global dimensions."""
     return Koalarization(**{"global_keep": 256, **kwargs})
+
+
+@register_model
+def koalarization_lite0(**kwargs) -> Koalarization:
+    """Deep Koalarization (report 001) as the paper intended: a frozen ImageNet classifier
+    (EfficientNet-Lite0 here; train with ``--pretrained``) gives the 1000-d global features."""
+    return Koalarization(**{"global_extractor": "lite0", **kwargs})

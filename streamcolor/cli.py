@@ -72,12 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     me.add_argument("--reference", default=None, help="the colour original: adds per-frame PSNR and SSIM")
     me.add_argument("--plot", default=None, help="write a per-frame flicker plot PNG here")
     me.add_argument("--size", type=int, default=240, help="short side frames are scaled to first (pixels)")
-    ev = sub.add_parser("eval", help="score a model on folders of colour photos (PSNR, SSIM, CIEDE2000, colourfulness)")
+    ev = sub.add_parser("eval", help="score a model on folders of colour photos (PSNR, SSIM, CIEDE2000, "
+                                        "colourfulness, hue accuracy per hue sector)")
     ev.add_argument("image_dirs", nargs="+", help="folders of colour photos, e.g. ../shared/data/eval/kodak24")
     ev.add_argument("--model", default=None, help="shipped model name or saved model folder")
     ev.add_argument("--tint-from", nargs="*", default=[], help="photo folders whose mean ab is the 'tint' baseline")
     ev.add_argument("--save-dir", default=None, help="write grey | model | truth strips here")
     ev.add_argument("--output", default=None, help="also write the markdown table to this file")
+    ev.add_argument("--film", action="store_true",
+                    help="also score the photos as old film stocks render them (blue-sensitive, orthochromatic, "
+                         "panchromatic; grain, softness): rows marked '+film'")
     return parser
 
 
@@ -291,8 +295,12 @@ def _eval(args: argparse.Namespace) -> None:
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir:
         save_dir.mkdir(parents=True, exist_ok=True)
-    results = {Path(d).name: evaluate_images(colorizer.colorize_image, list_images([d]), tint, save_dir)
-               for d in args.image_dirs}
+    results = {}
+    for d in args.image_dirs:
+        files = list_images([d])
+        results[Path(d).name] = evaluate_images(colorizer.colorize_image, files, tint, save_dir)
+        if args.film:
+            results[Path(d).name + "+film"] = evaluate_images(colorizer.colorize_image, files, tint, film=True)
     table = markdown_table(results)
     print(table)
     if args.output:

@@ -27,6 +27,67 @@ def colourfulness(rgb: np.ndarray) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
+#: Lab hue angle ranges (degrees, start inclusive, end exclusive; red wraps through 0) of the
+#: sectors :func:`hue_counts` scores. sRGB red sits at 40, skin near 55, yellow 100, foliage
+#: 110-150, cyan 195, sky 240-290, sRGB blue 306, magenta 328.
+HUE_SECTORS: dict[str, tuple[float, float]] = {
+    "red": (345, 50), "orange_yellow": (50, 110), "green": (110, 170),
+    "cyan": (170, 235), "blue": (235, 300), "purple": (300, 345),
+}
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    from streamcolor.color import rgb_to_lab
+
+    return rgb_to_lab(rgb.astype(np.float32) / 255)
+
+
+def hue_counts(image: np.ndarray, reference: np.ndarray, min_chroma: float = 20.0, min_predicted_chroma: float = 10.0,
+               tolerance: float = 30.0) -> np.ndarray:
+    """Per hue sector of the reference's clearly coloured pixels, how many the image gets right.
+
+    A reference pixel counts when its Lab chroma is >= ``min_chroma``; it is right when the
+    image's chroma there is >= ``min_predicted_chroma`` and its hue is within ``tolerance``
+    degrees of the reference's. Pool the counts of a set of images, then :func:`hue_accuracy`.
+
+    Args:
+        image, reference: uint8 RGB ``(H, W, 3)`` of equal shape.
+
+    Returns:
+        int64 ``(len(HUE_SECTORS), 2)``: per sector (in :data:`HUE_SECTORS` order), pixels right
+        and pixels counted.
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    if image.shape != reference.shape:
+        raise ValueError(f"hue_counts: shapes differ, {image.shape} vs {reference.shape}")
+    ab, ab_ref = _lab(image)[..., 1:], _lab(reference)[..., 1:]
+    chroma_ref = np.hypot(ab_ref[..., 0], ab_ref[..., 1])
+    hue, hue_ref = (np.degrees(np.arctan2(x[..., 1], x[..., 0])) % 360 for x in (ab, ab_ref))
+    difference = np.abs((hue - hue_ref + 180) % 360 - 180)
+    right = (np.hypot(ab[..., 0], ab[..., 1]) >= min_predicted_chroma) & (difference <= tolerance)
+    counts = np.zeros((len(HUE_SECTORS), 2), np.int64)
+    for i, (start, end) in enumerate(HUE_SECTORS.values()):
+        in_sector = (hue_ref >= start) & (hue_ref < end) if start < end else (hue_ref >= start) | (hue_ref < end)
+        counted = in_sector & (chroma_ref >= min_chroma)
+        counts[i] = (right & counted).sum(), counted.sum()
+    return counts
+
+
+def hue_accuracy(counts: np.ndarray, min_share: float = 0.01) -> dict[str, float]:
+    """Share right per hue sector from pooled :func:`hue_counts`, and ``mean``: their mean over the
+    sectors present (holding at least ``min_share`` of the counted pixels). A sector with no
+    pixel is NaN. Values in [0, 1]."""
+    right, total = counts[:, 0].astype(float), counts[:, 1].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = right / total
+    present = total >= min_share * max(total.sum(), 1)
+    out = dict(zip(HUE_SECTORS, share.tolist()))
+    out["mean"] = float(share[present].mean()) if present.any() else float("nan")
+    return out
+
+
 def ssim(image: np.ndarray, reference: np.ndarray) -> float:
     """Structural similarity of two uint8 RGB images (skimage, per channel, averaged)."""
     from skimage.metrics import structural_similarity

@@ -36,6 +36,7 @@ def test_forward_backward_tiny(name):
 
 
 @pytest.mark.parametrize("objective, model", [("l1", "unet_tiny"), ("mse", "unet_tiny"), ("cgan", "unet_tiny"),
+                                              ("l1_rebalanced", "unet_tiny"),
                                               ("classification", "zhang_classification")])
 def test_one_step_lowers_loss(objective, model):
     torch.manual_seed(0)
@@ -46,6 +47,8 @@ def test_one_step_lowers_loss(objective, model):
     L, ab = _batch(size=64 if model.startswith("zhang") else 32)
     if objective == "classification":
         generator.set_prior(torch.ones(len(ab_bins())))
+    if objective == "l1_rebalanced":
+        obj.set_prior(torch.arange(1.0, len(ab_bins()) + 1))
     for m in obj.models.values():
         m.eval()  # BatchNorm in eval so the two loss readings see the same function
 
@@ -56,7 +59,17 @@ def test_one_step_lowers_loss(objective, model):
     before = g_loss()
     obj.step(L, ab, progress=0.0)
     assert g_loss() < before
-    assert set(OBJECTIVES) == {"l1", "mse", "cgan", "classification"}
+    assert set(OBJECTIVES) == {"l1", "mse", "cgan", "classification", "l1_rebalanced"}
+
+
+def test_rebalanced_l1_weighs_saturated_colours_above_grey():
+    config = TrainConfig(objective="l1_rebalanced", model="unet_tiny")
+    obj = build_objective(create_model("unet_tiny"), config)
+    _, ab = _batch(size=64, n=8)
+    counts = torch.bincount(hard_encode(ab * 110, obj.centres).flatten(), minlength=len(obj.centres)).float()
+    obj.set_prior(counts)
+    grey, green = obj.pixel_weights[110, 110], obj.pixel_weights[110 - 40, 110 + 40]
+    assert green > 3 * grey
 
 
 def test_ab_bins_round_trip_within_one_bin():

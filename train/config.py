@@ -22,6 +22,7 @@ class TrainConfig:
     out: str = "runs/unet"
     model: str = "unet_small"
     model_args: dict[str, Any] = field(default_factory=dict)
+    pretrained: bool = False  # start the encoder from ImageNet weights (lite0_unet ...; the train extra)
     init: str = ""  # saved generator folder to start from (e.g. L1 pre-training before cGAN)
     objective: str = "l1"  # l1, mse, cgan (cGAN + lambda_l1 * L1), classification
     lambda_l1: float = 100.0
@@ -33,6 +34,7 @@ class TrainConfig:
     prior_images: int = 500  # classification: images sampled to measure the ab-bin prior
     scale: int = 150
     crop: int = 128
+    film: float = 0.0  # augmentation: probability of rendering the input L through a random old film stock
     rotate90: bool = False  # augmentation: rotate by +-90 degrees with probability 1/2 (report 002)
     batch_size: int = 16
     lr: float = 2e-4

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset, Sampler
 
 from streamcolor.color import normalize_ab, normalize_L, rgb_to_lab
 from streamcolor.errors import InputError
+from streamcolor.train.film import film_L
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -53,26 +54,33 @@ def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
 
 
-def to_L_ab(rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 RGB H x W x 3 -> (L (1, H, W), ab (2, H, W)) float32 scaled to [-1, 1]."""
+def to_L_ab(rgb: np.ndarray, L: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 RGB H x W x 3 -> (L (1, H, W), ab (2, H, W)) float32 scaled to [-1, 1].
+
+    ``L`` (float H x W in [0, 100], e.g. :func:`streamcolor.train.film.film_L`) replaces the
+    photo's own Lab L; ab is always the photo's.
+    """
     lab = rgb_to_lab(rgb.astype(np.float32) / 255)
-    L = torch.from_numpy(np.ascontiguousarray(normalize_L(lab[..., 0])))[None]
+    L = torch.from_numpy(np.ascontiguousarray(normalize_L(lab[..., 0] if L is None else L)))[None]
     ab = torch.from_numpy(np.ascontiguousarray(normalize_ab(lab[..., 1:]).transpose(2, 0, 1)))
     return L, ab
 
 
 class ColorizationDataset(Dataset):
     """Photos resized to short side ``scale``; training items are random ``crop`` squares,
-    flipped at random and, with ``rotate90``, turned by +-90 degrees half the time.
+    flipped at random and, with ``rotate90``, turned by +-90 degrees half the time; with
+    probability ``film`` the input L is the photo as a random old film stock renders it
+    (:func:`streamcolor.train.film.film_L`), the target ab staying the photo's.
 
     Indexed by ``(epoch, index)``: randomness comes from ``(seed, epoch, index)``, so a
     resumed run, or one loading with worker processes, sees exactly the same samples.
     Items: ``(L, ab)``, float32 ``(1, crop, crop)`` and ``(2, crop, crop)`` in [-1, 1].
     """
 
-    def __init__(self, dirs: tuple[str, ...], scale: int, crop: int, seed: int = 0, rotate90: bool = False) -> None:
+    def __init__(self, dirs: tuple[str, ...], scale: int, crop: int, seed: int = 0, rotate90: bool = False,
+                 film: float = 0.0) -> None:
         self.files = list_images(dirs)
-        self.scale, self.crop, self.seed, self.rotate90 = scale, crop, seed, rotate90
+        self.scale, self.crop, self.seed, self.rotate90, self.film = scale, crop, seed, rotate90, film
 
     def __len__(self) -> int:
         return len(self.files)
@@ -88,7 +96,8 @@ class ColorizationDataset(Dataset):
             image = image[:, ::-1]
         if self.rotate90 and rng.random() < 0.5:
             image = np.rot90(image, 1 if rng.random() < 0.5 else -1)
-        return to_L_ab(image)
+        image = np.ascontiguousarray(image)
+        return to_L_ab(image, film_L(image, rng) if rng.random() < self.film else None)
 
 
 class RunSampler(Sampler):

@@ -13,8 +13,9 @@ from torch import nn
 
 from streamcolor.color import denormalize_ab, denormalize_L, lab_to_rgb, rgb_to_lab
 from streamcolor.inference import predict_ab
-from streamcolor.metrics import ciede2000, colourfulness, psnr, ssim
+from streamcolor.metrics import HUE_SECTORS, ciede2000, colourfulness, hue_accuracy, hue_counts, psnr, ssim
 from streamcolor.train.datasets import read_rgb, resize_short_side, to_L_ab
+from streamcolor.train.film import film_L
 
 
 def _to_rgb8(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
@@ -53,45 +54,74 @@ def validate(model: nn.Module, files: list[Path], scale: int, grid_path: Path | 
     return {"val_psnr": float(np.mean(scores)), "val_psnr_grey": float(np.mean(grey_scores))}
 
 
+#: A constant sepia tint (Lab a, b): what a colorizer that regresses to the mean paints.
+SEPIA_AB = np.array([6.0, 20.0])
+
+
 @dataclass(frozen=True)
 class Scores:
-    """Means over a set of images: PSNR (dB) and SSIM on RGB, CIEDE2000, colourfulness."""
+    """Over a set of images: mean PSNR (dB) and SSIM on RGB, CIEDE2000, colourfulness, and the
+    hue accuracy of the pooled pixels (:func:`streamcolor.metrics.hue_accuracy`: per sector and
+    ``mean``, in [0, 1])."""
 
     psnr: float
     ssim: float
     ciede2000: float
     colourfulness: float
+    hue: dict[str, float]
 
 
 def replace_ab(rgb: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """uint8 RGB with its Lab L kept and ab set to the constant ``ab`` (Lab units)."""
+    """uint8 RGB with its Lab L kept and ab set to ``ab`` (Lab units: a constant, or H x W x 2)."""
     lab = rgb_to_lab(rgb.astype(np.float32) / 255)
     lab[..., 1:] = ab
     return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
 
 
+def L_to_grey(L: np.ndarray) -> np.ndarray:
+    """float L in [0, 100] ``(H, W)`` -> the uint8 sRGB grey of that lightness."""
+    lab = np.stack([L, np.zeros_like(L), np.zeros_like(L)], -1)
+    return (lab_to_rgb(lab)[..., 0] * 255 + 0.5).astype(np.uint8)
+
+
+def _grey_input(rgb: np.ndarray, film_seed: int | None) -> np.ndarray:
+    if film_seed is None:
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return L_to_grey(film_L(rgb, np.random.default_rng(film_seed)))
+
+
 def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Path], tint: np.ndarray | None = None,
-                    save_dir: Path | None = None) -> dict[str, Scores]:
+                    save_dir: Path | None = None, film: bool = False) -> dict[str, Scores]:
     """Score ``colorize`` (uint8 grey H x W -> uint8 RGB H x W x 3) on colour photos.
 
-    The grey input is the photo's luma; baselines: ``grey`` (ab = 0, L kept) and, when
+    The grey input is the photo's luma, or with ``film`` the photo as a random old film stock
+    renders it (:func:`streamcolor.train.film.film_L`, seeded by the image's index, so every run
+    and every model sees the same renderings); then the output's ab is scored on the photo's own
+    L, so that only the colour is measured. Baselines: ``grey`` (ab = 0, L kept), ``sepia``
+    (the constant :data:`SEPIA_AB`) and, when
     ``tint`` (ab, Lab units) is given, a constant ``tint``. With ``save_dir``, writes a
     grey | model | truth JPEG per image.
     """
-    rows: dict[str, list[tuple[float, ...]]] = {"model": [], "grey": []}
+    rows: dict[str, list[tuple[float, ...]]] = {"model": [], "grey": [], "sepia": []}
     if tint is not None:
         rows["tint"] = []
-    for path in files:
+    hues = {key: np.zeros((len(HUE_SECTORS), 2), np.int64) for key in rows}
+    for index, path in enumerate(files):
         rgb = read_rgb(path)
-        outputs = {"model": colorize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)), "grey": replace_ab(rgb, np.zeros(2))}
+        grey = _grey_input(rgb, index if film else None)
+        model = colorize(grey)
+        if film:
+            model = replace_ab(rgb, rgb_to_lab(model.astype(np.float32) / 255)[..., 1:])
+        outputs = {"model": model, "grey": replace_ab(rgb, np.zeros(2)), "sepia": replace_ab(rgb, SEPIA_AB)}
         if tint is not None:
             outputs["tint"] = replace_ab(rgb, tint)
         for key, out in outputs.items():
             rows[key].append((psnr(out, rgb), ssim(out, rgb), ciede2000(out, rgb), colourfulness(out)))
+            hues[key] += hue_counts(out, rgb)
         if save_dir is not None:
-            strip = np.concatenate([outputs["grey"], outputs["model"], rgb], 1)
+            strip = np.concatenate([np.repeat(grey[..., None], 3, 2), outputs["model"], rgb], 1)
             cv2.imwrite(str(save_dir / f"{path.parent.name}_{path.stem}.jpg"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
-    return {k: Scores(*np.mean(v, 0).tolist()) for k, v in rows.items()}
+    return {k: Scores(*np.mean(v, 0).tolist(), hue=hue_accuracy(hues[k])) for k, v in rows.items()}
 
 
 def mean_ab(files: list[Path]) -> np.ndarray:
@@ -100,9 +130,13 @@ def mean_ab(files: list[Path]) -> np.ndarray:
 
 
 def markdown_table(results: dict[str, dict[str, Scores]]) -> str:
-    """``{set name: {method: Scores}}`` -> a markdown table."""
-    lines = ["| set | method | PSNR dB | SSIM | CIEDE2000 | colourfulness |", "|---|---|---|---|---|---|"]
+    """``{set name: {method: Scores}}`` -> a markdown table (hue accuracy per sector; "-" where
+    the set has no clearly coloured pixel of that hue)."""
+    sectors = " | ".join(HUE_SECTORS)
+    lines = [f"| set | method | PSNR dB | SSIM | CIEDE2000 | colourfulness | hue mean | {sectors} |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(HUE_SECTORS)]
     for name, methods in results.items():
         for method, s in methods.items():
-            lines.append(f"| {name} | {method} | {s.psnr:.2f} | {s.ssim:.3f} | {s.ciede2000:.2f} | {s.colourfulness:.1f} |")
+            hue = " | ".join("-" if np.isnan(s.hue[k]) else f"{s.hue[k]:.2f}" for k in ("mean", *HUE_SECTORS))
+            lines.append(f"| {name} | {method} | {s.psnr:.2f} | {s.ssim:.3f} | {s.ciede2000:.2f} | {s.colourfulness:.1f} | {hue} |")
     return "\n".join(lines)

@@ -66,7 +66,7 @@ class Trainer:
         self.out = Path(config.out)
         self.device = _device(config.device)
         torch.manual_seed(config.seed)
-        generator = create_model(config.model, **config.model_args)
+        generator = create_model(config.model, pretrained=config.pretrained and not config.init, **config.model_args)
         if config.init:
             # a hint model may start from a plain colorizer or an older hint model: its new
             # inputs start at zero weight
@@ -75,7 +75,8 @@ class Trainer:
         for model in self.objective.models.values():
             model.to(self.device)
         self.generator = generator
-        self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90)
+        self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90,
+                                        config.film)
         self.val_files = self._val_subset(list_images(config.val_dirs))
         self.step = 0
         self.elapsed_before = 0.0
@@ -106,17 +107,22 @@ class Trainer:
         self.elapsed_before = meta["elapsed_s"]
 
     def _measure_prior(self) -> None:
-        """Classification models: ab-bin frequencies of ``prior_images`` training crops."""
-        if not hasattr(self.generator, "set_prior") or self.step > 0:
-            return
-        centres = self.generator.centres.cpu()
+        """Classification models and the rebalanced objective: ab-bin frequencies of
+        ``prior_images`` training crops (a classification model keeps its prior in its weights,
+        so only a new run measures it; the objective's is measured again on resume)."""
+        if hasattr(self.objective, "set_prior"):
+            self.objective.set_prior(self._bin_counts(self.objective.centres))
+        if hasattr(self.generator, "set_prior") and self.step == 0:
+            self.generator.set_prior(self._bin_counts(self.generator.centres.cpu()))
+
+    def _bin_counts(self, centres: torch.Tensor) -> torch.Tensor:
         counts = torch.zeros(len(centres))
         step = max(1, len(self.data) // self.config.prior_images)
         for index in range(0, len(self.data), step):
             _, ab = self.data[(0, index)]
             ab_small = torch.nn.functional.avg_pool2d(ab[None], 4) * AB_SCALE
             counts += torch.bincount(hard_encode(ab_small, centres).flatten(), minlength=len(centres))
-        self.generator.set_prior(counts)
+        return counts
 
     def _checkpoint(self, started: float) -> None:
         save_checkpoint(self.out / CHECKPOINT, self.objective.models, self.objective.optimizers,

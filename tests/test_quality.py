@@ -1,0 +1,69 @@
+"""Colour-quality measures: hue accuracy per hue sector, the simulated film response, and the
+eval command's baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import data_file
+from streamcolor.metrics import HUE_SECTORS, hue_accuracy, hue_counts
+from streamcolor.train.datasets import read_rgb
+from streamcolor.train.evaluate import SEPIA_AB, evaluate_images, replace_ab
+from streamcolor.train.film import STOCKS, film_L
+
+
+def test_hue_accuracy_of_the_truth_is_one_and_of_grey_zero(kodak):
+    truth_counts, grey_counts = 0, 0
+    for path in kodak[:6]:
+        rgb = read_rgb(path)
+        truth_counts = truth_counts + hue_counts(rgb, rgb)
+        grey_counts = grey_counts + hue_counts(replace_ab(rgb, np.zeros(2)), rgb)
+    truth, grey = hue_accuracy(truth_counts), hue_accuracy(grey_counts)
+    assert truth["mean"] > 0.99 and grey["mean"] == 0
+    assert truth_counts[:, 1].sum() > 10_000  # the photos have clearly coloured pixels to count
+
+
+def test_hue_sectors_name_the_colours():
+    swatches = {"red": (200, 30, 30), "orange_yellow": (230, 180, 20), "green": (40, 150, 40),
+                "cyan": (0, 170, 190), "blue": (40, 70, 200), "purple": (150, 40, 170)}
+    for sector, colour in swatches.items():
+        patch = np.full((4, 4, 3), colour, np.uint8)
+        counts = hue_counts(patch, patch)
+        assert counts[list(HUE_SECTORS).index(sector), 1] == 16, sector
+
+
+def test_sepia_is_right_only_on_warm_hues(kodak):
+    counts = sum(hue_counts(replace_ab(read_rgb(p), SEPIA_AB), read_rgb(p)) for p in kodak[:8])
+    scores = hue_accuracy(counts)
+    assert scores["orange_yellow"] > 0.5 and scores["green"] == 0
+
+
+@pytest.mark.parametrize("stock", sorted(STOCKS))
+def test_film_response_keeps_size_and_range(kodak, stock):
+    rgb = read_rgb(kodak[2])[:101, :77]
+    L = film_L(rgb, np.random.default_rng(0), stock)
+    assert L.shape == rgb.shape[:2] and L.dtype == np.float32
+    assert 0 <= L.min() and L.max() <= 100 and L.std() > 5
+
+
+def test_orthochromatic_film_renders_red_darker_than_panchromatic():
+    red = np.zeros((32, 32, 3), np.uint8)
+    red[..., 0] = 220
+    rng = np.random.default_rng
+    ortho = np.mean([film_L(red, rng(s), "orthochromatic").mean() for s in range(5)])
+    pan = np.mean([film_L(red, rng(s), "panchromatic").mean() for s in range(5)])
+    assert ortho < pan - 15
+
+
+def test_eval_scores_film_renderings_on_the_photos_own_L():
+    files = sorted(data_file("eval/mcmaster18").glob("*.png"))[:3]
+    perfect = {f.name: read_rgb(f) for f in files}
+    order = iter(files)
+
+    def oracle(grey):  # returns the truth whatever grey it is given: only ab is scored with film
+        return perfect[next(order).name]
+
+    scores = evaluate_images(oracle, files, film=True)
+    assert scores["model"].hue["mean"] > 0.99 and scores["model"].psnr > 40
+    assert scores["grey"].hue["mean"] == 0 and scores["sepia"].colourfulness > 5
