@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--infer-every", type=int, default=None, metavar="K",
                      help="run the generator on every K-th frame of a shot, motion smoothing carrying colour "
                           "between (default: the library's, see EngineSettings.infer_every)")
+    col.add_argument("--render-size", type=int, default=None, metavar="PIXELS",
+                     help="short side of the picture the generator sees (default: the model's; larger is "
+                          "steadier on detail and slower, like DeOldify's render_factor)")
+    col.add_argument("--no-bars", action="store_true",
+                     help="do not look for letterbox/pillarbox bars (by default the picture inside them is "
+                          "colorized and they stay black)")
     col.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     col.add_argument("--quiet", action="store_true", help="no progress bar")
     col.add_argument("--reference", action="append", default=[], metavar="N=IMAGE",
@@ -103,7 +109,7 @@ def _colorize(args: argparse.Namespace) -> None:
     backend = args.backend or (None if args.device else "auto")
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength, strength=args.strength,
-                                          **({} if args.infer_every is None else {"infer_every": args.infer_every}))
+                                          bars=not args.no_bars, **_optional_settings(args))
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
                    segment_frames=args.segment_frames, references=references)
@@ -126,6 +132,12 @@ def _colorize(args: argparse.Namespace) -> None:
           f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.copied_packets} packets copied")
     if args.stats:
         _print_stages(report)
+
+
+def _optional_settings(args: argparse.Namespace) -> dict[str, int]:
+    """The EngineSettings given on the command line whose default is the model's or the library's."""
+    given = {"infer_every": args.infer_every, "inference_short_side": args.render_size}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _print_stages(report) -> None:

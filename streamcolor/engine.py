@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from streamcolor.backends import Backend
+from streamcolor.bars import Area, find_active_area
 from streamcolor.errors import InputError
 from streamcolor.temporal import CutDetector, EMASmoother, MotionSmoother
 from streamcolor.temporal.reference import ReferencePropagator, reference_ab
@@ -39,9 +40,12 @@ class EngineSettings:
             methods, and motion smoothing of strength 0, infer every frame. The default 4 gives
             the PSNR of 1 and 3 on the colour test clips and warp error within 10 % of
             1 (docs/temporal.md), at less CPU.
+        bars: find letterbox/pillarbox bars at the start of each shot
+            (:func:`streamcolor.bars.find_active_area`): the generator sees only the picture
+            inside them, and they stay neutral (ab = 0).
 
     Raises:
-        InputError: a negative strength, ``infer_every`` below 1.
+        InputError: a negative strength, ``infer_every`` below 1, an inference size below 16.
     """
 
     inference_short_side: int = 150
@@ -50,10 +54,13 @@ class EngineSettings:
     guide_eps: float = 1e-3
     strength: float = 1.0
     infer_every: int = 4
+    bars: bool = True
 
     def __post_init__(self) -> None:
         if not self.strength >= 0:
             raise InputError(f"strength must be 0 or more (0 = grey, 1 = the model's colour), got {self.strength}")
+        if self.inference_short_side < 16:
+            raise InputError(f"inference_short_side (--render-size) must be 16 pixels or more, got {self.inference_short_side}")
         if self.infer_every < 1:
             raise InputError(f"infer_every (--infer-every) must be 1 or more, got {self.infer_every}")
 
@@ -125,6 +132,8 @@ class _Held:
     L: np.ndarray  # L at inference size
     ab: np.ndarray  # ab at inference size, smoothed and with the references so far
     starts_shot: bool
+    area: Area | None  # the picture inside black bars, in full-size coordinates
+    full_size: tuple[int, int]
 
 
 class Engine:
@@ -166,6 +175,7 @@ class Engine:
         self.propagator = ReferencePropagator()
         self.held: list[_Held] = []
         self.index = 0  # of the next frame, in decode order
+        self.area: Area | None = None  # the current shot's picture inside bars, once found
 
     def colorize(self, L: list[np.ndarray], out_size: tuple[int, int],
                  hints: np.ndarray | None = None) -> list[np.ndarray]:
@@ -186,14 +196,27 @@ class Engine:
         small = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA) for x in L])
         started = time.perf_counter()
         cuts = [self.cuts.push(x) for x in small]
+        areas = [self._find_area(x, is_cut) for x, is_cut in zip(L, cuts)] if hints is None else [None] * len(L)
         self.seconds["temporal"] += time.perf_counter() - started
-        ab_small = self._predict(small, cuts, hints)
-        for L_full, L_small, ab, is_cut in zip(L, small, ab_small, cuts):
-            self._hold(L_full, L_small, ab, is_cut, out_size)
+        ab_small = self._predict(L, small, cuts, areas, hints)
+        for L_full, L_small, ab, is_cut, area in zip(L, small, ab_small, cuts, areas):
+            self._hold(L_full, L_small, ab, is_cut, area, out_size)
             self.index += 1
         return self._release(final=False)
 
-    def _predict(self, small: np.ndarray, cuts: list[bool], hints: np.ndarray | None) -> list[np.ndarray | None]:
+    def _find_area(self, L: np.ndarray, is_cut: bool) -> Area | None:
+        """The shot's active area: looked for at a cut and, until found, in each frame after it
+        (a shot may fade in from black)."""
+        if not self.settings.bars:
+            return None
+        if is_cut:
+            self.area = None
+        if self.area is None:
+            self.area = find_active_area(L)
+        return self.area
+
+    def _predict(self, L: list[np.ndarray], small: np.ndarray, cuts: list[bool], areas: list[Area | None],
+                 hints: np.ndarray | None) -> list[np.ndarray | None]:
         """ab at inference size for the frames the generator runs on, None for the others."""
         carries = isinstance(self.smoother, MotionSmoother) and self.smoother.strength > 0
         every = self.settings.infer_every if carries else 1
@@ -201,14 +224,30 @@ class Engine:
         # resumed segment, a parallel span) picks the same frames as one pass over the film
         chosen = [i for i, is_cut in enumerate(cuts) if is_cut or (self.index + i) % every == 0]
         out: list[np.ndarray | None] = [None] * len(small)
-        if not chosen:
-            return out
         started = time.perf_counter()
-        picked = small[chosen]
-        ab = self.backend.predict_ab(picked) if hints is None else self.backend.predict_ab(picked, hints[chosen])
+        for area in dict.fromkeys(areas[i] for i in chosen):  # one generator call per area, in order
+            group = [i for i in chosen if areas[i] == area]
+            if area is None:
+                ab = self.backend.predict_ab(small[group]) if hints is None else self.backend.predict_ab(small[group], hints[group])
+            else:
+                ab = self._predict_inside(area, [L[i] for i in group], small.shape[1:])
+            for i, frame_ab in zip(group, ab):
+                out[i] = frame_ab
         self.seconds["inference"] += time.perf_counter() - started
-        for i, frame_ab in zip(chosen, ab):
-            out[i] = frame_ab
+        return out
+
+    def _predict_inside(self, area: Area, L: list[np.ndarray], small_size: tuple[int, int]) -> list[np.ndarray]:
+        """ab at inference size, predicted from the picture inside ``area`` alone; 0 in the bars."""
+        crops = [x[area.top:area.bottom, area.left:area.right] for x in L]
+        h, w = inference_size(*crops[0].shape, self.settings.inference_short_side)
+        ab = self.backend.predict_ab(np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops]))
+        inside = area.scaled(L[0].shape, small_size)
+        size = (inside.right - inside.left, inside.bottom - inside.top)
+        out = []
+        for frame_ab in ab:
+            full = np.zeros((*small_size, 2), np.float32)
+            full[inside.top:inside.bottom, inside.left:inside.right] = cv2.resize(frame_ab, size)
+            out.append(full)
         return out
 
     def flush(self) -> list[np.ndarray]:
@@ -216,7 +255,7 @@ class Engine:
         return self._release(final=True)
 
     def _hold(self, L_full: np.ndarray, L_small: np.ndarray, ab: np.ndarray | None, is_cut: bool,
-              out_size: tuple[int, int]) -> None:
+              area: Area | None, out_size: tuple[int, int]) -> None:
         started = time.perf_counter()
         ab = self.smoother.push(ab, L_small, is_cut)
         reference = self.references.get(self.index)
@@ -229,7 +268,7 @@ class Engine:
                 for frame, new_ab in zip(self.held, earlier):
                     frame.ab = new_ab
         guide = L_full if L_full.shape == out_size else cv2.resize(L_full, out_size[::-1], interpolation=cv2.INTER_AREA)
-        self.held.append(_Held(self.index, guide, L_small, ab, is_cut))
+        self.held.append(_Held(self.index, guide, L_small, ab, is_cut, area, L_full.shape))
         self.seconds["temporal"] += time.perf_counter() - started
 
     def _release(self, final: bool) -> list[np.ndarray]:
@@ -249,6 +288,10 @@ class Engine:
             ab_out = reference_ab(reference, frame.guide.shape)
         if self.settings.strength != 1:
             ab_out *= self.settings.strength
+        if frame.area is not None:
+            inside = frame.area.scaled(frame.full_size, frame.guide.shape)
+            ab_out[:inside.top] = ab_out[inside.bottom:] = 0
+            ab_out[:, :inside.left] = ab_out[:, inside.right:] = 0
         self.seconds["upsample"] += time.perf_counter() - started
         guide = frame.guide.astype(np.float32, copy=False)  # cv2.merge takes one dtype
         return cv2.merge([guide, *cv2.split(ab_out)])  # 0.2 ms at 427x240, np.concatenate 0.9
