@@ -33,7 +33,8 @@ def test_bars_found_on_a_letterboxed_clip_and_kept_black(tmp_path):
     _letterboxed_clip(source)
     with av.open(str(source)) as container:
         first = next(container.decode(video=0)).to_ndarray(format="gray")
-    assert find_active_area(image_to_L(first)) == Area(24, 152, 0, 160)
+    found = find_active_area(image_to_L(first))
+    assert found is not None and np.abs(np.subtract(found, (24, 152, 0, 160))).max() <= 2  # x264 blurs the edge
     Colorizer.from_pretrained().colorize_video(source, output, progress=False)
     with av.open(str(output)) as container:
         for frame in container.decode(video=0):
