@@ -45,7 +45,8 @@ class EngineSettings:
             inside them, and they stay neutral (ab = 0).
 
     Raises:
-        InputError: a negative strength, ``infer_every`` below 1, an inference size below 16.
+        InputError: a strength that is negative or infinite, an unknown smoothing, a smoothing
+            strength outside [0, 1), ``infer_every`` below 1, an inference size below 16.
     """
 
     inference_short_side: int = 150
@@ -57,8 +58,14 @@ class EngineSettings:
     bars: bool = True
 
     def __post_init__(self) -> None:
-        if not self.strength >= 0:
-            raise InputError(f"strength must be 0 or more (0 = grey, 1 = the model's colour), got {self.strength}")
+        if not 0 <= self.strength < float("inf"):
+            raise InputError(f"strength (--strength) must be a finite 0 or more (0 = grey, 1 = the model's colour), "
+                             f"got {self.strength}")
+        if self.smoothing not in (*SMOOTHERS, "off"):
+            raise InputError(f"smoothing (--smoothing) must be one of {', '.join(SMOOTHERS)}, off; got {self.smoothing!r}")
+        if self.smooth_strength is not None and not 0 <= self.smooth_strength < 1:
+            raise InputError(f"smooth_strength (--smooth-strength) is the weight of the past, in [0, 1); "
+                             f"got {self.smooth_strength}")
         if self.inference_short_side < 16:
             raise InputError(f"inference_short_side (--render-size) must be 16 pixels or more, got {self.inference_short_side}")
         if self.infer_every < 1:

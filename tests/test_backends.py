@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from streamcolor.api import DEFAULT_MODEL
 from streamcolor.backends import TorchBackend, select_backend
 from streamcolor.backends.cache import weights_digest
 from streamcolor.backends.onnx_backend import OnnxBackend, onnx_cache_path
@@ -49,7 +50,7 @@ def test_onnxruntime_matches_torch_on_film_frames(tmp_path, monkeypatch):
     from streamcolor.models import from_pretrained
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # a fresh cache: export, then reuse
-    model = from_pretrained("unet_small_v1")
+    model = from_pretrained(DEFAULT_MODEL)
     frames = [f for _, f in zip(range(4), read_rgb_frames(data_file("video/film/chaplin.mp4"), 150))]
     L = np.stack([image_to_L(f) for f in frames])  # (4, 150, 267): not a multiple of 32, so padding is exercised
     expected = select_backend("torch-cpu", model).predict_ab(L)
@@ -102,7 +103,7 @@ def test_cache_key_changes_with_what_the_engine_depends_on():
 def test_torch_backend_layouts_agree_and_fp16_needs_cuda():
     from streamcolor.models import from_pretrained
 
-    model = from_pretrained("unet_small_v1")
+    model = from_pretrained(DEFAULT_MODEL)
     L = np.random.default_rng(1).uniform(0, 100, (2, 40, 72)).astype(np.float32)
     nhwc = TorchBackend(model, channels_last=True).predict_ab(L)
     nchw = TorchBackend(model, channels_last=False).predict_ab(L)

@@ -89,3 +89,14 @@ def test_models_lists_registry_and_weights():
     result = run("models")
     assert result.returncode == 0
     assert "unet_small" in result.stdout and "(default)" in result.stdout
+
+
+@pytest.mark.parametrize("option, flag", [
+    (["--smooth-strength", "1.5"], "--smooth-strength"), (["--strength", "inf"], "--strength"),
+    (["--strength", "-1"], "--strength"), (["--render-size", "8"], "--render-size"),
+])
+def test_bad_colour_option_names_its_flag(option, flag, chaplin, tmp_path):
+    result = run("colorize", chaplin, tmp_path / "x.mp4", *option)
+    assert result.returncode == 1 and flag in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from conftest import data_file
 
 gr = pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed")
 
+from streamcolor.api import DEFAULT_MODEL  # noqa: E402
 from streamcolor.demo.app import DemoModels, Limits, colorize_clip, colorize_photo  # noqa: E402
 from streamcolor.train.datasets import read_rgb  # noqa: E402
 
@@ -31,14 +32,14 @@ def _chroma(rgb: np.ndarray) -> float:
 
 def test_photo_function_colours_a_real_photo():
     rgb = read_rgb(data_file("eval/kodak24/kodim05.png"))
-    (before, after), download = colorize_photo(DemoModels(), rgb.mean(-1).astype(np.uint8), "unet_small_v1", 150)
+    (before, after), download = colorize_photo(DemoModels(), rgb.mean(-1).astype(np.uint8), DEFAULT_MODEL, 150)
     assert before.shape == after.shape == rgb.shape and np.array_equal(after, download)
     assert _chroma(before) < 0.5 and _chroma(after) > 3
 
 
 def test_photo_function_rejects_missing_input():
     with pytest.raises(gr.Error, match="Upload a photo"):
-        colorize_photo(DemoModels(), None, "unet_small_v1", 150)
+        colorize_photo(DemoModels(), None, DEFAULT_MODEL, 150)
 
 
 class _Progress:
@@ -48,7 +49,7 @@ class _Progress:
 
 def test_video_function_gives_colour_mp4_with_audio():
     src = data_file("video/film/chaplin.mp4")
-    steps = list(colorize_clip(DemoModels(), Limits(), str(src), "unet_small_v1", True, _Progress()))
+    steps = list(colorize_clip(DemoModels(), Limits(), str(src), DEFAULT_MODEL, True, _Progress()))
     previews = [p for p, v in steps if v is None]
     final = steps[-1][1]
     assert len(previews) >= 2 and previews[0] is not None  # frames shown before the end
@@ -61,11 +62,11 @@ def test_video_function_gives_colour_mp4_with_audio():
 def test_video_function_limits_and_bad_files(tmp_path):
     src = data_file("video/film/chaplin.mp4")
     with pytest.raises(gr.Error, match="up to 5 s"):
-        list(colorize_clip(DemoModels(), Limits(max_clip_seconds=5), str(src), "unet_small_v1", True, _Progress()))
+        list(colorize_clip(DemoModels(), Limits(max_clip_seconds=5), str(src), DEFAULT_MODEL, True, _Progress()))
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     with pytest.raises(gr.Error, match="cannot read"):
-        list(colorize_clip(DemoModels(), Limits(), str(text), "unet_small_v1", True, _Progress()))
+        list(colorize_clip(DemoModels(), Limits(), str(text), DEFAULT_MODEL, True, _Progress()))
 
 
 def _free_port() -> int:
@@ -129,6 +130,6 @@ def test_photo_hints_switch_to_the_hint_model_and_colour_the_point():
     hints = add_hint([], (380, 250), "#1e3cdc")  # Gradio gives (x, y)
     assert hints == [(250, 380, (30, 60, 220))]
     hints = add_hint(hints, (10, 20), "rgba(200, 30, 30, 1)")
-    (_, plain), _ = colorize_photo(DemoModels(), grey, "unet_small_v1", 150)
-    (_, hinted), _ = colorize_photo(DemoModels(), grey, "unet_small_v1", 150, 1.0, hints)
+    (_, plain), _ = colorize_photo(DemoModels(), grey, DEFAULT_MODEL, 150)
+    (_, hinted), _ = colorize_photo(DemoModels(), grey, DEFAULT_MODEL, 150, 1.0, hints)
     assert np.abs(hinted[245:256, 375:386].astype(int) - plain[245:256, 375:386]).mean() > 5

@@ -1,0 +1,88 @@
+"""Colour quality of several models side by side: photos made grey and through old film stocks.
+
+    python benchmarks/quality.py --models unet_small_v1 lite0_unet_v1 [--sets kodak24 mcmaster18 coco_val]
+                                 [--render-sizes 150 224] [--table docs/quality_table.md]
+                                 [--figure docs/quality.jpg] [--figure-photos kodim03 kodim05 ...]
+
+For each model (shipped name or folder), render size and set: ``streamcolor eval``'s scores
+(PSNR, SSIM, CIEDE2000, colourfulness, hue accuracy per hue sector) on the photos made grey by
+their luma and, in the ``+film`` rows, on the same photos as random old film stocks render them
+(the colour scored on the photo's own L). Grey and a constant sepia tint are the baselines.
+Sets are folder names under ../shared/data/eval or ../shared/data/train. The figure: per photo,
+grey | each model | the original, at 256 px high.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from streamcolor import Colorizer
+from streamcolor.train.datasets import list_images, read_rgb, resize_short_side
+from streamcolor.train.evaluate import Scores, evaluate_images, markdown_table
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def set_folder(name: str) -> Path:
+    for parent in ("eval", "train"):
+        if (DATA / parent / name).is_dir():
+            return DATA / parent / name
+    raise SystemExit(f"no set {name!r} under {DATA}/eval or {DATA}/train")
+
+
+def score(models: list[str], sizes: list[int | None], sets: list[str]) -> dict[str, dict[str, Scores]]:
+    results: dict[str, dict[str, Scores]] = {}
+    for name in sets:
+        files = list_images([str(set_folder(name))])
+        for film in (False, True):
+            row = f"{name}+film" if film else name
+            for model in models:
+                for size in sizes:
+                    colorizer = Colorizer.from_pretrained(model, **({} if size is None else {"inference_short_side": size}))
+                    label = f"{Path(model).name} @{colorizer.settings.inference_short_side}"
+                    scores = evaluate_images(colorizer.colorize_image, files, film=film)
+                    results.setdefault(row, {})[label] = scores["model"]
+                    print(row, label, f"PSNR {scores['model'].psnr:.2f} hue {scores['model'].hue['mean']:.2f}", flush=True)
+            results[row].update(grey=scores["grey"], sepia=scores["sepia"])
+    return results
+
+
+def figure(models: list[str], photos: list[str], path: Path) -> None:
+    colorizers = [Colorizer.from_pretrained(m) for m in models]
+    rows = []
+    for stem in photos:
+        rgb = resize_short_side(read_rgb(DATA / "eval" / "kodak24" / f"{stem}.png"), 256)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        tiles = [np.repeat(grey[..., None], 3, 2), *(c.colorize_image(grey) for c in colorizers), rgb]
+        rows.append(np.concatenate([t[:256, :384] for t in tiles], 1))
+    labels = ["grey", *(Path(m).name for m in models), "original"]
+    strip = np.concatenate(rows, 0)
+    for i, label in enumerate(labels):
+        cv2.putText(strip, label, (i * 384 + 6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", required=True)
+    parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18", "coco_val"])
+    parser.add_argument("--render-sizes", nargs="+", type=int, default=None,
+                        help="inference short sides to try (default: each model's own)")
+    parser.add_argument("--table", type=Path, default=None, help="also write the markdown table here")
+    parser.add_argument("--figure", type=Path, default=None)
+    parser.add_argument("--figure-photos", nargs="+", default=["kodim03", "kodim05", "kodim14", "kodim22", "kodim23"])
+    args = parser.parse_args()
+    if args.figure:
+        figure(args.models, args.figure_photos, args.figure)
+    table = markdown_table(score(args.models, args.render_sizes or [None], args.sets))
+    print(table)
+    if args.table:
+        args.table.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
