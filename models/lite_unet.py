@@ -7,7 +7,10 @@ paints them.
 L enters the 3-channel stem copied to each channel: the encoder was trained on RGB scaled
 ``(x - 0.5) / 0.5``, and a grey photo is R = G = B = its lightness, which L scaled to [-1, 1]
 approximates. The decoder upsamples bilinearly (no checkerboard), joins the encoder tap of the
-same stride and applies two 3x3 conv-BN-ReLU; the last block sees L itself at full size.
+same stride and applies two 3x3 conv-BN-ReLU, up to stride 2; a light head at full size (one
+3x3 conv-ReLU of ``head_width`` channels on the features and L itself, then a 3x3 conv to ab)
+keeps the full-resolution cost small: half of ONNX Runtime's time with a full decoder block there,
+for colour that the pipeline's guided filter snaps to the picture's edges anyway.
 
 Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1]; any H, W (padded to
 multiples of 32 by :func:`streamcolor.inference.predict_ab`).
@@ -42,20 +45,21 @@ class _UpBlock(nn.Module):
 
 class LiteUNet(nn.Module):
     """EfficientNet-Lite0 encoder (taps at strides 2-32) + U-Net decoder of ``decoder_widths``
-    (strides 16, 8, 4, 2, 1)."""
+    (strides 16, 8, 4, 2) + a full-size head of ``head_width`` channels."""
 
-    def __init__(self, decoder_widths: tuple[int, ...] = (192, 96, 64, 48, 32)) -> None:
+    def __init__(self, decoder_widths: tuple[int, ...] = (192, 96, 64, 32), head_width: int = 16) -> None:
         super().__init__()
         self.encoder = EfficientNetLite0(classifier=False)
-        skips = (*reversed(TAP_CHANNELS[:-1]), 1)  # strides 16, 8, 4, 2, then L at full size
+        skips = tuple(reversed(TAP_CHANNELS[:-1]))  # strides 16, 8, 4, 2
         blocks, width = [], TAP_CHANNELS[-1]
         for skip, out in zip(skips, decoder_widths, strict=True):
             blocks.append(_UpBlock(width, skip, out))
             width = out
         self.decoder = nn.ModuleList(blocks)
-        self.head = nn.Sequential(nn.Conv2d(width, 2, 3, 1, 1), nn.Tanh())
+        self.head = nn.Sequential(nn.Conv2d(width + 1, head_width, 3, 1, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(head_width, 2, 3, 1, 1), nn.Tanh())
         self.multiple = 32
-        self.model_args = dict(decoder_widths=list(decoder_widths))
+        self.model_args = dict(decoder_widths=list(decoder_widths), head_width=head_width)
 
     def load_pretrained(self) -> None:
         """Load the encoder's ImageNet weights (needs the ``train`` extra; see
@@ -66,9 +70,10 @@ class LiteUNet(nn.Module):
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         taps = self.encoder.features(L.expand(-1, 3, -1, -1))
         x = taps[-1]
-        for block, skip in zip(self.decoder, [*reversed(taps[:-1]), L]):
+        for block, skip in zip(self.decoder, reversed(taps[:-1])):
             x = block(x, skip)
-        return self.head(x)
+        x = F.interpolate(x, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(torch.cat([x, L], 1))
 
 
 @register_model
