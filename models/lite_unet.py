@@ -22,9 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from streamcolor.errors import InputError
 from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.efficientnet import TAP_CHANNELS, EfficientNetLite0, load_imagenet_state
 from streamcolor.models.registry import register_model
+from streamcolor.models.zhang import BinClassifier
 
 
 class _UpBlock(nn.Module):
@@ -43,23 +45,22 @@ class _UpBlock(nn.Module):
         return self.conv(torch.cat([x, skip], 1))
 
 
-class LiteUNet(nn.Module):
-    """EfficientNet-Lite0 encoder (taps at strides 2-32) + U-Net decoder of ``decoder_widths``
-    (strides 16, 8, 4, 2) + a full-size head of ``head_width`` channels."""
+def _decoder(widths: tuple[int, ...]) -> nn.ModuleList:
+    """Up blocks from the stride-32 tap through the taps at strides 16, 8, ... (one per width)."""
+    blocks, width = [], TAP_CHANNELS[-1]
+    for skip, out in zip(reversed(TAP_CHANNELS[:-1]), widths):
+        blocks.append(_UpBlock(width, skip, out))
+        width = out
+    return nn.ModuleList(blocks)
 
-    def __init__(self, decoder_widths: tuple[int, ...] = (192, 96, 64, 32), head_width: int = 16) -> None:
+
+class _LiteTrunk(nn.Module):
+    """The pretrained encoder and a U-Net decoder: features at stride 2 ** (5 - len(widths))."""
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
         super().__init__()
         self.encoder = EfficientNetLite0(classifier=False)
-        skips = tuple(reversed(TAP_CHANNELS[:-1]))  # strides 16, 8, 4, 2
-        blocks, width = [], TAP_CHANNELS[-1]
-        for skip, out in zip(skips, decoder_widths, strict=True):
-            blocks.append(_UpBlock(width, skip, out))
-            width = out
-        self.decoder = nn.ModuleList(blocks)
-        self.head = nn.Sequential(nn.Conv2d(width + 1, head_width, 3, 1, 1), nn.ReLU(inplace=True),
-                                  nn.Conv2d(head_width, 2, 3, 1, 1), nn.Tanh())
-        self.multiple = 32
-        self.model_args = dict(decoder_widths=list(decoder_widths), head_width=head_width)
+        self.decoder = _decoder(widths)
 
     def load_pretrained(self) -> None:
         """Load the encoder's ImageNet weights (needs the ``train`` extra; see
@@ -67,13 +68,58 @@ class LiteUNet(nn.Module):
         state = {k: v for k, v in load_imagenet_state().items() if not k.startswith(("head.", "fc."))}
         self.encoder.load_state_dict(state, strict=True)
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
+    def decode(self, L: torch.Tensor) -> torch.Tensor:
         taps = self.encoder.features(L.expand(-1, 3, -1, -1))
         x = taps[-1]
         for block, skip in zip(self.decoder, reversed(taps[:-1])):
             x = block(x, skip)
-        x = F.interpolate(x, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        return x
+
+
+class LiteUNet(_LiteTrunk):
+    """EfficientNet-Lite0 encoder (taps at strides 2-32) + U-Net decoder of ``decoder_widths``
+    (strides 16, 8, 4, 2) + a full-size head of ``head_width`` channels."""
+
+    def __init__(self, decoder_widths: tuple[int, ...] = (192, 96, 64, 32), head_width: int = 16) -> None:
+        if len(decoder_widths) != 4:
+            raise InputError(f"decoder_widths: one width for each of strides 16, 8, 4, 2; got {list(decoder_widths)}")
+        super().__init__(tuple(decoder_widths))
+        self.head = nn.Sequential(nn.Conv2d(decoder_widths[-1] + 1, head_width, 3, 1, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(head_width, 2, 3, 1, 1), nn.Tanh())
+        self.multiple = 32
+        self.model_args = dict(decoder_widths=list(decoder_widths), head_width=head_width)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(self.decode(L), size=L.shape[-2:], mode="bilinear", align_corners=False)
         return self.head(torch.cat([x, L], 1))
+
+
+class LiteClassifier(_LiteTrunk, BinClassifier):
+    """Zhang et al. 2016's classification over ab bins (rebalanced cross-entropy, annealed mean:
+    :mod:`streamcolor.models.zhang`) on the pretrained encoder: the decoder stops at stride 4,
+    where a 1x1 conv gives the Q bin logits."""
+
+    def __init__(self, decoder_widths: tuple[int, ...] = (192, 96, 64), temperature: float = 0.38,
+                 lam: float = 0.5) -> None:
+        if len(decoder_widths) != 3:
+            raise InputError(f"decoder_widths: one width for each of strides 16, 8, 4; got {list(decoder_widths)}")
+        BinClassifier.__init__(self, temperature, lam)
+        self.encoder = EfficientNetLite0(classifier=False)
+        self.decoder = _decoder(tuple(decoder_widths))
+        self.classifier = nn.Conv2d(decoder_widths[-1], len(self.centres), 1)
+        self.multiple = 32
+        self.model_args = dict(decoder_widths=list(decoder_widths), temperature=temperature, lam=lam)
+
+    def logits(self, L: torch.Tensor) -> torch.Tensor:
+        """``(N, Q, H/4, W/4)`` bin logits."""
+        return self.classifier(self.decode(L))
+
+
+@register_model
+def lite0_classification(**kwargs) -> LiteClassifier:
+    """Zhang-style classification colorizer (rebalancing, annealed mean) on the ImageNet-pretrained
+    EfficientNet-Lite0 encoder; train with ``--objective classification --pretrained``."""
+    return LiteClassifier(**kwargs)
 
 
 @register_model

@@ -82,7 +82,35 @@ def rebalancing_weights(prior: torch.Tensor, centres: torch.Tensor, lam: float =
     return w / (w * smoothed).sum()
 
 
-class ZhangColorizer(nn.Module):
+class BinClassifier(nn.Module):
+    """Base of the classification colorizers: subclasses give :meth:`logits` ``(N, Q, h, w)`` at
+    a fraction of the input size; the buffers hold the bins, the training prior and the
+    rebalancing weights (saved with the model); ``forward`` decodes by annealed mean and
+    upsamples to the input size."""
+
+    def __init__(self, temperature: float, lam: float) -> None:
+        super().__init__()
+        centres = ab_bins()
+        self.register_buffer("centres", centres)
+        self.register_buffer("prior", torch.full((len(centres),), 1.0 / len(centres)))
+        self.register_buffer("class_weights", torch.ones(len(centres)))
+        self.temperature, self.lam = temperature, lam
+
+    def set_prior(self, prior: torch.Tensor) -> None:
+        """Store the empirical bin frequencies ``(Q,)`` and the rebalancing weights from them."""
+        prior = prior.to(self.prior) / prior.sum()
+        self.prior.copy_(prior)
+        self.class_weights.copy_(rebalancing_weights(prior, self.centres, self.lam))
+
+    def logits(self, L: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        ab = annealed_mean(self.logits(L), self.centres, self.temperature) / AB_SCALE
+        return F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False).clamp(-1, 1)
+
+
+class ZhangColorizer(BinClassifier):
     """Compact Zhang-style network: conv blocks down to 1/4 size, dilated convs for
     context, 1x1 conv to Q logits at 1/4 size; ab by annealed mean, upsampled x4.
 
@@ -92,7 +120,7 @@ class ZhangColorizer(nn.Module):
     """
 
     def __init__(self, width: int = 64, temperature: float = 0.38, lam: float = 0.5) -> None:
-        super().__init__()
+        super().__init__(temperature, lam)
 
         def block(i: int, o: int, stride: int = 1, dilation: int = 1) -> list[nn.Module]:
             return [nn.Conv2d(i, o, 3, stride, dilation, dilation), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
@@ -103,28 +131,13 @@ class ZhangColorizer(nn.Module):
             *block(w * 4, w * 4), *block(w * 4, w * 4, dilation=2), *block(w * 4, w * 4, dilation=4),
             *block(w * 4, w * 4, dilation=2), *block(w * 4, w * 4),
         )
-        centres = ab_bins()
-        self.classifier = nn.Conv2d(w * 4, len(centres), 1)
-        self.register_buffer("centres", centres)
-        self.register_buffer("prior", torch.full((len(centres),), 1.0 / len(centres)))
-        self.register_buffer("class_weights", torch.ones(len(centres)))
-        self.temperature, self.lam = temperature, lam
+        self.classifier = nn.Conv2d(w * 4, len(self.centres), 1)
         self.multiple = 4
         self.model_args = dict(width=width, temperature=temperature, lam=lam)
-
-    def set_prior(self, prior: torch.Tensor) -> None:
-        """Store the empirical bin frequencies ``(Q,)`` and the rebalancing weights from them."""
-        prior = prior.to(self.prior) / prior.sum()
-        self.prior.copy_(prior)
-        self.class_weights.copy_(rebalancing_weights(prior, self.centres, self.lam))
 
     def logits(self, L: torch.Tensor) -> torch.Tensor:
         """``(N, Q, H/4, W/4)`` bin logits."""
         return self.classifier(self.body(L))
-
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        ab = annealed_mean(self.logits(L), self.centres, self.temperature) / AB_SCALE
-        return F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False).clamp(-1, 1)
 
 
 @register_model
