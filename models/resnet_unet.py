@@ -9,8 +9,8 @@
 
 Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1].
 Encoders start from random weights: report 000's ResNet-18 ImageNet weights cannot be obtained
-here (no download at run time, and no PyPI package carries them without torchvision, which does
-not install beside this torch). The pretrained-encoder U-Net that can be trained here is
+here (nothing is downloaded at run time, no installable package carrying them was found, and
+torchvision's PyPI build does not import beside this workplace's torch). The pretrained-encoder U-Net that can be trained here is
 :mod:`streamcolor.models.lite_unet` (EfficientNet-Lite0, ImageNet weights from the ``train`` extra).
 """
 
