@@ -31,6 +31,7 @@ class TrainConfig:
     soft_labels: bool = False  # cgan: real targets U(0.7, 1.2), fake U(0, 0.3)
     label_flip: float = 0.0  # cgan: probability of swapping D's real/fake targets
     instance_noise: float = 0.0  # cgan: std of Gaussian noise on D inputs, annealed to 0
+    rebalance_lambda: float = 0.5  # l1_rebalanced: Zhang's lambda, mixing the prior with uniform (1 = plain L1)
     prior_images: int = 500  # classification: images sampled to measure the ab-bin prior
     scale: int = 150
     crop: int = 128

@@ -77,8 +77,9 @@ class Regression(Objective):
 
 class RebalancedL1(Objective):
     """L1 on scaled ab, each pixel weighted by the rebalancing weight of its true ab bin
-    (:func:`streamcolor.models.zhang.rebalancing_weights`, λ = 0.5); call :meth:`set_prior`
-    with the training set's bin counts first."""
+    (:func:`streamcolor.models.zhang.rebalancing_weights`, λ = ``config.rebalance_lambda``: 0.5 as
+    in Zhang et al.; towards 1 the weights flatten to plain L1); call :meth:`set_prior` with the
+    training set's bin counts first."""
 
     def __init__(self, generator: nn.Module, config: TrainConfig) -> None:
         super().__init__(generator, config)
@@ -93,7 +94,8 @@ class RebalancedL1(Objective):
 
     def set_prior(self, counts: torch.Tensor) -> None:
         """Bin counts ``(Q,)`` of the training targets -> the per-bin weights."""
-        self.pixel_weights = rebalancing_weights(counts / counts.sum(), self.centres)[self.nearest]
+        weights = rebalancing_weights(counts / counts.sum(), self.centres, self.config.rebalance_lambda)
+        self.pixel_weights = weights[self.nearest]
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         index = ((ab.detach().float() + 1) * AB_SCALE).round().long().clamp(0, len(self.GRID) - 1)
