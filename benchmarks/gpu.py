@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from streamcolor.api import DEFAULT_MODEL
 from streamcolor.backends.torch_backend import TorchBackend
 from streamcolor.color import lab_to_cbcr
 from streamcolor.models import from_pretrained
@@ -60,7 +61,7 @@ def main() -> None:
     parser.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--model", default="unet_small_v1", help="shipped name or folder")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or folder")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()

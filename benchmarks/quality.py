@@ -1,6 +1,6 @@
 """Colour quality of several models side by side: photos made grey and through old film stocks.
 
-    python benchmarks/quality.py --models unet_small_v1 lite0_unet_v1 [--sets kodak24 mcmaster18 coco_val]
+    python benchmarks/quality.py --models runs/unet_small_v1 lite0_unet_v1 [--sets kodak24 mcmaster18 coco_val]
                                  [--render-sizes 150 224] [--table docs/quality_table.md]
                                  [--figure docs/quality.jpg] [--figure-photos kodim03 kodim05 ...]
 
@@ -9,7 +9,8 @@ For each model (shipped name or folder), render size and set: ``streamcolor eval
 their luma and, in the ``+film`` rows, on the same photos as random old film stocks render them
 (the colour scored on the photo's own L). Grey and a constant sepia tint are the baselines.
 Sets are folder names under ../shared/data/eval or ../shared/data/train. The figure: per photo,
-grey | each model | the original, at 256 px high.
+grey | each model | the original, at 256 px high. A retired model is a folder taken from git
+history, e.g. ``git show 3b044a7:streamcolor/weights/unet_small_v1/model.safetensors``.
 """
 
 from __future__ import annotations

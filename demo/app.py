@@ -24,6 +24,7 @@ from streamcolor.api import DEFAULT_MODEL, HINT_MODEL, Colorizer  # noqa: E402
 from streamcolor.errors import StreamcolorError  # noqa: E402
 from streamcolor.media import duration_seconds  # noqa: E402
 from streamcolor.models import shipped_models  # noqa: E402
+from streamcolor.models.io import read_config  # noqa: E402
 
 STRENGTH_LABEL = "Colour strength (0 = grey, 1 = the model's colour, 2 = twice as vivid)"
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -160,7 +161,8 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
                     photo = gr.Image(label="Black-and-white (or colour, made grey) photo", type="numpy",
                                      elem_id="photo-input")
                     photo_model = gr.Dropdown(names, value=default, label="Model")
-                    render = gr.Slider(64, 512, value=150, step=2, label="Render size (short side the model sees, px)")
+                    render = gr.Slider(64, 512, value=read_config(default).get("inference_short_side", 150), step=2,
+                                       label="Render size (short side the model sees, px)")
                     photo_strength = gr.Slider(0, 2, value=1, step=0.05, label=STRENGTH_LABEL)
                     with gr.Row():
                         hint_colour = gr.ColorPicker(value="#b03a2e", label="Hint colour (then click the photo above)")

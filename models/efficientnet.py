@@ -42,6 +42,10 @@ class SameConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pads = []
         for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
+            # plain ints: an ONNX trace keeps the pads of its (even-sized) example, right for every
+            # even size, i.e. every input padded to the colorizers' multiple of 32; mixing traced
+            # and constant sizes would instead give negative pads (crops) at other sizes
+            size = int(size)
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
         return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)

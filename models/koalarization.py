@@ -63,7 +63,7 @@ class ImageNetClasses(nn.Module):
         return super().train(False)  # frozen: BatchNorm keeps its ImageNet statistics
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(L, size=(224, 224), mode="bilinear", align_corners=False).expand(-1, 3, -1, -1)
+        x = F.interpolate(L, size=(224, 224), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
         return self.net(x).softmax(1)
 
 

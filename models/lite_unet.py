@@ -69,7 +69,7 @@ class _LiteTrunk(nn.Module):
         self.encoder.load_state_dict(state, strict=True)
 
     def decode(self, L: torch.Tensor) -> torch.Tensor:
-        taps = self.encoder.features(L.expand(-1, 3, -1, -1))
+        taps = self.encoder.features(torch.cat([L, L, L], 1))  # not expand: ONNX export would fix its size
         x = taps[-1]
         for block, skip in zip(self.decoder, reversed(taps[:-1])):
             x = block(x, skip)

@@ -21,7 +21,7 @@ from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_M
 from streamcolor.pipeline import EncodeSettings, Report, colorize_video
 
 #: Shipped weights used when no model is named.
-DEFAULT_MODEL = "unet_small_v1"
+DEFAULT_MODEL = "lite0_unet_v1"
 
 _GREY_TO_L = luma_code_to_L(full_range=True)
 
