@@ -3,7 +3,8 @@
 The generator should see only the active picture (black bars would take part of its input
 size and pull its colour toward their grey), and the bars must stay black, not take colour
 bled from the picture. :func:`find_active_area` finds them in one frame's L; the engine looks
-again at each scene cut, since bars are constant over a shot.
+again at each scene cut, since bars are constant over a shot, and whenever
+:func:`bars_still_dark` says that the picture has grown into them (a fade from a title card).
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ class Area(NamedTuple):
         """The same area in a frame of ``to_size`` (height, width), from one of ``from_size``."""
         sy, sx = to_size[0] / from_size[0], to_size[1] / from_size[1]
         return Area(round(self.top * sy), round(self.bottom * sy), round(self.left * sx), round(self.right * sx))
+
+
+def bars_still_dark(L: np.ndarray, area: Area, dark: float = 7.0) -> bool:
+    """Whether 98 % of the bar pixels outside ``area`` are still darker than ``dark`` in this frame
+    (``L`` float ``(H, W)`` in [0, 100]): a shot that fades in from a title card on black has no
+    bars once the picture fills the frame."""
+    step = max(1, min(L.shape) // 270)
+    bands = [L[:area.top:step, ::step], L[area.bottom::step, ::step],
+             L[::step, :area.left:step], L[::step, area.right::step]]
+    pixels = np.concatenate([b.ravel() for b in bands])
+    return pixels.size == 0 or float((pixels < dark).mean()) >= 0.98
 
 
 def _dark_run(profile: np.ndarray) -> int:

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from streamcolor.backends import Backend
-from streamcolor.bars import Area, find_active_area
+from streamcolor.bars import Area, bars_still_dark, find_active_area
 from streamcolor.errors import InputError
 from streamcolor.temporal import CutDetector, EMASmoother, MotionSmoother
 from streamcolor.temporal.reference import ReferencePropagator, reference_ab
@@ -213,10 +213,10 @@ class Engine:
 
     def _find_area(self, L: np.ndarray, is_cut: bool) -> Area | None:
         """The shot's active area: looked for at a cut and, until found, in each frame after it
-        (a shot may fade in from black)."""
+        (a shot may fade in from black); dropped when the picture reaches into its bars."""
         if not self.settings.bars:
             return None
-        if is_cut:
+        if is_cut or (self.area is not None and not bars_still_dark(L, self.area)):
             self.area = None
         if self.area is None:
             self.area = find_active_area(L)

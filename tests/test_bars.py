@@ -64,3 +64,16 @@ def test_a_dark_edge_on_one_side_is_not_a_bar(kodak):
 
 def test_a_black_frame_has_no_bars():
     assert find_active_area(np.zeros((90, 160), np.float32)) is None
+
+
+def test_bars_are_dropped_when_the_picture_grows_into_them(kodak):
+    """A title card on black looks letterboxed; once the shot fades into a full picture the
+    engine must look again (bunny's opening title did this)."""
+    from streamcolor.bars import bars_still_dark
+
+    L = image_to_L(read_rgb(kodak[0]))
+    card = np.zeros_like(L)
+    card[96:416] = L[96:416]  # a band of picture on black
+    area = find_active_area(card)
+    assert area is not None and bars_still_dark(card, area)
+    assert not bars_still_dark(L, area)
