@@ -37,9 +37,16 @@ _BN_EPS = 1e-3
 
 class SameConv2d(nn.Conv2d):
     """Conv2d with TensorFlow's "SAME" padding for any input size (the pad is asymmetric for even
-    sizes at stride 2, which the ImageNet weights were trained with)."""
+    sizes at stride 2, which the ImageNet weights were trained with). At stride 1 SAME is the
+    conv's own symmetric padding: no separate pad, which keeps the exported graph lean."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = True) -> None:
+        super().__init__(in_ch, out_ch, kernel, stride, padding=(kernel - 1) // 2 if stride == 1 else 0,
+                         groups=groups, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == (1, 1):
+            return super().forward(x)
         pads = []
         for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
             # plain ints: an ONNX trace keeps the pads of its (even-sized) example, right for every
@@ -52,7 +59,7 @@ class SameConv2d(nn.Conv2d):
 
 
 def _conv_bn(in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [SameConv2d(in_ch, out_ch, kernel, stride, groups=groups, bias=False),
+    layers: list[nn.Module] = [SameConv2d(in_ch, out_ch, kernel, stride, groups, bias=False),
                                nn.BatchNorm2d(out_ch, eps=_BN_EPS)]
     if act:
         layers.append(nn.ReLU6(inplace=True))
