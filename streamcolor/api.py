@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -19,6 +20,8 @@ from streamcolor.errors import InputError
 from streamcolor.models import from_pretrained
 from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
 from streamcolor.pipeline import EncodeSettings, Report, colorize_video
+
+log = logging.getLogger("streamcolor")
 
 #: Shipped weights used when no model is named.
 DEFAULT_MODEL = "lite0_unet_v1"
@@ -70,18 +73,25 @@ def rasterize_hints(hints: list[tuple[int, int, Any]], shape: tuple[int, int], s
 
 
 def image_to_L(image: np.ndarray) -> np.ndarray:
-    """uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB -> float32 L in [0, 100] ``(H, W)``.
+    """uint8 ``(H, W)`` grey, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA (alpha dropped with a
+    warning, as the video path does) -> float32 L in [0, 100] ``(H, W)``.
 
     Raises:
-        InputError: not a uint8 array of those shapes.
+        InputError: not a uint8 array of those shapes, or an empty one.
     """
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise InputError("image must be a uint8 numpy array")
+        got = f"{type(image).__name__} of {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise InputError(f"image must be a uint8 numpy array, got {got}")
+    if image.ndim in (2, 3) and 0 in image.shape[:2]:
+        raise InputError(f"image is empty: shape {image.shape}")
+    if image.ndim == 3 and image.shape[2] == 4:
+        log.warning("the image's alpha channel is dropped: colour is added to its RGB only")
+        image = image[..., :3]
     if image.ndim == 2:
         return _GREY_TO_L[image]
     if image.ndim == 3 and image.shape[2] == 3:
         return rgb_to_lab(image.astype(np.float32) / 255)[..., 0]
-    raise InputError(f"image must be (H, W) or (H, W, 3), got shape {image.shape}")
+    raise InputError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
 
 
 class Colorizer:

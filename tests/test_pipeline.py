@@ -179,3 +179,17 @@ def test_maths_run_on_the_generators_cuda_device_only():
     L = np.arange(12, dtype=np.uint8).reshape(3, 4)
     x = to_device(L, torch.device("cpu"))
     assert x.dtype == torch.float32 and x.shape == (3, 4) and x[2, 3] == 11
+
+
+def test_image_inputs_refused_or_taken_with_one_clear_reason(kodak, caplog):
+    from streamcolor.errors import InputError
+
+    colorizer = Colorizer.from_pretrained()
+    with pytest.raises(InputError, match="empty: shape"):
+        colorizer.colorize_image(np.zeros((0, 0), np.uint8))
+    with pytest.raises(InputError, match="got ndarray of float64"):
+        colorizer.colorize_image(np.zeros((8, 8)))
+    rgb = cv2.cvtColor(cv2.imread(str(kodak[0])), cv2.COLOR_BGR2RGB)[:64, :96]
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    assert np.array_equal(colorizer.colorize_image(rgba), colorizer.colorize_image(rgb))
+    assert "alpha channel is dropped" in caplog.text
