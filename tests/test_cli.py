@@ -94,6 +94,7 @@ def test_models_lists_registry_and_weights():
 @pytest.mark.parametrize("option, flag", [
     (["--smooth-strength", "1.5"], "--smooth-strength"), (["--strength", "inf"], "--strength"),
     (["--strength", "-1"], "--strength"), (["--render-size", "8"], "--render-size"),
+    (["--device", "tpu"], "--device"),
 ])
 def test_bad_colour_option_names_its_flag(option, flag, chaplin, tmp_path):
     result = run("colorize", chaplin, tmp_path / "x.mp4", *option)

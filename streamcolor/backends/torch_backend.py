@@ -14,6 +14,19 @@ from streamcolor.models.io import HINT_MODEL
 from streamcolor.transfer import to_device
 
 
+def torch_device(name: str) -> torch.device:
+    """``"cpu"``, ``"cuda"`` or ``"cuda:N"`` -> the torch device.
+
+    Raises:
+        InputError: another name, or CUDA asked for where this torch has no usable GPU.
+    """
+    if not (name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise InputError(f"device (--device) must be cpu, cuda or cuda:N; got {name!r}")
+    if name != "cpu" and not torch.cuda.is_available():
+        raise InputError(f"device (--device) {name!r}: this torch build sees no CUDA GPU; use --device cpu")
+    return torch.device(name)
+
+
 class TorchBackend(Backend):
     """PyTorch inference of a generator (L in [-1, 1] -> ab in [-1, 1]).
 
@@ -30,7 +43,7 @@ class TorchBackend(Backend):
 
     def __init__(self, model: nn.Module, device: str = "cpu", precision: str = "fp32", channels_last: bool = True,
                  compile: bool = False) -> None:
-        self.device = torch.device(device)
+        self.device = torch_device(device)
         if precision not in ("fp32", "fp16") or (precision == "fp16" and self.device.type != "cuda"):
             raise InputError(f"precision must be fp32, or fp16 on CUDA; got {precision!r} on {device}")
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
