@@ -103,9 +103,8 @@ class LiteClassifier(_LiteTrunk, BinClassifier):
                  lam: float = 0.5) -> None:
         if len(decoder_widths) != 3:
             raise InputError(f"decoder_widths: one width for each of strides 16, 8, 4; got {list(decoder_widths)}")
-        BinClassifier.__init__(self, temperature, lam)
-        self.encoder = EfficientNetLite0(classifier=False)
-        self.decoder = _decoder(tuple(decoder_widths))
+        super().__init__(tuple(decoder_widths))
+        self._register_bins(temperature, lam)
         self.classifier = nn.Conv2d(decoder_widths[-1], len(self.centres), 1)
         self.multiple = 32
         self.model_args = dict(decoder_widths=list(decoder_widths), temperature=temperature, lam=lam)

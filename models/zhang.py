@@ -88,8 +88,8 @@ class BinClassifier(nn.Module):
     rebalancing weights (saved with the model); ``forward`` decodes by annealed mean and
     upsamples to the input size."""
 
-    def __init__(self, temperature: float, lam: float) -> None:
-        super().__init__()
+    def _register_bins(self, temperature: float, lam: float) -> None:
+        """Called by subclasses from their ``__init__``, after ``nn.Module.__init__``."""
         centres = ab_bins()
         self.register_buffer("centres", centres)
         self.register_buffer("prior", torch.full((len(centres),), 1.0 / len(centres)))
@@ -120,7 +120,8 @@ class ZhangColorizer(BinClassifier):
     """
 
     def __init__(self, width: int = 64, temperature: float = 0.38, lam: float = 0.5) -> None:
-        super().__init__(temperature, lam)
+        super().__init__()
+        self._register_bins(temperature, lam)
 
         def block(i: int, o: int, stride: int = 1, dilation: int = 1) -> list[nn.Module]:
             return [nn.Conv2d(i, o, 3, stride, dilation, dilation), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
