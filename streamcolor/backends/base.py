@@ -1,24 +1,37 @@
-"""The one interface every backend implements."""
+"""The one interface every backend implements, and the steps they all share.
+
+Every backend turns L in Lab units into ab in Lab units the same way: scale L to [-1, 1], pad
+it to the network's multiple, run the generator, crop, scale ab back. Only the generator call
+differs (eager torch, an ONNX Runtime session, a TensorRT program), so a backend supplies
+:meth:`Backend._forward` and, where it can take colour hints, :meth:`Backend._hint_input`.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
 import numpy as np
+import torch
 
+from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.errors import InputError
-
-
-def refuse_hints(hints: np.ndarray | None, backend: str) -> None:
-    """Compiled backends take L only: hints need the torch backend."""
-    if hints is not None:
-        raise InputError(f"colour hints need the torch backend, not {backend}")
+from streamcolor.inference import predict_ab
+from streamcolor.transfer import to_device
 
 
 class Backend(ABC):
-    """Runs a generator on batches of L at inference size."""
+    """Runs a generator on batches of L at inference size.
 
-    @abstractmethod
+    Subclasses set ``name`` (as in :data:`streamcolor.backends.BACKENDS`), ``device`` (where
+    inputs are put) and ``multiple`` (the padding the generator needs), and implement
+    :meth:`_forward`.
+    """
+
+    name: str
+    device: torch.device = torch.device("cpu")
+    multiple: int = 1
+
+    @torch.inference_mode()
     def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
         """Predict chroma.
 
@@ -33,3 +46,19 @@ class Backend(ABC):
         Raises:
             InputError: hints given to a backend or model that cannot take them.
         """
+        x = normalize_L(to_device(L, self.device)[:, None])
+        if hints is not None:
+            x = torch.cat([x, self._hint_input(L, hints)], 1)
+        ab = predict_ab(self._forward, x, self.multiple).float()
+        return denormalize_ab(ab).permute(0, 2, 3, 1).cpu().numpy()
+
+    def _hint_input(self, L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
+        """The generator's extra input channels for ``hints`` on :attr:`device`; compiled
+        backends take L only."""
+        raise InputError(f"colour hints need the torch backend, not {self.name}")
+
+    @abstractmethod
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The generator on ``x``: float32 ``(N, C, H, W)`` on :attr:`device`, L scaled to
+        [-1, 1] (then any hint channels), H and W multiples of :attr:`multiple` -> ``(N, 2, H, W)``
+        ab scaled to [-1, 1] (any float dtype, on any device)."""

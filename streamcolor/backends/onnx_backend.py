@@ -16,14 +16,11 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from streamcolor.backends.base import Backend, refuse_hints
+from streamcolor.backends.base import Backend
 from streamcolor.backends.cache import cache_dir, package_version, weights_digest
-from streamcolor.color import denormalize_ab, normalize_L
-from streamcolor.inference import predict_ab
 
 log = logging.getLogger("streamcolor")
 
@@ -50,16 +47,6 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     tmp.replace(path)
 
 
-class _Session:
-    """Makes an ONNX Runtime session look like the generator to :func:`predict_ab`."""
-
-    def __init__(self, session, multiple: int) -> None:
-        self.session, self.multiple = session, multiple
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.session.run(None, {"L": x.numpy()})[0])
-
-
 class OnnxBackend(Backend):
     """Run a generator with ONNX Runtime on the CPU (fp32).
 
@@ -73,6 +60,8 @@ class OnnxBackend(Backend):
         ImportError: onnxruntime or onnx is not installed.
         RuntimeError: the model cannot be exported or loaded.
     """
+
+    name = "onnxruntime"
 
     def __init__(self, model: nn.Module, threads: int | None = None) -> None:
         import onnxruntime
@@ -93,7 +82,8 @@ class OnnxBackend(Backend):
                 raise RuntimeError(f"ONNX export failed: {exc}") from exc
             log.info("exported the generator to ONNX in %.1f s (cached as %s)", time.perf_counter() - started, path.name)
             session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.runner = _Session(session, getattr(model, "multiple", 1))
+        self.session = session
+        self.multiple = getattr(model, "multiple", 1)
 
     @staticmethod
     def _load(onnxruntime, path: Path, options):
@@ -106,8 +96,5 @@ class OnnxBackend(Backend):
             path.unlink(missing_ok=True)
             return None
 
-    def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
-        refuse_hints(hints, "onnxruntime")
-        x = normalize_L(torch.from_numpy(np.ascontiguousarray(L, dtype=np.float32))[:, None])
-        ab = denormalize_ab(predict_ab(self.runner, x))
-        return ab.permute(0, 2, 3, 1).numpy()
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.session.run(None, {"L": x.numpy()})[0])

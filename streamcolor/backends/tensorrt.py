@@ -21,15 +21,11 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from streamcolor.backends.base import Backend, refuse_hints
+from streamcolor.backends.base import Backend
 from streamcolor.backends.cache import cache_dir, package_version, weights_digest
-from streamcolor.color import denormalize_ab, normalize_L
-from streamcolor.inference import padded_size
-from streamcolor.transfer import to_device
 
 log = logging.getLogger("streamcolor")
 
@@ -51,6 +47,7 @@ class TensorRTBackend(Backend):
         RuntimeError: no CUDA device.
     """
 
+    name = "tensorrt"
     precision = "fp16"
 
     def __init__(self, model: nn.Module, device: str = "cuda", max_batch: int = 16) -> None:
@@ -60,6 +57,7 @@ class TensorRTBackend(Backend):
             raise RuntimeError("TensorRT needs a CUDA device")
         self.device = torch.device(device)
         self.model = model.eval().to(self.device).half()
+        self.multiple = getattr(model, "multiple", 1)
         self.max_batch = max_batch
         self.digest = weights_digest(model)
         self.programs: dict[tuple[int, int], nn.Module] = {}
@@ -101,14 +99,6 @@ class TensorRTBackend(Backend):
                  path.name)
         return program
 
-    @torch.inference_mode()
-    def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
-        refuse_hints(hints, "tensorrt")
-        h, w = L.shape[1:]
-        ph, pw = padded_size(h, w, getattr(self.model, "multiple", 1))
-        x = normalize_L(to_device(L, self.device)[:, None])
-        x = torch.nn.functional.pad(x, (0, pw - w, 0, ph - h), mode="replicate").half()
-        program = self._program((ph, pw))
-        outs = [program(chunk) for chunk in x.split(self.max_batch)]
-        ab = denormalize_ab(torch.cat(outs)[..., :h, :w].float())
-        return ab.permute(0, 2, 3, 1).cpu().numpy()
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        program = self._program(tuple(x.shape[-2:]))
+        return torch.cat([program(chunk) for chunk in x.half().split(self.max_batch)])

@@ -7,11 +7,8 @@ import torch
 from torch import nn
 
 from streamcolor.backends.base import Backend
-from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.errors import InputError
-from streamcolor.inference import predict_ab
 from streamcolor.models.io import HINT_MODEL
-from streamcolor.transfer import to_device
 
 
 def torch_device(name: str) -> torch.device:
@@ -46,29 +43,17 @@ class TorchBackend(Backend):
         self.device = torch_device(device)
         if precision not in ("fp32", "fp16") or (precision == "fp16" and self.device.type != "cuda"):
             raise InputError(f"precision must be fp32, or fp16 on CUDA; got {precision!r} on {device}")
+        self.name = f"torch-{self.device.type}"
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        model = model.eval().to(self.device, self.dtype).to(memory_format=self.memory_format)
-        self.model = model
-        self._runner = _Runner(torch.compile(model) if compile else model, getattr(model, "multiple", 1))
+        self.model = model.eval().to(self.device, self.dtype).to(memory_format=self.memory_format)
+        self.multiple = getattr(model, "multiple", 1)
+        self._run = torch.compile(self.model) if compile else self.model
 
-    @torch.inference_mode()
-    def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
-        x = normalize_L(to_device(L, self.device)[:, None])
-        if hints is not None:
-            if not getattr(self.model, "hint_channels", 0):
-                raise InputError(f"this model does not take colour hints; use a hint model such as {HINT_MODEL}")
-            x = torch.cat([x, self.model.hint_input(L, hints).to(self.device)], 1)
-        x = x.to(self.dtype).contiguous(memory_format=self.memory_format)
-        ab = denormalize_ab(predict_ab(self._runner, x).float())
-        return ab.permute(0, 2, 3, 1).cpu().numpy()
+    def _hint_input(self, L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
+        if not getattr(self.model, "hint_channels", 0):
+            raise InputError(f"this model does not take colour hints; use a hint model such as {HINT_MODEL}")
+        return self.model.hint_input(L, hints).to(self.device)
 
-
-class _Runner:
-    """The (maybe compiled) model with the ``multiple`` that :func:`predict_ab` pads to."""
-
-    def __init__(self, model: nn.Module, multiple: int) -> None:
-        self.model, self.multiple = model, multiple
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x.to(self.dtype).contiguous(memory_format=self.memory_format))
