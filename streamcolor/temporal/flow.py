@@ -49,3 +49,16 @@ def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     """Forward-backward error in pixels ``(H, W)``: |f(x) + b(x + f(x))| (0 where the two
     flows agree; large at occlusions and where the flow is wrong)."""
     return np.linalg.norm(forward + warp(backward, forward), axis=-1)
+
+
+def match_confidence(L: np.ndarray, warped_L: np.ndarray, sigma_L: float) -> np.ndarray:
+    """Per-pixel trust in what the flow carried over, from how well the warped luma matches:
+    ``exp(-((L - warped_L) / sigma_L) ** 2)``, ``(H, W)`` in [0, 1] (occlusions, new objects
+    and flow failures mismatch).
+
+    Args:
+        L, warped_L: ``(H, W)`` luma, L units (0-100): the current frame's and the past
+            frame's warped onto it.
+        sigma_L: mismatch (L units) at which the trust falls to 1/e.
+    """
+    return np.exp(-(((L - warped_L) / sigma_L) ** 2))

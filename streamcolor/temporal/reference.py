@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from streamcolor.color import rgb_to_lab
-from streamcolor.temporal.flow import Flow, warp
+from streamcolor.temporal.flow import Flow, match_confidence, warp
 
 
 def reference_ab(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -66,7 +66,7 @@ class ReferencePropagator:
               confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Carried ab and confidence moved from the frame with ``source_L`` onto ``L``."""
         flow = self.flow(L, source_L)
-        match = np.exp(-(((L - warp(source_L, flow)) / self.sigma_L) ** 2))
+        match = match_confidence(L, warp(source_L, flow), self.sigma_L)
         return warp(carried, flow), (warp(confidence, flow) * match * self.decay).astype(np.float32)
 
     def carry_back(self, reference: np.ndarray, L: np.ndarray, earlier: list[tuple[np.ndarray, np.ndarray]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamcolor.temporal.flow import Flow, warp
+from streamcolor.temporal.flow import Flow, match_confidence, warp
 
 
 def _check_strength(strength: float) -> float:
@@ -58,10 +58,6 @@ class MotionSmoother:
         self.flow = Flow()
         self.state: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (L, smoothed ab, prediction)
 
-    def confidence(self, L: np.ndarray, warped_L: np.ndarray) -> np.ndarray:
-        """Per-pixel trust in the warped past, ``(H, W)`` in [0, 1]."""
-        return np.exp(-(((L - warped_L) / self.sigma_L) ** 2))
-
     def push(self, ab: np.ndarray | None, L: np.ndarray, is_cut: bool) -> np.ndarray:
         """Smooth ab (float32 ``(H, W, 2)``) of the frame with luma ``L`` (``(H, W)``, 0-100).
 
@@ -80,7 +76,7 @@ class MotionSmoother:
         prev_L, prev_ab, prediction = self.state
         flow = self.flow(L, prev_L)
         ab = warp(prediction, flow) if ab is None else ab
-        weight = (self.strength * self.confidence(L, warp(prev_L, flow))).astype(np.float32)
+        weight = (self.strength * match_confidence(L, warp(prev_L, flow), self.sigma_L)).astype(np.float32)
         out = (ab + np.dstack([weight, weight]) * (warp(prev_ab, flow) - ab)).astype(np.float32, copy=False)
         self.state = (L, out, ab)
         return out
