@@ -8,15 +8,17 @@ from torch import nn
 
 def conv_norm_act(
     in_ch: int, out_ch: int, *, kernel: int = 4, stride: int = 2, transpose: bool = False,
-    norm: bool = True, act: nn.Module | None = None, act_first: bool = True,
+    norm: bool = True, act: nn.Module | None = None, act_first: bool = True, dilation: int = 1,
 ) -> nn.Sequential:
     """Conv (or ConvTranspose) + BatchNorm + activation, pix2pix order (activation first).
 
-    The conv has a bias only when no norm follows it (BatchNorm would cancel it).
+    The conv has a bias only when no norm follows it (BatchNorm would cancel it). The padding,
+    ``dilation * (kernel - 1) // 2``, keeps the size at stride 1 and halves it at stride 2 (even
+    sizes; for pix2pix's 4x4 kernels and the transposed conv, doubles it).
     """
-    padding = (kernel - 1) // 2 if stride == 1 else 1
+    padding = dilation * (kernel - 1) // 2
     conv_cls = nn.ConvTranspose2d if transpose else nn.Conv2d
-    conv = conv_cls(in_ch, out_ch, kernel, stride, padding, bias=not norm)
+    conv = conv_cls(in_ch, out_ch, kernel, stride, padding, dilation=dilation, bias=not norm)
     layers: list[nn.Module] = []
     if act is not None and act_first:
         layers.append(act)

@@ -21,15 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamcolor.errors import InputError
+from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.efficientnet import EfficientNetLite0, load_imagenet_state
 from streamcolor.models.registry import register_model
 
 
 def _conv(in_ch: int, out_ch: int, stride: int = 1, act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, 3, stride, 1)]
-    if act:
-        layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
+    """3x3 conv (+ ReLU): the paper's network has no normalisation."""
+    return conv_norm_act(in_ch, out_ch, kernel=3, stride=stride, norm=False,
+                         act=nn.ReLU(inplace=True) if act else None, act_first=False)
 
 
 class GlobalFeatures(nn.Module):

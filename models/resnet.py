@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.registry import register_model
 
 
@@ -22,9 +23,7 @@ class BasicBlock(nn.Module):
         super().__init__()
         out = width * self.expansion
         self.body = nn.Sequential(
-            nn.Conv2d(in_ch, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, out, 3, 1, 1, bias=False), nn.BatchNorm2d(out),
-        )
+            *_conv_bn(in_ch, width, 3, stride, relu=True), *_conv_bn(width, out, 3))
         self.shortcut = _shortcut(in_ch, out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -40,20 +39,22 @@ class Bottleneck(nn.Module):
         super().__init__()
         out = width * self.expansion
         self.body = nn.Sequential(
-            nn.Conv2d(in_ch, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, out, 1, bias=False), nn.BatchNorm2d(out),
-        )
+            *_conv_bn(in_ch, width, 1, relu=True), *_conv_bn(width, width, 3, stride, relu=True), *_conv_bn(width, out, 1))
         self.shortcut = _shortcut(in_ch, out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.body(x) + self.shortcut(x))
 
 
+def _conv_bn(in_ch: int, out_ch: int, kernel: int, stride: int = 1, relu: bool = False) -> nn.Sequential:
+    return conv_norm_act(in_ch, out_ch, kernel=kernel, stride=stride, act=nn.ReLU(inplace=True) if relu else None,
+                         act_first=False)
+
+
 def _shortcut(in_ch: int, out_ch: int, stride: int) -> nn.Module:
     if stride == 1 and in_ch == out_ch:
         return nn.Identity()
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
+    return _conv_bn(in_ch, out_ch, 1, stride)
 
 
 class ResNetEncoder(nn.Module):

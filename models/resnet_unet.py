@@ -19,12 +19,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.registry import register_model
 from streamcolor.models.resnet import resnet18_encoder
 
 
 def _conv_bn_relu(in_ch: int, out_ch: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
+    return conv_norm_act(in_ch, out_ch, kernel=3, stride=1, act=nn.ReLU(inplace=True), act_first=False)
 
 
 class _UpBlock(nn.Module):

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamcolor.color import AB_SCALE, lab_to_linear_rgb
+from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.registry import register_model
 
 GRID = 10.0
@@ -124,7 +125,8 @@ class ZhangColorizer(BinClassifier):
         self._register_bins(temperature, lam)
 
         def block(i: int, o: int, stride: int = 1, dilation: int = 1) -> list[nn.Module]:
-            return [nn.Conv2d(i, o, 3, stride, dilation, dilation), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+            return list(conv_norm_act(i, o, kernel=3, stride=stride, dilation=dilation, act=nn.ReLU(inplace=True),
+                                      act_first=False))
 
         w = width
         self.body = nn.Sequential(
