@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
+import torch
 from torch import nn
 
 from streamcolor.errors import InputError, UnknownModelError
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What the backends, the runtime and training use of a colorizer built by
+    :func:`create_model` (an ``nn.Module``; :func:`create_model` gives every one these).
+
+    Attributes:
+        architecture: its registered name.
+        model_args: the keyword arguments it was built with (stored in a saved model's config).
+        config: a saved model's ``config.json`` (:func:`streamcolor.models.from_pretrained`);
+            empty for a model just built.
+        multiple: H and W of its input must be multiples of this (inputs are padded to it).
+        hint_channels: input channels after L for colour hints (0: it takes L only).
+    """
+
+    architecture: str
+    model_args: dict[str, Any]
+    config: dict[str, Any]
+    multiple: int
+    hint_channels: int
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 1 + hint_channels, H, W)`` L (then hints) in [-1, 1] -> ``(N, 2, H, W)`` ab in [-1, 1]."""
 
 
 def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -35,7 +60,7 @@ def is_model(name: str) -> bool:
     return name in _REGISTRY
 
 
-def create_model(name: str, pretrained: bool = False, **config: Any) -> nn.Module:
+def create_model(name: str, pretrained: bool = False, **config: Any) -> Generator:
     """Build the registered model ``name``; ``config`` entries that are None are dropped,
     so unset command-line flags never override the variant's defaults.
 
@@ -43,8 +68,9 @@ def create_model(name: str, pretrained: bool = False, **config: Any) -> nn.Modul
     a training-time step: the ``train`` extra provides them). It is not stored in
     ``model_args``: a saved model holds the whole network and never needs them again.
 
-    The built module gets ``architecture`` (its name) and ``model_args`` (the merged
-    keyword arguments) attributes, which :func:`streamcolor.models.save_pretrained` stores.
+    The built module is a :class:`Generator`: it gets ``architecture`` (its name), ``model_args``
+    (the merged keyword arguments, which :func:`streamcolor.models.save_pretrained` stores), an
+    empty ``config``, and ``multiple`` 1 and ``hint_channels`` 0 unless it sets them.
 
     Raises:
         UnknownModelError: ``name`` is not registered.
@@ -56,6 +82,10 @@ def create_model(name: str, pretrained: bool = False, **config: Any) -> nn.Modul
     model = _REGISTRY[name](**kwargs)
     model.architecture = name
     model.model_args = {**getattr(model, "model_args", {}), **kwargs}
+    model.config = {}
+    for attribute, default in (("multiple", 1), ("hint_channels", 0)):
+        if not hasattr(model, attribute):
+            setattr(model, attribute, default)
     if pretrained:
         if not hasattr(model, "load_pretrained"):
             raise InputError(f"model {name!r} has no pretrained encoder; drop --pretrained")

@@ -17,7 +17,7 @@ from streamcolor.backends import Backend, TorchBackend, select_backend
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.engine import Engine, EngineSettings, inference_size
 from streamcolor.errors import InputError
-from streamcolor.models import from_pretrained
+from streamcolor.models import Generator, from_pretrained
 from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
 from streamcolor.pipeline import EncodeSettings, Report, colorize_video
 
@@ -106,13 +106,13 @@ class Colorizer:
         takes_hints: the model accepts colour hints (:meth:`colorize_image`).
     """
 
-    def __init__(self, model: torch.nn.Module, device: str = "cpu", settings: EngineSettings | None = None,
+    def __init__(self, model: Generator, device: str = "cpu", settings: EngineSettings | None = None,
                  backend: Backend | None = None) -> None:
-        config = getattr(model, "config", {})
+        config = model.config
         self.settings = settings or EngineSettings(inference_short_side=config.get("inference_short_side", 150))
         self.backend = backend or TorchBackend(model, device)
-        self.name = config.get("name", getattr(model, "architecture", "model"))
-        self.takes_hints = bool(getattr(model, "hint_channels", 0))
+        self.name = config.get("name", model.architecture)
+        self.takes_hints = model.hint_channels > 0
         self.model = model
 
     @classmethod

@@ -6,7 +6,6 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 
 def padded_size(height: int, width: int, multiple: int) -> tuple[int, int]:
@@ -14,19 +13,20 @@ def padded_size(height: int, width: int, multiple: int) -> tuple[int, int]:
     return -(-height // multiple) * multiple, -(-width // multiple) * multiple
 
 
-def predict_ab(model: nn.Module | Callable[[torch.Tensor], torch.Tensor], L: torch.Tensor,
-               multiple: int | None = None) -> torch.Tensor:
-    """Run ``model`` on L, padding (edge replicate) to a multiple of its size and cropping back.
+def predict_ab(model: Callable[[torch.Tensor], torch.Tensor], L: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Run ``model`` on L, padding (edge replicate) H and W to multiples of ``multiple`` and
+    cropping back.
 
     Args:
-        model: generator, or a callable standing for one (e.g. a compiled runtime).
+        model: a generator (:class:`streamcolor.models.Generator`; pass its ``multiple``), or a
+            callable standing for one (e.g. a compiled runtime).
         L: float ``(N, C, H, W)``, L scaled to [-1, 1] (then any hint channels).
-        multiple: the padding ``model`` needs; default its ``multiple`` attribute (1 if absent).
+        multiple: the padding ``model`` needs.
 
     Returns:
         ``(N, 2, H, W)`` ab scaled to [-1, 1], as ``model`` returns it.
     """
     h, w = L.shape[-2:]
-    ph, pw = padded_size(h, w, getattr(model, "multiple", 1) if multiple is None else multiple)
+    ph, pw = padded_size(h, w, multiple)
     x = F.pad(L, (0, pw - w, 0, ph - h), mode="replicate") if (ph, pw) != (h, w) else L
     return model(x)[..., :h, :w]

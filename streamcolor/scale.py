@@ -69,7 +69,7 @@ def connect(settings: RaySettings):
 def model_payload(colorizer) -> dict[str, Any]:
     """What a task needs to rebuild the colorizer: architecture, weights, settings."""
     model = colorizer.model
-    return {"config": {**getattr(model, "config", {}), "architecture": model.architecture,
+    return {"config": {**model.config, "architecture": model.architecture,
                        "model_args": model.model_args},
             "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "settings": dataclasses.asdict(colorizer.settings)}

@@ -45,10 +45,10 @@ class Objective:
         """G's scaled ab for a batch; a hint model also gets hints sampled from ``ab``
         (:func:`streamcolor.train.hints.sample_hints`)."""
         G = self.models["G"]
-        if getattr(G, "hint_channels", 0):
+        if G.hint_channels:
             hints = G.hint_input(denormalize_L(L[:, 0]).detach().float().cpu().numpy(), sample_hints(ab, self.hint_rng))
             L = torch.cat([L, hints.to(L.device, L.dtype)], 1)
-        return predict_ab(G, L)
+        return predict_ab(G, L, G.multiple)
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError

@@ -83,7 +83,7 @@ class OnnxBackend(Backend):
             log.info("exported the generator to ONNX in %.1f s (cached as %s)", time.perf_counter() - started, path.name)
             session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.session = session
-        self.multiple = getattr(model, "multiple", 1)
+        self.multiple = model.multiple
 
     @staticmethod
     def _load(onnxruntime, path: Path, options):

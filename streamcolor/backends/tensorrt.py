@@ -57,7 +57,7 @@ class TensorRTBackend(Backend):
             raise RuntimeError("TensorRT needs a CUDA device")
         self.device = torch.device(device)
         self.model = model.eval().to(self.device).half()
-        self.multiple = getattr(model, "multiple", 1)
+        self.multiple = model.multiple
         self.max_batch = max_batch
         self.digest = weights_digest(model)
         self.programs: dict[tuple[int, int], nn.Module] = {}

@@ -47,11 +47,11 @@ class TorchBackend(Backend):
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.eval().to(self.device, self.dtype).to(memory_format=self.memory_format)
-        self.multiple = getattr(model, "multiple", 1)
+        self.multiple = model.multiple
         self._run = torch.compile(self.model) if compile else self.model
 
     def _hint_input(self, L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
-        if not getattr(self.model, "hint_channels", 0):
+        if not self.model.hint_channels:
             raise InputError(f"this model does not take colour hints; use a hint model such as {HINT_MODEL}")
         return self.model.hint_input(L, hints).to(self.device)
 
