@@ -20,9 +20,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 
 import gradio as gr  # noqa: E402
 
-from streamcolor.api import DEFAULT_MODEL, HINT_MODEL, Colorizer  # noqa: E402
+from streamcolor.api import DEFAULT_MODEL, HINT_MODEL, Colorizer, duration_seconds  # noqa: E402
 from streamcolor.errors import StreamcolorError  # noqa: E402
-from streamcolor.media import duration_seconds  # noqa: E402
 from streamcolor.models import shipped_models  # noqa: E402
 from streamcolor.models.io import read_config  # noqa: E402
 
