@@ -72,15 +72,15 @@ def _hide_folders(message: str, *paths: str | os.PathLike) -> str:
     return message
 
 
-class PhotoInput(gr.Image):
-    """``gr.Image`` whose unreadable upload is a user error with a message; gradio's own
-    preprocessing error shows only a bare "Error" badge."""
+def readable_upload(image: gr.Image) -> gr.Image:
+    """``image`` whose unreadable upload is a user error with a message; gradio's own
+    preprocessing error shows only a bare "Error" badge. Wrapped, not subclassed: gradio
+    writes a stub (.pyi) beside any module that subclasses one of its components."""
+    preprocess = image.preprocess
 
-    is_template = True  # drawn by gr.Image's front end
-
-    def preprocess(self, payload: ImageData | None) -> np.ndarray | None:
+    def checked(payload: ImageData | None) -> np.ndarray | None:
         try:
-            return super().preprocess(payload)
+            return preprocess(payload)
         except gr.Error as exc:  # gradio's own refusal (an SVG) is a user error too
             raise user_error(exc.message) from exc
         except OSError as exc:  # what PIL raises for a file it cannot identify or decode
@@ -88,6 +88,9 @@ class PhotoInput(gr.Image):
                              "upload a PNG or JPEG photo.") from exc
         except PIL.Image.DecompressionBombError as exc:  # PIL's limit, on pixels, not on bytes
             raise user_error(f"{_name(payload)} has too many pixels for this demo; make it smaller first.") from exc
+
+    image.preprocess = checked
+    return image
 
 
 def _name(upload: ImageData) -> str:
@@ -213,8 +216,8 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
         with gr.Tab("Photo"):
             with gr.Row():
                 with gr.Column():
-                    photo = PhotoInput(label="Black-and-white (or colour, made grey) photo", type="numpy",
-                                       elem_id="photo-input")
+                    photo = readable_upload(gr.Image(label="Black-and-white (or colour, made grey) photo",
+                                                     type="numpy", elem_id="photo-input"))
                     photo_model = gr.Dropdown(names, value=default, label="Model")
                     render = gr.Slider(64, 512, value=read_config(default).get("inference_short_side", 150), step=2,
                                        label="Render size (short side the model sees, px)")

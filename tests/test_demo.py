@@ -20,7 +20,7 @@ from conftest import data_file
 gr = pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed")
 
 from streamcolor.api import DEFAULT_MODEL  # noqa: E402
-from streamcolor.demo.app import DemoModels, Limits, PhotoInput, colorize_clip, colorize_photo  # noqa: E402
+from streamcolor.demo.app import DemoModels, Limits, colorize_clip, colorize_photo, readable_upload  # noqa: E402
 from streamcolor.train.datasets import read_rgb  # noqa: E402
 
 
@@ -49,7 +49,8 @@ def test_unreadable_photo_is_named_without_its_server_folder(tmp_path):
     fake = tmp_path / "fake.png"
     fake.write_text("not an image")
     with pytest.raises(gr.Error) as error:
-        PhotoInput(type="numpy").preprocess(gr.data_classes.ImageData(path=str(fake), orig_name="fake.png"))
+        readable_upload(gr.Image(type="numpy")).preprocess(gr.data_classes.ImageData(path=str(fake),
+                                                                                     orig_name="fake.png"))
     assert error.value.message == "fake.png is not an image streamcolor can read; upload a PNG or JPEG photo."
     assert not error.value.print_exception
 
@@ -60,8 +61,8 @@ def test_photo_over_pils_pixel_limit_is_a_user_error(tmp_path, monkeypatch):
     Image.new("L", (8, 8)).save(tmp_path / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 16)  # PIL refuses over twice this
     with pytest.raises(gr.Error) as error:
-        PhotoInput(type="numpy").preprocess(gr.data_classes.ImageData(path=str(tmp_path / "big.png"),
-                                                                      orig_name="big.png"))
+        readable_upload(gr.Image(type="numpy")).preprocess(gr.data_classes.ImageData(path=str(tmp_path / "big.png"),
+                                                                                     orig_name="big.png"))
     assert error.value.message == "big.png has too many pixels for this demo; make it smaller first."
 
 
