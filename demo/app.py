@@ -6,25 +6,30 @@ Limits (upload size, clip duration) are arguments, so a deployment can set its o
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
+import PIL.Image
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
 import gradio as gr  # noqa: E402
+from gradio.data_classes import ImageData  # noqa: E402
 
-from streamcolor.api import DEFAULT_MODEL, HINT_MODEL, Colorizer  # noqa: E402
+from streamcolor.api import DEFAULT_MODEL, HINT_MODEL, Colorizer, duration_seconds  # noqa: E402
 from streamcolor.errors import StreamcolorError  # noqa: E402
-from streamcolor.media import duration_seconds  # noqa: E402
 from streamcolor.models import shipped_models  # noqa: E402
 from streamcolor.models.io import read_config  # noqa: E402
+
+log = logging.getLogger("streamcolor.demo")
 
 STRENGTH_LABEL = "Colour strength (0 = grey, 1 = the model's colour, 2 = twice as vivid)"
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -52,6 +57,47 @@ class DemoModels:
         return self._loaded[name].with_settings(**settings) if settings else self._loaded[name]
 
 
+def user_error(message: str) -> gr.Error:
+    """The page's message for a user's mistake. The server logs it as one line: a traceback
+    (gradio prints one unless ``print_exception`` is off) is for bugs."""
+    log.warning("user error: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
+def _hide_folders(message: str, *paths: str | os.PathLike) -> str:
+    """``message`` with each path named by its file name alone: the server's folders are not
+    the user's business."""
+    for path in paths:
+        message = message.replace(f"{Path(path).parent}{os.sep}", "")
+    return message
+
+
+def readable_upload(image: gr.Image) -> gr.Image:
+    """``image`` whose unreadable upload is a user error with a message; gradio's own
+    preprocessing error shows only a bare "Error" badge. Wrapped, not subclassed: gradio
+    writes a stub (.pyi) beside any module that subclasses one of its components."""
+    preprocess = image.preprocess
+
+    def checked(payload: ImageData | None) -> np.ndarray | None:
+        try:
+            return preprocess(payload)
+        except gr.Error as exc:  # gradio's own refusal (an SVG) is a user error too
+            raise user_error(exc.message) from exc
+        except OSError as exc:  # what PIL raises for a file it cannot identify or decode
+            raise user_error(f"{_name(payload)} is not an image streamcolor can read; "
+                             "upload a PNG or JPEG photo.") from exc
+        except PIL.Image.DecompressionBombError as exc:  # PIL's limit, on pixels, not on bytes
+            raise user_error(f"{_name(payload)} has too many pixels for this demo; make it smaller first.") from exc
+
+    image.preprocess = checked
+    return image
+
+
+def _name(upload: ImageData) -> str:
+    """The uploaded file's own name (a pasted image has none)."""
+    return upload.orig_name or Path(upload.path).name
+
+
 def _grey(image: np.ndarray) -> np.ndarray:
     from streamcolor.api import image_to_L
     from streamcolor.color import lab_to_rgb
@@ -68,7 +114,7 @@ def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, ren
     ``hints``: ``(y, x, rgb)`` points; when the chosen model takes none, the shipped hint
     model colorizes instead."""
     if image is None:
-        raise gr.Error("Upload a photo first (PNG or JPEG).")
+        raise user_error("Upload a photo first (PNG or JPEG).")
     try:
         if image.ndim == 3 and image.shape[2] == 4:
             image = image[..., :3]
@@ -77,7 +123,7 @@ def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, ren
             colorizer = models.get(HINT_MODEL, inference_short_side=int(render_size), strength=float(strength))
         out = colorizer.colorize_image(image, hints=hints or None)
     except StreamcolorError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(str(exc)) from exc
     return (_grey(image), out), out
 
 
@@ -94,7 +140,7 @@ def _parse_colour(colour: str) -> tuple[int, int, int]:
     if text.startswith("rgb"):
         values = text[text.index("(") + 1 : text.index(")")].split(",")
         return tuple(int(round(float(v))) for v in values[:3])
-    raise gr.Error(f"cannot read the colour {colour!r}")
+    raise user_error(f"cannot read the colour {colour!r}")
 
 
 def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: str, smoothing: bool,
@@ -103,16 +149,30 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
     """Video tab: yields (preview of the latest colour frame, None) while working, then
     (last preview, path of the colour MP4 with the original audio)."""
     if not video:
-        raise gr.Error("Upload a video clip first.")
+        raise user_error("Upload a video clip first.")
     try:
         seconds = duration_seconds(video)
     except StreamcolorError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(_hide_folders(str(exc), video)) from exc
     if seconds is not None and seconds > limits.max_clip_seconds:
-        raise gr.Error(f"The clip is {seconds:.0f} s long; this demo takes up to {limits.max_clip_seconds:.0f} s. "
-                       "Use the streamcolor command line for whole films.")
+        raise user_error(f"The clip is {seconds:.0f} s long; this demo takes up to {limits.max_clip_seconds:.0f} s. "
+                         "Use the streamcolor command line for whole films.")
     colorizer = models.get(model, smoothing="motion" if smoothing else "off", strength=float(strength))
-    dst = Path(tempfile.mkdtemp(prefix="streamcolor-demo-")) / f"{Path(video).stem}_colour.mp4"
+    # removed when gradio resumes this generator after its last value, which gradio has copied
+    # into its own cache by then (that copy is the one the page plays and downloads)
+    with tempfile.TemporaryDirectory(prefix="streamcolor-demo-") as folder:
+        dst = Path(folder) / f"{Path(video).stem}_colour.mp4"
+        preview = None
+        for done, preview in _in_thread(partial(colorizer.colorize_video, video, dst, preset="veryfast"), video, dst):
+            progress((done, None), desc="colorizing", unit="frames")
+            yield preview, None
+        yield preview, str(dst)
+
+
+def _in_thread(colorize: Callable[..., object], *paths: str | os.PathLike) -> Iterator[tuple[int, np.ndarray]]:
+    """Runs ``colorize(on_batch=...)`` in a thread and yields (frames done, latest colour frame)
+    as they come, so that the page shows progress; its errors are raised here, with ``paths``
+    named by their file names."""
     updates: queue.Queue = queue.Queue()
 
     def on_batch(done: int, frame) -> None:
@@ -120,20 +180,18 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
 
     def work() -> None:
         try:
-            colorizer.colorize_video(video, dst, on_batch=on_batch, preset="veryfast")
+            colorize(on_batch=on_batch)
             updates.put(None)
-        except BaseException as exc:  # reported in the page below
+        except BaseException as exc:  # raised again below, in the request's own thread
             updates.put(exc)
 
     threading.Thread(target=work, daemon=True).start()
-    preview = None
     while (item := updates.get()) is not None:
-        if isinstance(item, BaseException):
-            raise gr.Error(str(item) if isinstance(item, StreamcolorError) else f"colorizing failed: {item}")
-        done, preview = item
-        progress((done, None), desc="colorizing", unit="frames")
-        yield preview, None
-    yield preview, str(dst)
+        if isinstance(item, StreamcolorError):
+            raise user_error(_hide_folders(str(item), *paths)) from item
+        if isinstance(item, BaseException):  # a bug: gradio prints its traceback, chained to this
+            raise gr.Error("Colorizing failed: a bug in streamcolor; the server's log has the details.") from item
+        yield item
 
 
 def _examples(kind: str) -> list[str]:
@@ -158,8 +216,8 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
         with gr.Tab("Photo"):
             with gr.Row():
                 with gr.Column():
-                    photo = gr.Image(label="Black-and-white (or colour, made grey) photo", type="numpy",
-                                     elem_id="photo-input")
+                    photo = readable_upload(gr.Image(label="Black-and-white (or colour, made grey) photo",
+                                                     type="numpy", elem_id="photo-input"))
                     photo_model = gr.Dropdown(names, value=default, label="Model")
                     render = gr.Slider(64, 512, value=read_config(default).get("inference_short_side", 150), step=2,
                                        label="Render size (short side the model sees, px)")
@@ -191,14 +249,15 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():
-                    clip = gr.Video(label=f"Clip (up to {limits.max_clip_seconds:.0f} s)", sources=["upload"])
+                    clip = gr.Video(label=f"Clip (up to {limits.max_clip_seconds:.0f} s)", sources=["upload"],
+                                    elem_id="clip-input")
                     clip_model = gr.Dropdown(names, value=default, label="Model")
                     smooth = gr.Checkbox(value=True, label="Temporal smoothing (motion-aware)")
                     clip_strength = gr.Slider(0, 2, value=1, step=0.05, label=STRENGTH_LABEL)
-                    clip_button = gr.Button("Colorize", variant="primary")
+                    clip_button = gr.Button("Colorize", variant="primary", elem_id="clip-button")
                 with gr.Column():
                     preview = gr.Image(label="Latest colorized frame", type="numpy")
-                    result = gr.Video(label="Colour film (with the original sound)")
+                    result = gr.Video(label="Colour film (with the original sound)", elem_id="clip-output")
             if _examples("video"):
                 gr.Examples(_examples("video"), inputs=clip)
             def on_clip(video, model, smoothing, strength, progress=gr.Progress()):

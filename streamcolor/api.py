@@ -17,6 +17,7 @@ from streamcolor.backends import Backend, TorchBackend, select_backend
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.engine import Engine, EngineSettings, inference_size
 from streamcolor.errors import InputError
+from streamcolor.media import duration_seconds  # noqa: F401  (part of the API: a clip's length before colorizing it)
 from streamcolor.models import Generator, from_pretrained
 from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
 from streamcolor.pipeline import EncodeSettings, Report, colorize_video

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -19,7 +20,7 @@ from conftest import data_file
 gr = pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed")
 
 from streamcolor.api import DEFAULT_MODEL  # noqa: E402
-from streamcolor.demo.app import DemoModels, Limits, colorize_clip, colorize_photo  # noqa: E402
+from streamcolor.demo.app import DemoModels, Limits, colorize_clip, colorize_photo, readable_upload  # noqa: E402
 from streamcolor.train.datasets import read_rgb  # noqa: E402
 
 
@@ -37,9 +38,32 @@ def test_photo_function_colours_a_real_photo():
     assert _chroma(before) < 0.5 and _chroma(after) > 3
 
 
-def test_photo_function_rejects_missing_input():
-    with pytest.raises(gr.Error, match="Upload a photo"):
+def test_user_error_is_one_log_line_without_traceback(caplog):
+    with pytest.raises(gr.Error, match="Upload a photo") as error:
         colorize_photo(DemoModels(), None, DEFAULT_MODEL, 150)
+    assert not error.value.print_exception  # gradio would print a traceback
+    assert [r.getMessage() for r in caplog.records] == ["user error: Upload a photo first (PNG or JPEG)."]
+
+
+def test_unreadable_photo_is_named_without_its_server_folder(tmp_path):
+    fake = tmp_path / "fake.png"
+    fake.write_text("not an image")
+    with pytest.raises(gr.Error) as error:
+        readable_upload(gr.Image(type="numpy")).preprocess(gr.data_classes.ImageData(path=str(fake),
+                                                                                     orig_name="fake.png"))
+    assert error.value.message == "fake.png is not an image streamcolor can read; upload a PNG or JPEG photo."
+    assert not error.value.print_exception
+
+
+def test_photo_over_pils_pixel_limit_is_a_user_error(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 16)  # PIL refuses over twice this
+    with pytest.raises(gr.Error) as error:
+        readable_upload(gr.Image(type="numpy")).preprocess(gr.data_classes.ImageData(path=str(tmp_path / "big.png"),
+                                                                                     orig_name="big.png"))
+    assert error.value.message == "big.png has too many pixels for this demo; make it smaller first."
 
 
 class _Progress:
@@ -47,16 +71,20 @@ class _Progress:
         pass
 
 
-def test_video_function_gives_colour_mp4_with_audio():
+def test_video_function_gives_colour_mp4_with_audio_then_removes_it():
     src = data_file("video/film/chaplin.mp4")
-    steps = list(colorize_clip(DemoModels(), Limits(), str(src), DEFAULT_MODEL, True, _Progress()))
-    previews = [p for p, v in steps if v is None]
-    final = steps[-1][1]
+    steps = colorize_clip(DemoModels(), Limits(), str(src), DEFAULT_MODEL, True, _Progress())
+    previews = []
+    for preview, final in steps:  # stops at the result, as gradio does while it copies the file
+        if final:
+            break
+        previews.append(preview)
     assert len(previews) >= 2 and previews[0] is not None  # frames shown before the end
     with av.open(final) as c:
         assert len(c.streams.audio) == 1
         frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
     assert _chroma(frame) > 2
+    assert next(steps, None) is None and not Path(final).parent.exists()
 
 
 def test_video_function_limits_and_bad_files(tmp_path):
@@ -65,8 +93,9 @@ def test_video_function_limits_and_bad_files(tmp_path):
         list(colorize_clip(DemoModels(), Limits(max_clip_seconds=5), str(src), DEFAULT_MODEL, True, _Progress()))
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
-    with pytest.raises(gr.Error, match="cannot read"):
+    with pytest.raises(gr.Error, match="cannot read 'notes.mp4'") as error:
         list(colorize_clip(DemoModels(), Limits(), str(text), DEFAULT_MODEL, True, _Progress()))
+    assert str(tmp_path) not in error.value.message
 
 
 def _free_port() -> int:
@@ -75,11 +104,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    url: str
+    log: Path  # what it printed
+    tmp: Path  # its TMPDIR: gradio's cache and the demo's own folders
+
+
 @pytest.fixture
-def server():
+def server(tmp_path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamcolor.demo", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tmp, log = tmp_path / "server_tmp", tmp_path / "server.log"
+    tmp.mkdir()
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streamcolor.demo", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(tmp)})
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -89,8 +128,8 @@ def server():
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail(f"demo did not start: {proc.stdout.read()}")
-    yield f"http://127.0.0.1:{port}"
+        pytest.fail(f"demo did not start: {log.read_text()}")
+    yield Server(f"http://127.0.0.1:{port}", log, tmp)
     proc.terminate()
     proc.wait(10)
 
@@ -98,25 +137,78 @@ def server():
 CHROMIUM = "/usr/bin/chromium"
 
 
-def test_browser_uploads_photo_and_shows_result(server, tmp_path):
+def _tiny_clip(path: Path) -> Path:
+    """12 frames of 96x64 grey noise, H.264: colorized in seconds."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as c:
+        stream = c.add_stream("h264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for _ in range(12):
+            grey = rng.integers(0, 256, (64, 96), np.uint8).repeat(3).reshape(64, 96, 3)
+            c.mux(stream.encode(av.VideoFrame.from_ndarray(grey, format="rgb24")))
+        c.mux(stream.encode(None))
+    return path
+
+
+def _gone(folder: Path, pattern: str, seconds: float = 10) -> bool:
+    """Nothing matches ``pattern`` in ``folder`` within ``seconds`` (gradio ends a job just after
+    it sends the last value)."""
+    deadline = time.time() + seconds
+    while list(folder.glob(pattern)) and time.time() < deadline:
+        time.sleep(0.2)
+    return not list(folder.glob(pattern))
+
+
+def _toast(page, text: str) -> str:
+    """The whole text of the error message that contains ``text``, once it is visible."""
+    toast = page.locator(".toast-body", has_text=text).first
+    toast.wait_for(timeout=60_000)
+    return toast.inner_text()
+
+
+def test_browser_shows_results_and_readable_errors(server, tmp_path):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is absent (apt install chromium; .ci/run does this where apt works)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     photo = data_file("eval/kodak24/kodim05.png")
+    fake, notes = tmp_path / "fake.png", tmp_path / "notes.mp4"
+    fake.write_text("not an image")
+    notes.write_text("not a video")
     shot = tmp_path / "demo.png"
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                                           "--disable-component-update", "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(server)
+        page.goto(server.url)
+        page.locator("#photo-input input[type=file]").set_input_files(str(fake))
+        page.locator("#photo-button").click()
+        message = _toast(page, "fake.png")
+        assert "is not an image streamcolor can read" in message and "/tmp" not in message
         page.locator("#photo-input input[type=file]").set_input_files(str(photo))
         page.locator("#photo-input img").first.wait_for(timeout=30_000)
         page.locator("#photo-button").click()
         page.locator("#photo-output img").first.wait_for(timeout=60_000)
         page.screenshot(path=str(shot), full_page=True)
+
+        page.get_by_role("tab", name="Video").click()
+        page.locator("#clip-input input[type=file]").set_input_files(str(notes))
+        page.locator("#clip-button").click()
+        message = _toast(page, "notes.mp4")
+        assert "cannot read" in message and "/tmp" not in message
+        page.locator("#clip-input").get_by_role("button", name="Clear").first.click()
+        page.locator("#clip-input input[type=file]").set_input_files(str(_tiny_clip(tmp_path / "tiny.mp4")))
+        page.locator("#clip-button").click()
+        video = page.locator("#clip-output video").first
+        video.wait_for(timeout=120_000)
+        served = page.request.get(video.get_attribute("src"))
+        assert served.ok and len(served.body()) > 1000  # gradio serves its copy ...
         browser.close()
     assert shot.stat().st_size > 10_000
+    assert _gone(server.tmp, "streamcolor-demo-*")  # ... and the demo's folder goes once the job ends
+    log = server.log.read_text()
+    assert "user error: fake.png is not an image" in log and "user error: cannot read 'notes.mp4'" in log
+    assert "Traceback" not in log
     keep = os.environ.get("STREAMCOLOR_SCREENSHOT")
     if keep:
         shutil.copy(shot, Path(keep))
