@@ -211,7 +211,9 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
     models = DemoModels()
     names = shipped_models() or [DEFAULT_MODEL]
     default = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
-    with gr.Blocks(title="streamcolor", analytics_enabled=False) as demo:
+    # gradio keeps every upload, preview and result in its own cache: files older than an hour
+    # are removed hourly, so a long-running demo does not fill the disk
+    with gr.Blocks(title="streamcolor", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# streamcolor\nColorize black-and-white photos and film. Everything runs on this machine.")
         with gr.Tab("Photo"):
             with gr.Row():

@@ -196,7 +196,8 @@ def test_browser_shows_results_and_readable_errors(server, tmp_path):
         page.locator("#clip-button").click()
         message = _toast(page, "notes.mp4")
         assert "cannot read" in message and "/tmp" not in message
-        page.locator("#clip-input").get_by_role("button", name="Clear").first.click()
+        page.reload()  # a fresh upload field (the video player's Clear button comes and goes with load)
+        page.get_by_role("tab", name="Video").click()
         page.locator("#clip-input input[type=file]").set_input_files(str(_tiny_clip(tmp_path / "tiny.mp4")))
         page.locator("#clip-button").click()
         video = page.locator("#clip-output video").first
