@@ -27,7 +27,7 @@ from streamcolor.api import DEFAULT_MODEL
 from streamcolor.backends.torch_backend import TorchBackend
 from streamcolor.color import lab_to_cbcr
 from streamcolor.models import from_pretrained
-from streamcolor.transfer import to_device
+from streamcolor.backends.device import to_device
 
 
 def frames_per_second(run: Callable[[], object], frames: int, seconds: float, device: torch.device) -> float:

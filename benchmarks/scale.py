@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from streamcolor import Colorizer
-from streamcolor.scale import RaySettings, colorize_archive, colorizer_from, connect, model_payload, shutdown
+from streamcolor.distributed import RaySettings, colorize_archive, colorizer_from, connect, model_payload, shutdown
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "video"
 FILMS = [DATA / "film/chaplin.mp4", DATA / "color/six_shots.mp4", DATA / "edge/video_with_failing_audio.mp4"]

@@ -13,7 +13,7 @@ keeps the full-resolution cost small: half of ONNX Runtime's time with a full de
 for colour that the pipeline's guided filter snaps to the picture's edges anyway.
 
 Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1]; any H, W (padded to
-multiples of 32 by :func:`streamcolor.inference.predict_ab`).
+multiples of 32 by :func:`streamcolor.backends.base.predict_ab`).
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def _colorize(args: argparse.Namespace) -> None:
             raise SystemExit(1)
         return
     if ray is not None:
-        from streamcolor.scale import colorize_split
+        from streamcolor.distributed import colorize_split
 
         if not args.split:
             raise _input_error("--ray takes a folder of films, or one film with --split")
@@ -195,7 +195,7 @@ def _ray_settings(args: argparse.Namespace):
         if args.split:
             raise _input_error("--split needs --ray")
         return None
-    from streamcolor.scale import RaySettings
+    from streamcolor.distributed import RaySettings
 
     if args.workers < 1 or (args.reference or args.references) or args.resume:
         raise _input_error("--ray needs --workers of 1 or more, and takes no --reference or --resume")
@@ -212,7 +212,7 @@ def _encode_settings(options: dict):
 def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray=None) -> int:
     """Batch mode: every video in ``src_dir`` -> same name in ``dst_dir``; finished outputs
     (present at the destination, which only ever holds complete files) are skipped. With
-    ``ray`` (:class:`streamcolor.scale.RaySettings`) each film is a Ray task.
+    ``ray`` (:class:`streamcolor.distributed.RaySettings`) each film is a Ray task.
     Prints a summary; returns the number of failures."""
     from streamcolor.errors import InputError
 
@@ -230,7 +230,7 @@ def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray
         else:
             todo.append((video, dst))
     if ray is not None:
-        from streamcolor.scale import colorize_archive
+        from streamcolor.distributed import colorize_archive
 
         task_options = {k: options[k] for k in ("codec", "crf", "preset", "batch_size", "overwrite")}
         for name, frames, fps, status, error in colorize_archive(colorizer, todo, ray, task_options,

@@ -31,7 +31,7 @@ from streamcolor.errors import InputError
 from streamcolor.media import (LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
                                mux_segments, output_pix_fmt)
 from streamcolor.segments import Segment, SegmentStore
-from streamcolor.transfer import maths_device, to_device
+from streamcolor.backends.device import maths_device, to_device
 
 log = logging.getLogger("streamcolor")
 

@@ -120,7 +120,7 @@ def test_generator_and_colour_maths_import_without_pyav():
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name.split('.')[0] == 'av': raise ImportError('no PyAV here')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import streamcolor.backends.torch_backend, streamcolor.color, streamcolor.models, streamcolor.transfer\n"
+        "import streamcolor.backends.torch_backend, streamcolor.color, streamcolor.models, streamcolor.backends.device\n"
         "print('imported', 'av' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

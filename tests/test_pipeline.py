@@ -171,7 +171,7 @@ def test_maths_run_on_the_generators_cuda_device_only():
 
     from streamcolor.backends import TorchBackend
     from streamcolor.models import create_model
-    from streamcolor.transfer import maths_device, to_device
+    from streamcolor.backends.device import maths_device, to_device
 
     assert maths_device(TorchBackend(create_model("unet_small"), "cpu")) is None
     cuda = type("CudaBackend", (), {"device": torch.device("cuda", 1)})()

@@ -21,7 +21,7 @@ from torch import nn
 
 from streamcolor.color import AB_SCALE, denormalize_L
 from streamcolor.errors import InputError
-from streamcolor.inference import predict_ab
+from streamcolor.backends.base import predict_ab
 from streamcolor.models import create_model
 from streamcolor.models.zhang import ab_bins, hard_encode, rebalancing_weights, soft_encode
 from streamcolor.train.config import TrainConfig

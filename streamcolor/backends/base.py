@@ -1,4 +1,5 @@
-"""The one interface every backend implements, and the steps they all share.
+"""The one interface every backend implements, and the steps they all share (training runs
+its generator through the same padding: :func:`predict_ab`).
 
 Every backend turns L in Lab units into ab in Lab units the same way: scale L to [-1, 1], pad
 it to the network's multiple, run the generator, crop, scale ab back. Only the generator call
@@ -9,14 +10,39 @@ differs (eager torch, an ONNX Runtime session, a TensorRT program), so a backend
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from streamcolor.color import denormalize_ab, normalize_L
 from streamcolor.errors import InputError
-from streamcolor.inference import predict_ab
-from streamcolor.transfer import to_device
+from streamcolor.backends.device import to_device
+
+
+def padded_size(height: int, width: int, multiple: int) -> tuple[int, int]:
+    """Smallest (H, W) >= the input that are multiples of ``multiple``."""
+    return -(-height // multiple) * multiple, -(-width // multiple) * multiple
+
+
+def predict_ab(model: Callable[[torch.Tensor], torch.Tensor], L: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Run ``model`` on L, padding (edge replicate) H and W to multiples of ``multiple`` and
+    cropping back.
+
+    Args:
+        model: a generator (:class:`streamcolor.models.Generator`; pass its ``multiple``), or a
+            callable standing for one (e.g. a compiled runtime).
+        L: float ``(N, C, H, W)``, L scaled to [-1, 1] (then any hint channels).
+        multiple: the padding ``model`` needs.
+
+    Returns:
+        ``(N, 2, H, W)`` ab scaled to [-1, 1], as ``model`` returns it.
+    """
+    h, w = L.shape[-2:]
+    ph, pw = padded_size(h, w, multiple)
+    x = F.pad(L, (0, pw - w, 0, ph - h), mode="replicate") if (ph, pw) != (h, w) else L
+    return model(x)[..., :h, :w]
 
 
 class Backend(ABC):

@@ -82,7 +82,7 @@ def _timing_and_audio(path):
 def test_split_film_equals_a_single_process_run(tmp_path):
     from streamcolor.media import keyframes
     from streamcolor.pipeline import EncodeSettings
-    from streamcolor.scale import RaySettings, colorize_split
+    from streamcolor.distributed import RaySettings, colorize_split
     from streamcolor.segments import plan_spans
 
     src = data_file("video/color/big_buck_bunny_480p_30s.mp4")
