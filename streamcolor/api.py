@@ -15,12 +15,14 @@ import torch
 
 from streamcolor.backends import Backend, TorchBackend, select_backend
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
-from streamcolor.engine import Engine, EngineSettings, inference_size
+from streamcolor.engine import Engine, EngineSettings
 from streamcolor.errors import InputError
+from streamcolor.frame import Frame
 from streamcolor.media import duration_seconds  # noqa: F401  (part of the API: a clip's length before colorizing it)
 from streamcolor.models import Generator, from_pretrained
 from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
 from streamcolor.pipeline import EncodeSettings, Report, colorize_video
+from streamcolor.stages.cuts import inference_size
 
 log = logging.getLogger("streamcolor")
 
@@ -95,6 +97,11 @@ def image_to_L(image: np.ndarray) -> np.ndarray:
     raise InputError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
 
 
+def _rgb(frame: Frame) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` sRGB of a coloured frame."""
+    return (lab_to_rgb(frame.lab()) * 255 + 0.5).astype(np.uint8)
+
+
 class Colorizer:
     """Colorize images, frame sequences and video files with a trained generator.
 
@@ -165,9 +172,9 @@ class Colorizer:
         L = image_to_L(image)
         engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smoothing": "off"}))
         small = inference_size(*L.shape, self.settings.inference_short_side)
-        hint_map = None if hints is None else rasterize_hints(list(hints), L.shape, small)[None]
-        lab = engine.colorize([L], L.shape, hint_map)[0]
-        return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+        hint_map = None if hints is None else rasterize_hints(list(hints), L.shape, small)
+        [[frame]] = engine.run([Frame(L=L, hints=hint_map)])
+        return _rgb(frame)
 
     def colorize_frames(self, frames: Iterable[np.ndarray], batch_size: int = 8,
                         references: dict[int, np.ndarray] | None = None) -> Iterator[np.ndarray]:
@@ -180,21 +187,9 @@ class Colorizer:
         Yields:
             uint8 ``(H, W, 3)`` RGB, one per input frame, in order.
         """
-        engine = Engine(self.backend, self.settings, check_references(references))
-        batch: list[np.ndarray] = []
-        for frame in frames:
-            batch.append(image_to_L(frame))
-            if len(batch) == batch_size:
-                yield from self._rgb(engine.colorize(batch, batch[0].shape))
-                batch = []
-        if batch:
-            yield from self._rgb(engine.colorize(batch, batch[0].shape))
-        yield from self._rgb(engine.flush())
-
-    @staticmethod
-    def _rgb(labs: list[np.ndarray]) -> Iterator[np.ndarray]:
-        for lab in labs:
-            yield (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+        engine = Engine(self.backend, self.settings, check_references(references), batch_size)
+        for done in engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames)):
+            yield from map(_rgb, done)
 
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, codec: str | None = None, crf: int = 20,
                        preset: str = "medium", batch_size: int = 8, overwrite: bool = False,

@@ -179,12 +179,12 @@ def _read_image(path: Path):
 def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> None:
     """Fail on bad paths, or a reference past the stated end, before the model is loaded
     (so the error is the only output)."""
-    from streamcolor.media import VideoReader, check_output
+    from streamcolor.media import check_output, probe
     from streamcolor.pipeline import check_reference_range
 
-    with VideoReader(src) as probe:
-        check_output(dst, probe.path, overwrite)
-        check_reference_range(last_reference, probe.info.frames)
+    info = probe(src)  # cached: the run reuses this opening
+    check_output(dst, Path(src), overwrite)
+    check_reference_range(last_reference, info.frames)
 
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}

@@ -122,14 +122,15 @@ def _film_task(payload: dict[str, Any], src: str, dst: str, options: dict[str, A
     return {"frames": result.frames, "fps": result.frames / result.seconds, "status": "ok"}
 
 
-def _span_task(payload: dict[str, Any], src: str, part: str, first: int, span, before, encode, progress,
+def _span_task(payload: dict[str, Any], src: str, part: str, info, first: int, span, before, encode, progress,
                gpus: float) -> int:
     from streamcolor.engine import Engine
     from streamcolor.pipeline import colorize_span
 
     colorizer = colorizer_from(payload, gpus)
     engine = Engine(colorizer.backend, colorizer.settings)
-    return colorize_span(engine, Path(src), Path(part), first, span, before, encode, on_frames=_reporter(progress))
+    return colorize_span(engine, Path(src), Path(part), info, first, span, before, encode,
+                         on_frames=_reporter(progress))
 
 
 def _watch(ray, refs: list, progress, total: int | None, show: bool) -> None:
@@ -191,13 +192,12 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, encod
     Raises:
         InputError, MediaError: bad paths, a film that cannot be split, a failed span.
     """
-    from streamcolor.media import VideoReader, check_output, keyframes, mux_segments
+    from streamcolor.media import check_output, keyframes, mux_segments, probe
     from streamcolor.segments import plan_spans
 
     started = time.perf_counter()
-    with VideoReader(src) as probe:
-        dst = check_output(dst, probe.path, overwrite)
-        info = probe.info
+    info = probe(src)
+    dst = check_output(dst, src, overwrite)
     keys, frames = keyframes(src)
     spans = plan_spans(keys, frames, max(24, frames // (2 * settings.workers)))
     folder = dst.with_name(f".{dst.name}.streamcolor-split")
@@ -208,8 +208,8 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, encod
         counter = ray.remote(_Progress).remote()
         task = ray.remote(_span_task).options(**_options(settings))
         parts = [folder / f"span_{i:05d}{dst.suffix}" for i in range(len(spans))]
-        refs = [task.remote(payload, str(src), str(part), first, span, spans[i - 1][1] if i else None, encode,
-                            counter, settings.gpus_per_worker)
+        refs = [task.remote(payload, str(src), str(part), info, first, span, spans[i - 1][1] if i else None,
+                            encode, counter, settings.gpus_per_worker)
                 for i, ((first, span), part) in enumerate(zip(spans, parts))]
         _watch(ray, refs, counter, frames, progress)
         try:

@@ -6,6 +6,7 @@ Only this module touches PyAV containers; FFmpeg errors are wrapped here, once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import logging
 import os
@@ -22,6 +23,7 @@ import av
 import numpy as np
 
 from streamcolor.errors import InputError, MediaError
+from streamcolor.frame import Frame
 
 _END = object()
 log = logging.getLogger("streamcolor")
@@ -52,17 +54,6 @@ class VideoInfo:
     bit_depth: int = 8
 
 
-@dataclass
-class LumaFrame:
-    """One decoded picture: its luma plane (``(H, W)``, the source's own Y' codes: uint8, or
-    uint16 holding 10-bit codes for a deeper source) and timing."""
-
-    Y: np.ndarray
-    pts: int | None
-    time_base: Fraction
-    key: bool = False  # a keyframe in the source (a point a decoder can start from)
-
-
 def check_input(path: str | os.PathLike) -> Path:
     """Raise :class:`InputError` unless ``path`` is an existing, non-empty regular file."""
     path = Path(path)
@@ -86,22 +77,41 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
-def _first_frame_rotation(path: Path) -> int:
-    """Counter-clockwise display rotation (degrees) of the first frame (display matrix)."""
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """The stream facts of ``path``'s first video stream, its display rotation included, from
+    one opening of the file. Cached per file (path, inode, size, modification time), so that
+    a front end's early check and the run after it share that one opening.
+
+    Raises:
+        InputError: missing/empty file, not a media file, or no video stream.
+    """
+    path = check_input(path)
+    stat = path.stat()
+    return _probe(path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _probe(path: Path, inode: int, size: int, mtime_ns: int) -> VideoInfo:
+    with _open(path) as container:
+        return _info(container.streams.video[0], _first_frame_rotation(container))
+
+
+def _first_frame_rotation(container: av.container.InputContainer) -> int:
+    """Counter-clockwise display rotation (degrees) of the first frame: PyAV shows the display
+    matrix on decoded frames only."""
     try:
-        with av.open(str(path), metadata_errors="ignore") as probe:
-            return int(next(probe.decode(video=0)).rotation or 0)
+        return int(next(container.decode(video=0)).rotation or 0)
     except (av.FFmpegError, StopIteration, AttributeError):
         return 0
 
 
-def _info(stream: av.video.stream.VideoStream, path: Path) -> VideoInfo:
+def _info(stream: av.video.stream.VideoStream, rotation: int) -> VideoInfo:
     cc = stream.codec_context
     return VideoInfo(
         width=cc.width, height=cc.height, time_base=stream.time_base, average_rate=stream.average_rate or None,
         frames=stream.frames or 0, sample_aspect_ratio=stream.sample_aspect_ratio or None,
         color_range=cc.color_range, colorspace=cc.colorspace, color_primaries=cc.color_primaries,
-        color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=_first_frame_rotation(path),
+        color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=rotation,
         has_alpha=stream.metadata.get("alpha_mode") == "1" or (cc.pix_fmt or "").startswith("yuva"),
         metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt),
     )
@@ -133,30 +143,31 @@ def _luma(frame: av.VideoFrame, bit_depth: int) -> np.ndarray:
 class VideoReader:
     """Demux and decode in a background thread into a bounded queue.
 
-    Iterating yields :class:`LumaFrame` for the first video stream and ``av.Packet``
-    for every audio and subtitle stream (to be copied), in demux order. Packets that fail
-    to decode (a damaged or truncated file) are skipped and counted in ``damaged``; the
-    caller reports them. Use as a context manager.
+    Iterating yields a :class:`~streamcolor.frame.Frame` (pts, time_base, key, Y) per picture
+    of the first video stream and ``av.Packet`` for every audio and subtitle stream (to be
+    copied), in demux order. Packets that fail to decode (a damaged or truncated file) are
+    skipped and counted in ``damaged``; the caller reports them. Use as a context manager.
 
     Args:
         path: the video file.
         queue_size: decoded items held ahead of the consumer.
         start_pts: seek first to the keyframe at or before this pts (video time_base).
         decode_video: False = yield only the packets of the copied streams (no pictures).
+        info: the source's :func:`probe`, when the caller has it (None = probe here).
 
     Raises (on construction):
         InputError: missing/empty file, not a media file, or no video stream.
     """
 
     def __init__(self, path: str | os.PathLike, queue_size: int = 32, start_pts: int | None = None,
-                 decode_video: bool = True) -> None:
+                 decode_video: bool = True, info: VideoInfo | None = None) -> None:
         self.path = check_input(path)
+        self.info = info or probe(self.path)
         self.container = _open(self.path)
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
         self.audio = list(self.container.streams.audio)
         self.copied = self.audio + list(self.container.streams.subtitles)
-        self.info = _info(self.video, self.path)
         self.damaged = 0
         self.last_time = 0.0  # seconds: pts of the latest decoded frame
         self.start_pts, self.decode_video = start_pts, decode_video
@@ -196,7 +207,7 @@ class VideoReader:
         except BaseException as exc:  # re-raised in the consumer
             self._put(exc)
 
-    def _items(self) -> Iterator[LumaFrame | av.Packet]:
+    def _items(self) -> Iterator[Frame | av.Packet]:
         """Decoded luma frames and copied packets in demux order, timing the work."""
         started = time.perf_counter()
         for packet in self._demux():
@@ -204,8 +215,8 @@ class VideoReader:
                 for frame in self._decode(packet):
                     if frame.time is not None:
                         self.last_time = max(self.last_time, frame.time)
-                    item = LumaFrame(_luma(frame, self.info.bit_depth), frame.pts,
-                                     frame.time_base or self.video.time_base, bool(frame.key_frame))
+                    item = Frame(frame.pts, frame.time_base or self.video.time_base, bool(frame.key_frame),
+                                 _luma(frame, self.info.bit_depth))
                     self.decode_seconds += time.perf_counter() - started
                     yield item
                     started = time.perf_counter()
@@ -242,7 +253,7 @@ class VideoReader:
                 self.damaged += 1
                 return
 
-    def __iter__(self) -> Iterator[LumaFrame | av.Packet]:
+    def __iter__(self) -> Iterator[Frame | av.Packet]:
         self._thread.start()
         while True:
             item = self._queue.get()
@@ -529,7 +540,7 @@ def mux_segments(segments: list[Path], source: str | os.PathLike, dst: Path, inf
         MediaError: a segment cannot be read or the output cannot be written.
     """
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(VideoReader(source, decode_video=False))
+        reader = stack.enter_context(VideoReader(source, decode_video=False, info=info))
         try:
             parts = [stack.enter_context(av.open(str(p))) for p in segments]
         except av.FFmpegError as exc:

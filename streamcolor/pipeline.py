@@ -1,9 +1,12 @@
-"""The streaming pipeline, wired in one place:
+"""The streaming pipeline: one loop (:meth:`_Run.loop`) for a whole film, resumable
+segments and Ray spans:
 
-decode (thread) -> batches of luma -> Engine (inference, smoothing, guided upsampling
-to the chroma-plane size) -> Cb/Cr from Lab -> a frame with the source's exact Y'
-plane -> encode; audio packets are copied as they are demuxed. Memory is bounded by
-the reader queue and the batch size; nothing is written to disk but the output.
+decode (thread) -> :class:`~streamcolor.frame.Frame` items, numbered, with L at the
+chroma-plane size -> :class:`~streamcolor.engine.Engine` (its stages: cuts, inference,
+smoothing, references, guided upsampling) -> Cb/Cr from Lab -> a frame with the source's
+exact Y' plane -> encode (thread); audio packets are copied as they are demuxed. Memory is
+bounded by the reader queue, the engine's delay and the encode queue; nothing is written
+to disk but the output.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import av
 import cv2
@@ -28,8 +31,9 @@ from tqdm import tqdm
 from streamcolor.color import lab_to_cbcr, luma_code_to_L
 from streamcolor.engine import Engine
 from streamcolor.errors import InputError
-from streamcolor.media import (LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
-                               mux_segments, output_pix_fmt)
+from streamcolor.frame import Frame
+from streamcolor.media import (VideoInfo, VideoReader, VideoWriter, check_output, default_codec, mux_segments,
+                               output_pix_fmt, probe)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
 
@@ -90,7 +94,7 @@ class _ChromaWriter:
         """float32 L in [0, 100] at the chroma-plane size: Y' codes area-averaged over each
         chroma sample, then mapped to L. Averaging Y' (gamma-encoded, as 4:2:0 chroma is
         made from gamma-encoded R'G'B') before the lookup also keeps the lookup and the
-        engine's resizes at a quarter of the pixels."""
+        engine's work at a quarter of the pixels."""
         return self.lut[cv2.resize(Y, self.chroma_size[::-1], interpolation=cv2.INTER_AREA)]
 
     def frame(self, Y: np.ndarray, lab: np.ndarray) -> av.VideoFrame:
@@ -132,50 +136,45 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
         MediaError: decoding or writing failed; nothing is left at ``dst``.
     """
     started = time.perf_counter()
-    with VideoReader(src) as probe:  # opened, not started: checks and stream facts
-        dst = check_output(dst, probe.path, overwrite)
-        info, source = probe.info, probe.path
-    check_reference_range(max(engine.references, default=-1), info.frames)
+    info, source = probe(src), Path(src)
+    dst = check_output(dst, source, overwrite)
+    check_reference_range(engine.last_reference, info.frames)
     if info.has_alpha:
         log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", source.name)
-    engine.reset()
+    engine.reset(encode.batch_size)
     bar = tqdm(total=info.frames or None, unit="frame", desc="colorize", disable=not progress)
-    run = _Run(engine, encode, bar, on_batch)
+    run = _Run(engine, encode, info, bar, on_batch)
     if resume_run is None:
         frames, copied = run.whole(source, dst)
     else:
-        frames, copied = run.segmented(source, dst, resume_run, info)
+        frames, copied = run.segmented(source, dst, resume_run)
     bar.close()
     return Report(frames, copied, time.perf_counter() - started, {**run.stages, **engine.seconds})
 
 
-def colorize_span(engine: Engine, source: Path, part: Path, first: int, span: Segment, before: Segment | None,
-                  encode: EncodeSettings, on_frames: Callable[[int], None] | None = None) -> int:
+def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, first: int, span: Segment,
+                  before: Segment | None, encode: EncodeSettings,
+                  on_frames: Callable[[int], None] | None = None) -> int:
     """Colorize one span of a film (for parallel workers) into the video-only file ``part``.
 
     Writes the ``span.frames`` frames from ``span.start_pts`` (frame index ``first``; a
     source keyframe), through a temporary file renamed when complete. The last frames of
     ``before``, the span just before it, run through the engine first, so smoothing and
-    cut detection continue across the border as in a single pass. Returns frames written;
-    ``on_frames(done)`` is called after each batch with the frames written so far.
+    cut detection continue across the border as in a single pass. ``info`` is the film's
+    :func:`~streamcolor.media.probe`. Returns frames written; ``on_frames(done)`` is called
+    after each batch with the frames written so far.
 
     Raises:
         InputError, MediaError: as :func:`colorize_video`.
     """
-    engine.reset()
-    run = _Run(engine, encode, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
-    with VideoReader(source, start_pts=(before or span).start_pts) as reader:
-        encode, pix_fmt = _resolve(encode, part, reader.info)
-        chroma = _ChromaWriter(reader.info, pix_fmt, maths_device(engine.backend))
-        items = run._after(reader, before, chroma, first) if before else reader
-        frames = 0
-        with VideoWriter(part, reader.info, [], codec=encode.codec, crf=encode.crf, preset=encode.preset,
+    engine.reset(encode.batch_size)
+    run = _Run(engine, encode, info, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
+    with VideoReader(source, start_pts=(before or span).start_pts, info=info) as reader:
+        encode, pix_fmt = _resolve(encode, part, info)
+        with VideoWriter(part, info, [], codec=encode.codec, crf=encode.crf, preset=encode.preset,
                          pix_fmt=pix_fmt) as writer:
-            with _EncodeThread(reader.info) as encoder:
-                for batch in run._frames(_first_frames(items, span.frames), chroma, lambda packet: None):
-                    run.submit(encoder, batch, chroma, lambda frame, _: writer.write(frame))
-                    frames += len(batch)
-            writer.commit()
+            frames, _ = run.loop(reader, pix_fmt, _Start(first, before, span.frames),
+                                 lambda frame, key: writer.write(frame), lambda packet: None, writer.commit)
     return frames
 
 
@@ -185,91 +184,111 @@ def _resolve(encode: EncodeSettings, dst: Path, info: VideoInfo) -> tuple[Encode
     return dataclasses.replace(encode, codec=codec), output_pix_fmt(info, codec)
 
 
-def _first_frames(items: Iterable[LumaFrame | av.Packet], count: int) -> Iterator[LumaFrame]:
-    """The first ``count`` pictures of ``items``."""
-    if count <= 0:
-        return
-    for item in items:
-        if isinstance(item, LumaFrame):
-            yield item
-            count -= 1
-            if count == 0:
-                return
+@dataclass(frozen=True)
+class _Start:
+    """Where a run starts: the index of its first frame; ``after``, a finished segment or span
+    just before it (the reader starts at or before its first frame, whose frames are
+    skipped, the last of them warming the engine up); at most ``limit`` frames (None = to the end)."""
+
+    index: int = 0
+    after: Segment | None = None
+    limit: int | None = None
 
 
 class _Run:
-    """One video's colour loop, writing either one file or resumable segments."""
+    """One video's colour loop, writing one file, resumable segments or a span."""
 
     #: generator runs on the finished segment's last frames (16 x ``infer_every`` frames)
     #: made again on resume, so the temporal smoothing and cut detector start warm
     WARM_UP = 16
 
-    def __init__(self, engine: Engine, encode: EncodeSettings, bar: tqdm,
+    def __init__(self, engine: Engine, encode: EncodeSettings, info: VideoInfo, bar: tqdm,
                  on_batch: Callable[[int, av.VideoFrame], None] | None) -> None:
-        self.engine, self.encode, self.bar, self.on_batch = engine, encode, bar, on_batch
+        self.engine, self.encode, self.info, self.bar, self.on_batch = engine, encode, info, bar, on_batch
         self.stages = {"decode": 0.0, "to_yuv": 0.0, "encode": 0.0}
         self.encoded = 0  # frames written (the bar may be disabled and not count)
 
-    def _frames(self, items: Iterable[LumaFrame | av.Packet],
-                chroma: _ChromaWriter, on_packet: Callable[[av.Packet], None]) -> Iterator[list[tuple[LumaFrame, np.ndarray]]]:
-        """Batches of (source frame, Lab at the chroma-plane size), oldest first, counting
-        progress. The engine may hold frames back for a reference ahead: they come out in
-        later batches."""
-        waiting: deque[LumaFrame] = deque()
-        for batch in _batches(items, self.encode.batch_size, on_packet):
-            waiting.extend(batch)
-            done = self._pair(waiting, self.engine.colorize([chroma.L(item.Y) for item in batch], chroma.chroma_size))
-            if done:
-                yield done
-        done = self._pair(waiting, self.engine.flush())
-        if done:
-            yield done
+    def loop(self, reader: VideoReader, pix_fmt: str, start: _Start, write: Callable[[av.VideoFrame, bool], None],
+             copy: Callable[[av.Packet], None], finish: Callable[[], None]) -> tuple[int, int]:
+        """The one loop: the reader's frames through the engine into ``write(frame, source
+        keyframe?)`` on the encode thread, packets of the other streams to ``copy`` as they
+        are demuxed, then ``finish()`` on the encode thread. Returns (frames, copied packets).
 
-    def _pair(self, waiting: deque[LumaFrame], labs: list[np.ndarray]) -> list[tuple[LumaFrame, np.ndarray]]:
-        done = [(waiting.popleft(), lab) for lab in labs]
-        self.bar.update(len(done))
-        return done
+        Raises:
+            InputError: a reference frame past the end of the video.
+        """
+        chroma = _ChromaWriter(self.info, pix_fmt, maths_device(self.engine.backend))
+        frames = 0
+        with _EncodeThread(self.info) as encoder:
+            copied = _PacketCounter(encoder, copy)
+            for done in self.engine.run(self._frames(reader, chroma, start, copied)):
+                self.bar.update(len(done))
+                for i, item in enumerate(done):
+                    encoder.submit(self._encode, item, chroma, write, i == len(done) - 1)
+                frames += len(done)
+            check_reference_range(self.engine.last_reference, start.index + frames)
+            encoder.submit(finish)  # the encoder's flush is encoding time too
+        self.stages["decode"] += reader.decode_seconds
+        self.stages["encode"] += encoder.busy_seconds - self.stages["to_yuv"]  # to_yuv runs in its jobs too
+        if start.limit is None:
+            _report_damage(reader, start.index + frames)
+        return frames, copied.count
 
-    def submit(self, encoder: _EncodeThread, batch: list[tuple[LumaFrame, np.ndarray]], chroma: _ChromaWriter,
-               write: Callable[[av.VideoFrame, LumaFrame], None]) -> None:
-        """Queue a batch's frames for the encode thread, one job a frame (the queue's bound
-        stays a bound on frames held)."""
-        for i, (item, lab) in enumerate(batch):
-            encoder.submit(self._encode, item, lab, chroma, write, i == len(batch) - 1)
+    def _frames(self, reader: VideoReader, chroma: _ChromaWriter, start: _Start,
+                copy: Callable[[av.Packet], None]) -> Iterator[Frame]:
+        """The frames to colorize, numbered from ``start.index``, with L at the chroma-plane
+        size; the engine is warmed up on the frames of ``start.after`` first."""
+        skip = start.after.frames if start.after else 0
+        warm: deque[Frame] = deque(maxlen=self.WARM_UP * self.engine.settings.infer_every)
+        index = start.index
+        for item in reader:
+            if not isinstance(item, Frame):
+                copy(item)
+                continue
+            if start.after and item.pts is not None and item.pts < start.after.start_pts:
+                continue  # the seek landed on an earlier keyframe
+            if skip:
+                warm.append(item)
+                skip -= 1
+                if not skip:
+                    self._warm_up(list(warm), start.index, chroma)
+                continue
+            if index - start.index == start.limit:
+                return
+            item.index, item.L = index, chroma.L(item.Y)
+            index += 1
+            yield item
 
-    def _encode(self, item: LumaFrame, lab: np.ndarray, chroma: _ChromaWriter,
-                write: Callable[[av.VideoFrame, LumaFrame], None], ends_batch: bool) -> None:
+    def _warm_up(self, frames: list[Frame], first: int, chroma: _ChromaWriter) -> None:
+        """Run the frames just before frame ``first`` through the engine; their colour is not written."""
+        for k, item in enumerate(frames):
+            item.index, item.L = first - len(frames) + k, chroma.L(item.Y)
+            self.engine.push(item)
+        self.engine.flush()
+
+    def _encode(self, item: Frame, chroma: _ChromaWriter, write: Callable[[av.VideoFrame, bool], None],
+                ends_batch: bool) -> None:
         """Make one colour frame and write it. Runs on the encode thread, so the Cb/Cr maths
         overlaps the next batch's inference; ``on_batch`` follows a batch's last frame."""
         started = time.perf_counter()
-        out = chroma.frame(item.Y, lab)
+        out = chroma.frame(item.Y, item.lab())
         out.pts, out.time_base = item.pts, item.time_base
         self.stages["to_yuv"] += time.perf_counter() - started
-        write(out, item)
+        write(out, item.key)
         self.encoded += 1
         if ends_batch and self.on_batch is not None:
             self.on_batch(self.encoded, out)
 
     def whole(self, source: Path, dst: Path) -> tuple[int, int]:
         """Everything in one pass into one file. Returns (frames, copied packets)."""
-        with VideoReader(source) as reader:
-            with VideoWriter(dst, reader.info, reader.copied, dict(reader.container.metadata),
+        with VideoReader(source, info=self.info) as reader:
+            with VideoWriter(dst, self.info, reader.copied, dict(reader.container.metadata),
                              reader.container.chapters(), codec=self.encode.codec, crf=self.encode.crf,
                              preset=self.encode.preset) as writer:
-                chroma = _ChromaWriter(reader.info, writer.video.pix_fmt, maths_device(self.engine.backend))
-                frames = 0
-                with _EncodeThread(reader.info) as encoder:
-                    copied = _PacketCounter(encoder, writer.copy_packet)
-                    for batch in self._frames(reader, chroma, copied):
-                        self.submit(encoder, batch, chroma, lambda frame, _: writer.write(frame))
-                        frames += len(batch)
-                    check_reference_range(max(self.engine.references, default=-1), frames)
-                    encoder.submit(writer.commit)  # the encoder's flush is encoding time too
-                self._add_io(reader, encoder)
-            _report_damage(reader, frames)
-        return frames, copied.count
+                return self.loop(reader, writer.video.pix_fmt, _Start(), lambda frame, key: writer.write(frame),
+                                 writer.copy_packet, writer.commit)
 
-    def segmented(self, source: Path, dst: Path, resume_run: dict, info: VideoInfo) -> tuple[int, int]:
+    def segmented(self, source: Path, dst: Path, resume_run: dict) -> tuple[int, int]:
         """Resumable: finished segments are kept, the rest is colorized, then all are joined."""
         stat = source.stat()
         store = SegmentStore(dst, {**resume_run, "source": str(source.resolve()), "size": stat.st_size,
@@ -277,7 +296,7 @@ class _Run:
         try:
             if not store.complete:
                 self._colorize_segments(source, dst, store)
-            copied = mux_segments(store.paths(), source, dst, info)
+            copied = mux_segments(store.paths(), source, dst, self.info)
         except BaseException:
             if not store.segments:
                 store.remove()  # nothing worth keeping: leave nothing beside the output
@@ -291,50 +310,14 @@ class _Run:
             log.info("resuming at frame %d (%d finished segments kept)", store.frames, len(store.segments))
         self.bar.update(store.frames)
         self.encoded = store.frames
-        with VideoReader(source, start_pts=last.start_pts if last else None) as reader:
-            encode, pix_fmt = _resolve(self.encode, dst, reader.info)
-            chroma = _ChromaWriter(reader.info, pix_fmt, maths_device(self.engine.backend))
-            sink = _SegmentSink(store, reader.info, encode, pix_fmt, dst.suffix)
-            items = self._after(reader, last, chroma, store.frames) if last else reader
-            frames = store.frames
+        with VideoReader(source, start_pts=last.start_pts if last else None, info=self.info) as reader:
+            encode, pix_fmt = _resolve(self.encode, dst, self.info)
+            sink = _SegmentSink(store, self.info, encode, pix_fmt, dst.suffix)
             try:
-                with _EncodeThread(reader.info) as encoder:
-                    for batch in self._frames(items, chroma, lambda packet: None):
-                        self.submit(encoder, batch, chroma, lambda frame, item: sink.write(frame, item.key))
-                        frames += len(batch)
-                    encoder.submit(sink.close)
-                self._add_io(reader, encoder)
+                self.loop(reader, pix_fmt, _Start(store.frames, last), sink.write, lambda packet: None, sink.close)
             finally:
                 sink.discard()  # an unfinished segment (after an error) is not kept
-            check_reference_range(max(self.engine.references, default=-1), frames)
-            store.finish()
-            _report_damage(reader, frames)
-
-    def _add_io(self, reader: VideoReader, encoder: _EncodeThread) -> None:
-        self.stages["decode"] += reader.decode_seconds
-        self.stages["encode"] += encoder.busy_seconds - self.stages["to_yuv"]  # to_yuv runs in its jobs too
-
-    def _after(self, reader: VideoReader, last: Segment, chroma: _ChromaWriter,
-               done: int) -> Iterator[LumaFrame | av.Packet]:
-        """The frames after segment ``last``, the ``done``-th frame onward (the reader starts
-        at or before the segment's first frame); its final frames warm the engine up."""
-        seen, warm = 0, []
-        warm_frames = self.WARM_UP * self.engine.settings.infer_every
-        for item in reader:
-            if not isinstance(item, LumaFrame):
-                continue
-            if item.pts is not None and item.pts < last.start_pts:
-                continue
-            if seen < last.frames:
-                seen += 1
-                warm = (warm + [item])[-warm_frames:]
-                continue
-            if warm:
-                self.engine.index = done - len(warm)
-                self.engine.colorize([chroma.L(w.Y) for w in warm], chroma.chroma_size)
-                self.engine.flush()  # warm-up output is not written
-                warm = []
-            yield item
+        store.finish()
 
 
 class _SegmentSink:
@@ -348,6 +331,7 @@ class _SegmentSink:
         self.start_pts, self.count = 0, 0
 
     def write(self, frame: av.VideoFrame, key: bool) -> None:
+        """Encode ``frame``; ``key``: it is a keyframe of the source (a segment may start there)."""
         if self.writer is None or (key and self.count >= self.encode.segment_frames):
             self.close()
             path = self.store.next_file().with_suffix(self.suffix)
@@ -450,19 +434,3 @@ class _PacketCounter:
     def __call__(self, packet: av.Packet) -> None:
         self.encoder.submit(self.copy, packet)
         self.count += 1
-
-
-def _batches(reader: Iterable[LumaFrame | av.Packet], size: int, on_packet: Callable[[av.Packet], None]) -> Iterator[list[LumaFrame]]:
-    """Group decoded frames into lists of ``size`` (the last may be shorter); packets of
-    copied streams go to ``on_packet`` as they arrive, keeping the demux interleaving."""
-    batch: list[LumaFrame] = []
-    for item in reader:
-        if isinstance(item, LumaFrame):
-            batch.append(item)
-            if len(batch) == size:
-                yield batch
-                batch = []
-        else:
-            on_packet(item)
-    if batch:
-        yield batch

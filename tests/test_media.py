@@ -145,6 +145,42 @@ def test_subtitles_chapters_metadata_rotation_kept(colorizer, tmp_path):
         assert [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size] == [b"Bonjour", b"Au revoir"]
 
 
+_COUNT_OPENS = """
+import sys
+from pathlib import Path
+
+import av
+
+source, opened, real_open = Path(sys.argv[1]).resolve(), [], av.open
+
+
+def counting_open(file, *args, **kwargs):
+    if Path(str(file)).resolve() == source:
+        opened.append(file)
+    return real_open(file, *args, **kwargs)
+
+
+av.open = counting_open
+from streamcolor.cli import main
+
+status = main(sys.argv[2:])
+print(f"opened {len(opened)}")
+sys.exit(status)
+"""
+
+
+def test_cli_colorize_opens_the_input_twice(tmp_path):
+    """probe() reads the stream facts and rotation in one opening and the run passes them on:
+    the CLI's early check and the run share that probe, and only the reader opens the file again."""
+    src = tmp_path / "clip.mp4"
+    _make_clip(src, list(range(12)), Fraction(1, 25), rate=25)
+    result = subprocess.run([sys.executable, "-c", _COUNT_OPENS, src, "colorize", src, tmp_path / "out.mp4", "--quiet"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "opened 2"  # probe + reader (was 6)
+    assert len(_pts(tmp_path / "out.mp4")[0]) == 12
+
+
 @pytest.mark.parametrize("suffix, codec, expect", [(".mov", None, "h264"), (".mkv", "h265", "hevc"),
                                                    (".webm", None, "vp9"), (".avi", None, "h264"),
                                                    (".mp4", "av1", "av1")])
@@ -331,7 +367,7 @@ def test_frames_in_flight_stay_bounded_on_a_long_clip(colorizer, tmp_path, monke
         c.mux(stream.encode(None))
     decoded, in_flight = [0], []
 
-    class CountedFrame(media.LumaFrame):
+    class CountedFrame(media.Frame):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             decoded[0] += 1
@@ -342,7 +378,7 @@ def test_frames_in_flight_stay_bounded_on_a_long_clip(colorizer, tmp_path, monke
         in_flight.append(decoded[0] - len(in_flight) - 1)
         write(self, frame)
 
-    monkeypatch.setattr(media, "LumaFrame", CountedFrame)
+    monkeypatch.setattr(media, "Frame", CountedFrame)
     monkeypatch.setattr(media.VideoWriter, "write", counted_write)
     report = colorizer.colorize_video(src, tmp_path / "out.mp4")
     assert report.frames == len(in_flight) == 600

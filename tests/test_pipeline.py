@@ -126,7 +126,7 @@ def test_strength_scales_colour(kodak):
 
 
 def test_guided_upsample_puts_colour_edges_on_luma_edges():
-    from streamcolor.engine import guided_upsample
+    from streamcolor.stages.upsample import guided_upsample
 
     full = np.full((120, 160), 30.0, np.float32)
     full[:, 83:] = 70.0  # a luma edge between full-resolution columns 82 and 83

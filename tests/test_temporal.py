@@ -109,6 +109,7 @@ class _Counting:
 def test_infer_every_runs_the_generator_on_every_kth_frame_of_a_shot_and_on_each_cut():
     from streamcolor import Colorizer
     from streamcolor.engine import Engine, EngineSettings
+    from streamcolor.frame import Frame
 
     frames = itertools.islice(read_rgb_frames(data_file("video/color/six_shots.mp4")), 36, 60)
     Ls = [image_to_L(f) for f in frames]  # a cut at frame 48: index 12
@@ -117,8 +118,7 @@ def test_infer_every_runs_the_generator_on_every_kth_frame_of_a_shot_and_on_each
     for every in (1, 3):
         backend = _Counting(colorizer.backend)
         engine = Engine(backend, EngineSettings(infer_every=every))
-        outputs[every] = [lab for i in range(0, 24, 8) for lab in engine.colorize(Ls[i : i + 8], Ls[0].shape)]
-        outputs[every] += engine.flush()
+        outputs[every] = [f.lab() for done in engine.run(Frame(index=i, L=L) for i, L in enumerate(Ls)) for f in done]
         assert backend.frames == {1: 24, 3: 8}[every]  # frames 0, 3, 6, 9, then the cut 12, 15, 18, 21
     for index in (0, 12):  # a shot's first frame is the generator's own colour
         np.testing.assert_allclose(outputs[3][index], outputs[1][index], atol=0.05)
@@ -129,11 +129,13 @@ def test_infer_every_runs_the_generator_on_every_kth_frame_of_a_shot_and_on_each
 def test_without_smoothing_every_frame_is_inferred():
     from streamcolor import Colorizer
     from streamcolor.engine import Engine, EngineSettings
+    from streamcolor.frame import Frame
 
     Ls, _ = moving_pattern()
     for settings in (EngineSettings(smoothing="off"), EngineSettings(smooth_strength=0.0), EngineSettings(smoothing="ema")):
         backend = _Counting(Colorizer.from_pretrained(device="cpu").backend)
-        assert len(Engine(backend, settings).colorize(Ls, Ls[0].shape)) == len(Ls) and backend.frames == len(Ls)
+        done = [f for batch in Engine(backend, settings).run(Frame(index=i, L=L) for i, L in enumerate(Ls)) for f in batch]
+        assert len(done) == len(Ls) and backend.frames == len(Ls)
 
 
 def test_motion_smoother_without_a_prediction_follows_the_motion():

@@ -1,0 +1,41 @@
+"""Temporal smoothing of ab at inference size, restarted at cuts."""
+
+from __future__ import annotations
+
+from streamcolor.errors import InputError
+from streamcolor.frame import Frame
+from streamcolor.stages import Stage
+from streamcolor.temporal import EMASmoother, MotionSmoother
+
+#: ``EngineSettings.smoothing`` names -> smoothers (``"off"`` is an EMA of strength 0)
+SMOOTHERS = {"motion": MotionSmoother, "ema": EMASmoother}
+
+
+def make_smoother(method: str, strength: float | None) -> EMASmoother | MotionSmoother:
+    """The smoother for ``method`` (``"off"`` = an EMA of strength 0, which passes ab through).
+
+    Raises:
+        InputError: unknown method.
+    """
+    if method == "off":
+        return EMASmoother(0.0)
+    if method not in SMOOTHERS:
+        raise InputError(f"smoothing must be one of motion, ema, off; got {method!r}")
+    return SMOOTHERS[method]() if strength is None else SMOOTHERS[method](strength)
+
+
+def carries_colour(smoother: EMASmoother | MotionSmoother) -> bool:
+    """Whether ``smoother`` can fill in frames the generator skipped (motion, strength > 0)."""
+    return isinstance(smoother, MotionSmoother) and smoother.strength > 0
+
+
+class Smooth(Stage):
+    """Replaces ``ab`` by ``smoother``'s output on ``L_small`` (a frame without ab takes the
+    last prediction carried along the motion: :meth:`MotionSmoother.push`)."""
+
+    def __init__(self, smoother: EMASmoother | MotionSmoother) -> None:
+        self.smoother = smoother
+
+    def push(self, frame: Frame) -> list[Frame]:
+        frame.ab = self.smoother.push(frame.ab, frame.L_small, frame.is_cut)
+        return [frame]
