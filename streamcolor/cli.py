@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _colorize(args: argparse.Namespace) -> None:
     from streamcolor.api import Colorizer
+    from streamcolor.media import VIDEO_SUFFIXES
 
     if args.batch_size < 1:
         raise _input_error(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -115,7 +116,7 @@ def _colorize(args: argparse.Namespace) -> None:
                    segment_frames=args.segment_frames, references=references)
     ray = _ray_settings(args)
     if folder:
-        if _colorize_folder(colorizer, Path(args.input), Path(args.output), options, ray):
+        if _colorize_folder(colorizer, Path(args.input), Path(args.output), options, ray, args.debug):
             raise SystemExit(1)
         return
     if ray is not None:
@@ -187,9 +188,6 @@ def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> No
         check_reference_range(last_reference, probe.info.frames)
 
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
-
-
 def _ray_settings(args: argparse.Namespace):
     if args.ray is None:
         if args.split:
@@ -209,24 +207,40 @@ def _encode_settings(options: dict):
                           batch_size=options["batch_size"])
 
 
-def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray=None) -> int:
+def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray=None, debug: bool = False) -> int:
     """Batch mode: every video in ``src_dir`` -> same name in ``dst_dir``; finished outputs
     (present at the destination, which only ever holds complete files) are skipped. With
     ``ray`` (:class:`streamcolor.scale.RaySettings`) each film is a Ray task.
-    Prints a summary; returns the number of failures."""
+
+    Prints a line per file as it finishes (``FAILED <name>: <reason>`` for one that could not
+    be colorized; the batch goes on) and a summary; returns the number of failures. Files
+    without a video suffix are listed as ignored, not counted. ``debug`` re-raises an
+    unexpected (non-:class:`StreamcolorError`) exception instead of reporting it.
+
+    Raises:
+        InputError: ``dst_dir`` is a file or the input folder itself, or no videos in ``src_dir``.
+    """
     from streamcolor.errors import InputError
+    from streamcolor.media import VIDEO_SUFFIXES
 
     if dst_dir.exists() and not dst_dir.is_dir():
         raise InputError(f"output {str(dst_dir)!r} must be a folder when the input is a folder")
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    videos = sorted(p for p in src_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    if dst_dir.exists() and dst_dir.resolve() == src_dir.resolve():
+        raise InputError(f"output folder {str(dst_dir)!r} is the input folder: the colour films would take the "
+                         "names of the originals; choose another folder")
+    files = sorted(p for p in src_dir.iterdir() if p.is_file())
+    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
     if not videos:
-        raise InputError(f"no video files in {str(src_dir)!r}")
-    rows, todo = [], []
+        raise InputError(f"no video files ({' '.join(VIDEO_SUFFIXES)}) in {str(src_dir)!r}")
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for other in files:
+        if other not in videos:
+            _print_row("ignored", other.name, "not a video file suffix")
+    statuses, todo = [], []
     for video in videos:
         dst = dst_dir / video.name
         if dst.exists() and not options["overwrite"]:
-            rows.append((video.name, "skipped (done)", ""))
+            statuses.append(_print_row("skipped (done)", video.name, "the output exists (--overwrite redoes it)"))
         else:
             todo.append((video, dst))
     if ray is not None:
@@ -235,20 +249,35 @@ def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray
         task_options = {k: options[k] for k in ("codec", "crf", "preset", "batch_size", "overwrite")}
         for name, frames, fps, status, error in colorize_archive(colorizer, todo, ray, task_options,
                                                                  options["progress"]):
-            rows.append((name, status, error or f"{frames} frames, {fps:.1f} fps"))
+            statuses.append(_print_row(status, name, error or f"{frames} frames, {fps:.1f} fps"))
     else:
         for video, dst in todo:
-            try:
-                report = colorizer.colorize_video(video, dst, **options)
-                rows.append((video.name, "ok", f"{report.frames} frames, {report.frames / report.seconds:.1f} fps"))
-            except StreamcolorError as exc:
-                rows.append((video.name, "FAILED", str(exc)))
-    width = max(len(r[0]) for r in rows)
-    for name, status, detail in rows:
-        print(f"{name:{width}}  {status:14}  {detail}")
-    failed = sum(r[1] == "FAILED" for r in rows)
-    print(f"{len(rows) - failed} of {len(rows)} done, {failed} failed")
+            statuses.append(_colorize_one(colorizer, video, dst, options, debug))
+    failed = statuses.count("FAILED")
+    ignored = len(files) - len(videos)
+    print(f"{len(statuses) - failed} of {len(statuses)} done, {failed} failed"
+          + (f", {ignored} other file{'s' * (ignored > 1)} ignored" if ignored else ""))
     return failed
+
+
+def _colorize_one(colorizer, src: Path, dst: Path, options: dict, debug: bool) -> str:
+    """Colorize one film of a batch and print its line; any error fails only this film."""
+    try:
+        report = colorizer.colorize_video(src, dst, **options)
+    except StreamcolorError as exc:
+        return _print_row("FAILED", src.name, str(exc))
+    except Exception as exc:  # a bug or a library error we do not wrap yet: the batch goes on
+        if debug:
+            raise
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return _print_row("FAILED", src.name, f"unexpected {type(exc).__name__}: {first_line}")
+    return _print_row("ok", src.name, f"{report.frames} frames, {report.frames / max(report.seconds, 1e-9):.1f} fps")
+
+
+def _print_row(status: str, name: str, detail: str) -> str:
+    """One batch line, ``STATUS name: detail``, shown at once (a batch can take hours); returns ``status``."""
+    print(f"{status} {name}: {detail}", flush=True)
+    return status
 
 
 def _input_error(message: str) -> StreamcolorError:

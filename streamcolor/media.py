@@ -63,6 +63,10 @@ class LumaFrame:
     key: bool = False  # a keyframe in the source (a point a decoder can start from)
 
 
+#: Suffixes of the containers read in folder mode and written (the suffix picks the container).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
+
+
 def check_input(path: str | os.PathLike) -> Path:
     """Raise :class:`InputError` unless ``path`` is an existing, non-empty regular file."""
     path = Path(path)
