@@ -8,6 +8,7 @@ L, so colour edges snap to the picture's own edges.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from streamcolor.bars import Area, bars_still_dark, find_active_area
 from streamcolor.errors import InputError
 from streamcolor.temporal import CutDetector, EMASmoother, MotionSmoother
 from streamcolor.temporal.reference import ReferencePropagator, reference_ab
+
+log = logging.getLogger("streamcolor")
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ class Engine:
         self.held: list[_Held] = []
         self.index = 0  # of the next frame, in decode order
         self.area: Area | None = None  # the current shot's picture inside bars, once found
+        self.checked_size: tuple[int, int] | None = None  # inference size :meth:`_fit_flow` accepted
 
     def colorize(self, L: list[np.ndarray], out_size: tuple[int, int],
                  hints: np.ndarray | None = None) -> list[np.ndarray]:
@@ -198,8 +202,12 @@ class Engine:
         Returns:
             float32 ``(height, width, 3)`` Lab per frame: L resized to ``out_size`` (area
             filter; unchanged when it is the input size) and the ab predicted for it.
+
+        Raises:
+            InputError: reference frames, and frames too small for optical flow (:meth:`_fit_flow`).
         """
         h, w = inference_size(*L[0].shape, self.settings.inference_short_side)
+        self._fit_flow((h, w))
         small = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA) for x in L])
         started = time.perf_counter()
         cuts = [self.cuts.push(x) for x in small]
@@ -210,6 +218,28 @@ class Engine:
             self._hold(L_full, L_small, ab, is_cut, area, out_size)
             self.index += 1
         return self._release(final=False)
+
+    def _fit_flow(self, size: tuple[int, int]) -> None:
+        """Motion smoothing and reference frames follow optical flow, which needs frames of
+        some size (:meth:`streamcolor.temporal.flow.Flow.fits`) at inference ``size``: smaller
+        ones are colorized without motion smoothing (a warning); references are refused.
+
+        Raises:
+            InputError: reference frames for a video too small for the flow.
+        """
+        if size == self.checked_size:
+            return
+        self.checked_size = size
+        uses_flow = bool(self.references) or isinstance(self.smoother, MotionSmoother)
+        if not uses_flow or self.propagator.flow.fits(size):
+            return
+        needed = "32 pixels or more on the short side and 91 on the long"
+        if self.references:
+            raise InputError(f"reference colour is carried along optical flow, which needs {needed}; the generator "
+                             f"sees these frames at {size[1]}x{size[0]}")
+        log.warning("the frames are too small for optical flow (the generator sees them at %dx%d; it needs %s): "
+                    "colorized without motion smoothing", size[1], size[0], needed)
+        self.smoother = make_smoother("off", None)
 
     def _find_area(self, L: np.ndarray, is_cut: bool) -> Area | None:
         """The shot's active area: looked for at a cut and, until found, in each frame after it

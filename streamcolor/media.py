@@ -323,6 +323,23 @@ def output_pix_fmt(info: VideoInfo, codec: str) -> str:
     return "yuv420p"
 
 
+#: ``--codec`` names whose 4:2:0 coding needs even picture sizes (H.264 and H.265 crop in
+#: steps of one chroma sample, two pixels); VP9 and AV1 code any size
+_EVEN_SIZES = {"h264", "h265"}
+
+
+def output_size(info: VideoInfo, codec: str) -> tuple[int, int]:
+    """(width, height) to encode: the source's, or one pixel more on an odd side for
+    H.264 and H.265 (the last column or row repeated, with a warning): the smallest change
+    that keeps every pixel."""
+    if codec not in _EVEN_SIZES or (info.width % 2 == 0 and info.height % 2 == 0):
+        return info.width, info.height
+    width, height = info.width + info.width % 2, info.height + info.height % 2
+    log.warning("%dx%d has an odd side and %s 4:2:0 needs even sizes: written as %dx%d, the last column or row "
+                "repeated (--codec vp9 or av1 keep the size)", info.width, info.height, codec, width, height)
+    return width, height
+
+
 def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     if codec == "h264":
         return {"crf": str(crf), "preset": preset}
@@ -351,18 +368,20 @@ class VideoWriter:
         codec: a key of :data:`VIDEO_ENCODERS` (None = :func:`default_codec`).
         crf, preset: x264-style quality and speed (mapped for VP9 and AV1).
         pix_fmt: encoded pixel format (None = :func:`output_pix_fmt`).
+        size: encoded (width, height) (None = :func:`output_size`).
         video_template: copy already encoded video packets of this stream's kind
             (:meth:`copy_video`) instead of encoding pictures.
 
     Raises:
-        InputError: the container cannot hold the chosen video codec.
+        InputError: the container cannot hold the chosen video codec, or its encoder refuses
+            the picture size.
         MediaError: the file cannot be created.
     """
 
     def __init__(self, path: Path, info: VideoInfo, copied: list[av.stream.Stream],
                  metadata: dict[str, str] | None = None, chapters: list | None = None, *,
                  codec: str | None = None, crf: int = 20, preset: str = "medium", pix_fmt: str | None = None,
-                 video_template: av.VideoStream | None = None) -> None:
+                 size: tuple[int, int] | None = None, video_template: av.VideoStream | None = None) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
         try:
@@ -375,7 +394,7 @@ class VideoWriter:
             if chapters:
                 self.container.set_chapters(chapters)
             if video_template is None:
-                self.video = self._add_video(info, codec or default_codec(path), crf, preset, pix_fmt)
+                self.video = self._add_video(info, codec or default_codec(path), crf, preset, pix_fmt, size)
             else:
                 self.video = self.container.add_stream_from_template(video_template)
             self._describe_video(info)
@@ -386,7 +405,8 @@ class VideoWriter:
             raise
         self.outputs = {k: v for k, v in self.outputs.items() if v is not None}
 
-    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str, pix_fmt: str | None) -> av.VideoStream:
+    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str, pix_fmt: str | None,
+                   size: tuple[int, int] | None) -> av.VideoStream:
         if codec not in VIDEO_ENCODERS:
             raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(VIDEO_ENCODERS)}")
         canonical = av.codec.Codec(VIDEO_ENCODERS[codec], "w").canonical_name
@@ -395,7 +415,8 @@ class VideoWriter:
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
         stream = self.container.add_stream(VIDEO_ENCODERS[codec], rate=info.average_rate,
                                            options=_encoder_options(codec, crf, preset))
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt or output_pix_fmt(info, codec)
+        stream.width, stream.height = size or output_size(info, codec)
+        stream.pix_fmt = pix_fmt or output_pix_fmt(info, codec)
         cc = stream.codec_context
         cc.time_base = info.time_base
         cc.thread_type = "AUTO"
@@ -403,6 +424,11 @@ class VideoWriter:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
         cc.color_range, cc.colorspace = info.color_range, info.colorspace
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
+        try:  # now rather than at the first frame, so that a refusal is reported as such
+            cc.open()
+        except av.FFmpegError as exc:
+            raise InputError(f"the {codec} encoder refuses {stream.width}x{stream.height} video ({exc.strerror}); "
+                             "--codec vp9 takes any size") from exc
         return stream
 
     def _describe_video(self, info: VideoInfo) -> None:

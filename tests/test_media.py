@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import data_file
+from conftest import data_file, make_clip
 from streamcolor import Colorizer, media, pipeline
 
 
@@ -359,3 +359,24 @@ def test_encode_queue_shrinks_for_large_pictures():
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=1920, height=1080)) == 32  # 265 MB
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=2048, height=1556)) == 21  # a 2K scan
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=3840, height=2160)) == 8  # not 1 GB
+
+
+def test_odd_and_tiny_frame_sizes(colorizer, tmp_path, caplog):
+    """Issue 28 item 3: an odd size is padded by one repeated pixel for H.264 (a warning) and
+    kept by VP9; frames too small for optical flow are colorized without motion smoothing."""
+    src = make_clip(tmp_path / "odd.mkv", 641, 361, frames=3, codec="ffv1")
+    colorizer.colorize_video(src, tmp_path / "odd.mp4", crf=0)  # lossless: the picture can be compared
+    assert "641x361 has an odd side" in caplog.text and "642x362" in caplog.text
+    source, padded = _planes(src, "yuv420p")[0][0], _planes(tmp_path / "odd.mp4", "yuv420p")[0][0]
+    assert padded.shape == (362, 642)
+    assert np.array_equal(padded[:361, :641], source)
+    assert np.array_equal(padded[361, :641], padded[360, :641]) and np.array_equal(padded[:, 641], padded[:, 640])
+    colorizer.colorize_video(src, tmp_path / "odd.webm", codec="vp9")
+    assert _planes(tmp_path / "odd.webm", "yuv420p")[0][0].shape == (361, 641)
+    for width, height in [(1, 1), (2, 2), (2000, 16)]:
+        tiny = make_clip(tmp_path / f"{width}x{height}.mkv", width, height, frames=3, codec="ffv1")
+        report = colorizer.colorize_video(tiny, tmp_path / f"{width}x{height}.mp4")
+        assert report.frames == 3
+        frames = list(colorizer.colorize_frames(np.zeros((3, height, width), np.uint8)))
+        assert len(frames) == 3 and frames[0].shape == (height, width, 3)
+    assert "too small for optical flow" in caplog.text and "colorized without motion smoothing" in caplog.text

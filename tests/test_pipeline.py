@@ -158,7 +158,8 @@ def test_chroma_maths_in_torch_match_opencv(kodak, full_range, colorspace, bits,
     lab[..., 1:] *= 1.6  # pushes part of the picture out of the sRGB gamut
     info = VideoInfo(768, 512, 1, None, 0, None, 2 if full_range else 1, colorspace, colorspace, colorspace,
                      "yuv420p", bit_depth=bits)
-    opencv, torch_cpu = _ChromaWriter(info, pix_fmt), _ChromaWriter(info, pix_fmt, torch.device("cpu"))
+    size = (info.width, info.height)
+    opencv, torch_cpu = _ChromaWriter(info, pix_fmt, size), _ChromaWriter(info, pix_fmt, size, torch.device("cpu"))
     a, b = opencv.cbcr(lab), torch_cpu.cbcr(lab)
     assert a.dtype == b.dtype == (np.uint8 if bits == 8 else np.uint16) and a.shape == b.shape == (256, 384, 2)
     diff = np.abs(a.astype(int) - b.astype(int))
