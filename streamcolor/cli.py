@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -32,14 +33,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="inference backend; auto (the default unless --device is given) prefers "
                           "tensorrt > torch-cuda > onnxruntime > torch-cpu")
     col.add_argument("--batch-size", type=int, default=8, help="frames per inference batch")
-    col.add_argument("--crf", type=int, default=20, help="x264 constant rate factor, lower = better (default 20)")
-    col.add_argument("--preset", default="medium", help="x264 preset, e.g. veryfast, medium, slow")
+    col.add_argument("--crf", type=int, default=20,
+                     help="quality 0-51, lower = better (default 20): the CRF of H.264 and H.265, mapped onto "
+                          "VP9's and AV1's scales")
+    col.add_argument("--preset", default="medium",
+                     help="speed, as x264 names it: ultrafast ... medium (default) ... veryslow, placebo; "
+                          "mapped for the other codecs")
     col.add_argument("--smoothing", choices=["motion", "ema", "off"], default="motion",
                      help="temporal smoothing of colour: motion-compensated (default), moving average, off")
     col.add_argument("--smooth-strength", type=float, default=None, help="weight of the past in [0, 1)")
     col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
     col.add_argument("--strength", type=float, default=1.0,
-                     help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid")
+                     help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid (at most 4)")
     col.add_argument("--infer-every", type=int, default=None, metavar="K",
                      help="run the generator on every K-th frame of a shot, motion smoothing carrying colour "
                           "between (default: the library's, see EngineSettings.infer_every)")
@@ -60,9 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="run on Ray (pip install 'streamcolor[ray]'): alone, a local Ray; or join ADDRESS "
                           "(auto, ray://host:10001). A folder: one task per film; a file with --split: in parallel spans")
     col.add_argument("--split", action="store_true", help="with --ray: colorize one film as parallel spans")
-    col.add_argument("--workers", type=int, default=2, help="with --ray: tasks at once (local Ray size)")
-    col.add_argument("--cpus-per-worker", type=float, default=1.0, help="with --ray: CPUs each task asks for")
-    col.add_argument("--gpus-per-worker", type=float, default=0.0, help="with --ray: GPUs each task asks for")
+    col.add_argument("--workers", type=int, default=None, help="with --ray: tasks at once (local Ray size; default 2)")
+    col.add_argument("--cpus-per-worker", type=float, default=None, help="with --ray: CPUs each task asks for (default 1)")
+    col.add_argument("--gpus-per-worker", type=float, default=None, help="with --ray: GPUs each task asks for (default 0)")
     col.add_argument("--stats", action="store_true", help="print the time each pipeline stage took")
     col.add_argument("--resume", action="store_true",
                      help="write keyframe-aligned segments as it goes; after an interruption, the same command "
@@ -94,9 +99,12 @@ def _parser() -> argparse.ArgumentParser:
 def _colorize(args: argparse.Namespace) -> None:
     from streamcolor.api import Colorizer
     from streamcolor.media import VIDEO_SUFFIXES
+    from streamcolor.pipeline import EncodeSettings
 
     if args.batch_size < 1:
         raise _input_error(f"--batch-size must be at least 1, got {args.batch_size}")
+    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size)
+    ray = _ray_settings(args)
     folder = Path(args.input).is_dir()
     if folder and Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
         raise _input_error(f"input {args.input!r} is a directory; give a video file, or an output folder "
@@ -114,7 +122,6 @@ def _colorize(args: argparse.Namespace) -> None:
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
                    segment_frames=args.segment_frames, references=references)
-    ray = _ray_settings(args)
     if folder:
         if _colorize_folder(colorizer, Path(args.input), Path(args.output), options, ray, args.debug):
             raise SystemExit(1)
@@ -125,7 +132,7 @@ def _colorize(args: argparse.Namespace) -> None:
         if not args.split:
             raise _input_error("--ray takes a folder of films, or one film with --split")
         frames, seconds = colorize_split(colorizer, Path(args.input), Path(args.output), ray,
-                                         _encode_settings(options), args.overwrite, not args.quiet)
+                                         encode, args.overwrite, not args.quiet)
         print(f"wrote {args.output}: {frames} frames in {seconds:.1f} s ({frames / seconds:.1f} fps) on Ray")
         return
     report = colorizer.colorize_video(args.input, args.output, **options)
@@ -155,7 +162,7 @@ def _read_references(pairs: list[str], folder: str | None) -> dict:
     for pair in pairs:
         index, sep, path = pair.partition("=")
         if not sep or not index.strip().isdigit():
-            raise _input_error(f"--reference takes N=IMAGE with N a frame number, got {pair!r}")
+            raise _input_error(f"--reference takes N=IMAGE with N a frame number (0 or more), got {pair!r}")
         wanted[int(index)] = Path(path)
     if folder is not None:
         if not Path(folder).is_dir():
@@ -188,23 +195,28 @@ def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> No
         check_reference_range(last_reference, probe.info.frames)
 
 
+#: options that only mean something with --ray, and their defaults there
+_RAY_DEFAULTS = {"workers": 2, "cpus_per_worker": 1.0, "gpus_per_worker": 0.0}
+
+
 def _ray_settings(args: argparse.Namespace):
+    """RaySettings from the command line, or None without ``--ray``.
+
+    Raises:
+        InputError: a Ray-only option without ``--ray``; with it, ``--workers`` below 1,
+            ``--reference`` or ``--resume``.
+    """
     if args.ray is None:
-        if args.split:
-            raise _input_error("--split needs --ray")
+        given = ["split"] * args.split + [name for name in _RAY_DEFAULTS if getattr(args, name) is not None]
+        if given:
+            raise _input_error(f"--{given[0].replace('_', '-')} needs --ray")
         return None
     from streamcolor.scale import RaySettings
 
-    if args.workers < 1 or (args.reference or args.references) or args.resume:
+    ray = {name: default if getattr(args, name) is None else getattr(args, name) for name, default in _RAY_DEFAULTS.items()}
+    if ray["workers"] < 1 or (args.reference or args.references) or args.resume:
         raise _input_error("--ray needs --workers of 1 or more, and takes no --reference or --resume")
-    return RaySettings(args.ray or None, args.workers, args.cpus_per_worker, args.gpus_per_worker)
-
-
-def _encode_settings(options: dict):
-    from streamcolor.pipeline import EncodeSettings
-
-    return EncodeSettings(codec=options["codec"], crf=options["crf"], preset=options["preset"],
-                          batch_size=options["batch_size"])
+    return RaySettings(args.ray or None, **ray)
 
 
 def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray=None, debug: bool = False) -> int:
@@ -364,8 +376,22 @@ def _setup_logging(verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def _join_negative_values(argv: list[str], option: str) -> list[str]:
+    """``OPTION -1=...`` as ``OPTION=-1=...``: argparse takes a value that starts with a dash
+    and a digit for an option of its own and stops with its usage, while the joined form
+    reaches the option's own check, which says what is wrong with the value."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == option and re.match(r"-\d", arg):
+            joined[-1] = f"{option}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(_join_negative_values(argv, "--reference"))
     _setup_logging(args.verbose)
     try:
         {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics,

@@ -24,6 +24,11 @@ from streamcolor.temporal.reference import ReferencePropagator, reference_ab
 log = logging.getLogger("streamcolor")
 
 
+#: the largest colour strength: colour beyond the sRGB gamut is pulled back to its edge, so a
+#: larger factor adds little but flat, clipped colour
+MAX_STRENGTH = 4.0
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """Colour settings.
@@ -35,7 +40,7 @@ class EngineSettings:
         smooth_strength: weight of the past in [0, 1); None = the method's default.
         guide_eps: guided-filter regularisation, in units of (L / 100)^2; smaller keeps finer edges.
         strength: colour strength: ab is multiplied by it (0 = grey, 1 = the model's colour,
-            above 1 more vivid); colour pushed out of the sRGB gamut is pulled back toward the
+            above 1 more vivid, at most :data:`MAX_STRENGTH`); colour pushed out of the sRGB gamut is pulled back toward the
             grey of the same L, keeping L and hue (:func:`streamcolor.color.lab_to_rgb`).
         infer_every: with motion smoothing, run the generator on every k-th frame (frame
             index a multiple of k) and on each shot's first frame; the frames between carry
@@ -48,7 +53,7 @@ class EngineSettings:
             inside them, and they stay neutral (ab = 0).
 
     Raises:
-        InputError: a strength that is negative or infinite, an unknown smoothing, a smoothing
+        InputError: a strength outside 0 to :data:`MAX_STRENGTH` (or NaN), an unknown smoothing, a smoothing
             strength outside [0, 1), ``infer_every`` below 1, an inference size below 16.
     """
 
@@ -61,8 +66,8 @@ class EngineSettings:
     bars: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 <= self.strength < float("inf"):
-            raise InputError(f"strength (--strength) must be a finite 0 or more (0 = grey, 1 = the model's colour), "
+        if not 0 <= self.strength <= MAX_STRENGTH:
+            raise InputError(f"strength (--strength) must be 0 to {MAX_STRENGTH:g} (0 = grey, 1 = the model's colour), "
                              f"got {self.strength}")
         if self.smoothing not in (*SMOOTHERS, "off"):
             raise InputError(f"smoothing (--smoothing) must be one of {', '.join(SMOOTHERS)}, off; got {self.smoothing!r}")

@@ -303,8 +303,12 @@ def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path
 
 #: ``--codec`` names -> FFmpeg encoders.
 VIDEO_ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
+#: x264/x265 presets (``--preset``) -> SVT-AV1's; VP9 takes its speed from the name too
 _SVT_PRESETS = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 7,
-                "slow": 5, "slower": 4, "veryslow": 2}
+                "slow": 5, "slower": 4, "veryslow": 2, "placebo": 1}
+PRESETS = tuple(_SVT_PRESETS)
+#: ``--crf`` range: x264's and x265's scale, mapped onto VP9's and SVT-AV1's (``_encoder_options``)
+CRF_RANGE = (0, 51)
 
 
 def default_codec(path: Path) -> str:
@@ -348,7 +352,7 @@ def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     if codec == "vp9":  # constant quality mode; speed from the preset's position
         return {"crf": str(crf + 11), "b": "0", "deadline": "good", "cpu-used": "4" if "fast" in preset else "2",
                 "row-mt": "1"}
-    return {"crf": str(crf + 10), "preset": str(_SVT_PRESETS.get(preset, 7))}
+    return {"crf": str(crf + 10), "preset": str(_SVT_PRESETS[preset])}
 
 
 class VideoWriter:

@@ -28,8 +28,8 @@ from tqdm import tqdm
 from streamcolor.color import lab_to_cbcr, luma_code_to_L
 from streamcolor.engine import Engine
 from streamcolor.errors import InputError
-from streamcolor.media import (LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
-                               mux_segments, output_pix_fmt, output_size)
+from streamcolor.media import (CRF_RANGE, PRESETS, LumaFrame, VideoInfo, VideoReader, VideoWriter, check_output,
+                               default_codec, mux_segments, output_pix_fmt, output_size)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.transfer import maths_device, to_device
 
@@ -41,15 +41,28 @@ _BT709, _RANGE_JPEG = 1, 2
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    """Encoder settings: ``codec`` (h264, h265, vp9, av1; None = by container), x264-style
-    ``crf`` (lower = better, 18-28 typical) and ``preset``, frames per inference batch;
-    in resumable runs a segment ends at the first source keyframe after ``segment_frames``."""
+    """Encoder settings: ``codec`` (h264, h265, vp9, av1; None = by container), ``crf``
+    (0-51 as in x264 and x265, lower = better, 18-28 typical; mapped onto VP9's and AV1's
+    scales) and ``preset`` (x264's names, mapped likewise: :data:`streamcolor.media.PRESETS`),
+    frames per inference batch; in resumable runs a segment ends at the first source
+    keyframe after ``segment_frames``.
+
+    Raises:
+        InputError: ``crf`` outside 0-51, an unknown ``preset``.
+    """
 
     codec: str | None = None
     crf: int = 20
     preset: str = "medium"
     batch_size: int = 8
     segment_frames: int = 250
+
+    def __post_init__(self) -> None:
+        if not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
+            raise InputError(f"crf (--crf) must be {CRF_RANGE[0]} to {CRF_RANGE[1]} (lower = better; 18-28 typical), "
+                             f"got {self.crf}")
+        if self.preset not in PRESETS:
+            raise InputError(f"preset (--preset) must be one of {', '.join(PRESETS)}; got {self.preset!r}")
 
 
 @dataclass(frozen=True)

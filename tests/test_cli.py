@@ -151,3 +151,27 @@ def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert failed == 1 and lines[0].startswith("FAILED a.mp4: unexpected error: OpenCV(5.1.0) resize.cpp")
     assert lines[1:] == ["ok b.mp4: 4 frames, 4.0 fps", "1 of 2 done, 1 failed"]
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--crf", "99"], "--crf) must be 0 to 51"), (["--crf", "-5"], "--crf) must be 0 to 51"),
+    (["--preset", "warp9"], "--preset) must be one of ultrafast"), (["--strength", "100"], "--strength) must be 0 to 4"),
+    (["--workers", "4"], "--workers needs --ray"), (["--reference", "-1=img.png"], "N a frame number (0 or more)"),
+])
+def test_encode_and_ray_options_checked_where_defined(option, message, tmp_path):
+    """Issue 28 item 5: each bad value is one line naming its flag, before any work."""
+    src = make_clip(tmp_path / "a.mp4", 64, 48)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("colorize", src, out / "x.mp4", *option)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []
+
+
+def test_crf_help_names_every_codec():
+    from streamcolor.cli import _parser
+
+    colorize = _parser()._subparsers._group_actions[0].choices["colorize"]
+    crf = next(a for a in colorize._actions if "--crf" in a.option_strings)
+    assert "0-51" in crf.help and "VP9" in crf.help and not crf.help.startswith("x264")
