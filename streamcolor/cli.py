@@ -1,7 +1,8 @@
 """Command line: ``streamcolor colorize IN OUT``, ``streamcolor models``.
 
 The single error boundary: a :class:`StreamcolorError` becomes one line on stderr and
-exit status 1; Ctrl-C exits 130; ``--debug`` shows the traceback instead.
+exit status 1; Ctrl-C exits 130, and SIGTERM or SIGHUP 128 + its number after the same
+clean-up; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -389,10 +391,31 @@ def _join_negative_values(argv: list[str], option: str) -> list[str]:
     return joined
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C's KeyboardInterrupt would be, so that the same
+    clean-up runs (no part file is left at the destination)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: object) -> None:
+    for name in _STOP_SIGNALS:  # a repeat must not cut the clean-up short
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    raise _Stopped(signum)
+
+
+#: what kill, timeout, systemd, docker (SIGTERM) and a closed terminal (SIGHUP) send
+_STOP_SIGNALS = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(_join_negative_values(argv, "--reference"))
     _setup_logging(args.verbose)
+    for name in _STOP_SIGNALS:
+        signal.signal(getattr(signal, name), _stop)
     try:
         {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics,
          "demo": _demo}[args.command](args)
@@ -401,9 +424,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"streamcolor: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("streamcolor: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"streamcolor: {how}", file=sys.stderr)
+        return 128 + signum
     return 0
 
 

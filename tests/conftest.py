@@ -49,7 +49,7 @@ def make_clip(path: Path, width: int, height: int, frames: int = 4, codec: str =
         stream = container.add_stream(codec, rate=rate, options=options or {})
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         for i in range(frames):
-            picture = np.repeat(ramp + noise + np.uint8(8 * i), 3, axis=2)
+            picture = np.repeat(ramp + noise + np.uint8(8 * i % 256), 3, axis=2)
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = i
             container.mux(stream.encode(frame))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 import subprocess
 import sys
+import time
 
 import av
 import numpy as np
@@ -175,3 +177,24 @@ def test_crf_help_names_every_codec():
     colorize = _parser()._subparsers._group_actions[0].choices["colorize"]
     crf = next(a for a in colorize._actions if "--crf" in a.option_strings)
     assert "0-51" in crf.help and "VP9" in crf.help and not crf.help.startswith("x264")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_clean_up_like_ctrl_c(signum, tmp_path):
+    """Issue 28 item 6: the part file is removed, one line, exit 128 + the signal's number."""
+    src = make_clip(tmp_path / "long.mp4", 256, 144, frames=400, options={"preset": "ultrafast"})
+    out = tmp_path / "out"
+    out.mkdir()
+    part = out / ".x.streamcolor-part.mp4"
+    process = subprocess.Popen([sys.executable, "-m", "streamcolor", "colorize", src, out / "x.mp4", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not part.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert part.exists(), "the run ended before it started writing"
+    time.sleep(0.5)  # well into the frames
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum
+    assert stderr.strip() == f"streamcolor: stopped by {signal.Signals(signum).name}"
+    assert list(out.iterdir()) == []
