@@ -32,7 +32,8 @@ class VideoInfo:
     """What the writer must reproduce of the source's video stream.
 
     ``frames`` is 0 when the container does not say; ``time_base`` is the unit of pts;
-    ``bit_depth`` is 8, or 10 for any deeper source (its luma is read at 10 bits).
+    ``bit_depth`` is 8, or 10 for any deeper source (its luma is read at 10 bits);
+    ``field_order`` is FFmpeg's AVFieldOrder (0 unknown, 1 progressive, 2-5 interlaced).
     """
 
     width: int
@@ -50,6 +51,7 @@ class VideoInfo:
     has_alpha: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
     bit_depth: int = 8
+    field_order: int = 0
 
 
 @dataclass
@@ -107,7 +109,7 @@ def _info(stream: av.video.stream.VideoStream, path: Path) -> VideoInfo:
         color_range=cc.color_range, colorspace=cc.colorspace, color_primaries=cc.color_primaries,
         color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=_first_frame_rotation(path),
         has_alpha=stream.metadata.get("alpha_mode") == "1" or (cc.pix_fmt or "").startswith("yuva"),
-        metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt),
+        metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt), field_order=cc.field_order,
     )
 
 
@@ -138,7 +140,7 @@ class VideoReader:
     """Demux and decode in a background thread into a bounded queue.
 
     Iterating yields :class:`LumaFrame` for the first video stream and ``av.Packet``
-    for every audio and subtitle stream (to be copied), in demux order. Packets that fail
+    for every audio, subtitle and further video stream (to be copied), in demux order. Packets that fail
     to decode (a damaged or truncated file) are skipped and counted in ``damaged``; the
     caller reports them. Use as a context manager.
 
@@ -159,7 +161,7 @@ class VideoReader:
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
         self.audio = list(self.container.streams.audio)
-        self.copied = self.audio + list(self.container.streams.subtitles)
+        self.copied = self.audio + list(self.container.streams.subtitles) + list(self.container.streams.video[1:])
         self.info = _info(self.video, self.path)
         self.damaged = 0
         self.last_time = 0.0  # seconds: pts of the latest decoded frame
@@ -344,6 +346,25 @@ def output_size(info: VideoInfo, codec: str) -> tuple[int, int]:
     return width, height
 
 
+#: AVFieldOrder of interlaced video -> ffprobe's name for it
+_FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+#: the field orders x264 codes (fields coded and shown in the same order)
+_X264_FIELDS = {2: "tff", 3: "bff"}
+
+
+def _interlace_options(info: VideoInfo, codec: str) -> dict[str, str]:
+    """x264 options that code the picture's two fields in the source's order, so that
+    players deinterlace it as they did the source; other codecs (and the rare mixed orders)
+    code it progressive, with a warning."""
+    if info.field_order not in _FIELD_ORDERS:
+        return {}
+    if codec == "h264" and info.field_order in _X264_FIELDS:
+        return {"x264-params": f"{_X264_FIELDS[info.field_order]}=1"}
+    log.warning("the source is interlaced (field order %s) and %s does not code that here: the output is "
+                "flagged progressive (--codec h264 keeps tt and bb)", _FIELD_ORDERS[info.field_order], codec)
+    return {}
+
+
 def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     if codec == "h264":
         return {"crf": str(crf), "preset": preset}
@@ -360,14 +381,15 @@ class VideoWriter:
     file beside ``path``; :meth:`commit` renames it into place, and leaving the context
     without committing deletes it, so a half-written file never sits at ``path``.
 
-    Streams the container can hold are copied packet for packet; audio it cannot hold is
-    transcoded (AAC, or Opus for WebM) and unsupported subtitles are dropped, each with a
-    warning. Container metadata, chapters, stream metadata and display rotation are kept.
+    Streams the container can hold are copied packet for packet (further video streams with
+    a warning: they stay black and white); audio it cannot hold is transcoded (AAC, or Opus
+    for WebM), and other streams it cannot hold and cover images are dropped, each with a
+    warning. An interlaced source keeps its field order with H.264 (a warning otherwise). Container metadata, chapters, stream metadata and display rotation are kept.
 
     Args:
         path: destination; its suffix picks the container.
         info: the source video's :class:`VideoInfo` (size, time_base, rate, SAR, colour).
-        copied: the source's audio and subtitle streams.
+        copied: the source's streams to copy (:attr:`VideoReader.copied`).
         metadata, chapters: container-level metadata and chapters to carry over.
         codec: a key of :data:`VIDEO_ENCODERS` (None = :func:`default_codec`).
         crf, preset: x264-style quality and speed (mapped for VP9 and AV1).
@@ -417,8 +439,9 @@ class VideoWriter:
         if canonical not in self.container.supported_codecs:
             raise InputError(f"a {self.path.suffix} file cannot hold {codec} video; choose another --codec or suffix")
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
+        interlace = _interlace_options(info, codec)
         stream = self.container.add_stream(VIDEO_ENCODERS[codec], rate=info.average_rate,
-                                           options=_encoder_options(codec, crf, preset))
+                                           options={**_encoder_options(codec, crf, preset), **interlace})
         stream.width, stream.height = size or output_size(info, codec)
         stream.pix_fmt = pix_fmt or output_pix_fmt(info, codec)
         cc = stream.codec_context
@@ -428,6 +451,8 @@ class VideoWriter:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
         cc.color_range, cc.colorspace = info.color_range, info.colorspace
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
+        if interlace:  # the container's flag too (Matroska, QuickTime)
+            cc.field_order = info.field_order
         try:  # now rather than at the first frame, so that a refusal is reported as such
             cc.open()
         except av.FFmpegError as exc:
@@ -445,9 +470,15 @@ class VideoWriter:
     def _add_copy(self, source: av.stream.Stream) -> tuple[av.stream.Stream, bool] | None:
         """(output stream, transcode?) for a copied stream, or None when it is dropped."""
         name = source.codec_context.name
+        if source.type == "video" and source.disposition & av.stream.Disposition.attached_pic:
+            log.warning("the cover image (%s video stream %d) is dropped", name, source.index)
+            return None
         if name in self.container.supported_codecs:
             out = self.container.add_stream_from_template(source)
             transcode = False
+            if source.type == "video":
+                log.warning("video stream %d is copied as it is: only the first video stream is colorized",
+                            source.index)
         elif source.type == "audio":
             encoder = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
             rate = 48000 if encoder == "libopus" else source.codec_context.sample_rate
@@ -556,8 +587,8 @@ def _seconds(packet: av.Packet) -> float:
 
 def mux_segments(segments: list[Path], source: str | os.PathLike, dst: Path, info: VideoInfo) -> int:
     """Write ``dst`` from encoded video segments, their packets copied in order (no
-    re-encoding), and the audio and subtitle streams of ``source``, through a temporary
-    file as :class:`VideoWriter` does. Returns the number of packets copied from the source.
+    re-encoding), and the other streams of ``source`` (:attr:`VideoReader.copied`),
+    through a temporary file as :class:`VideoWriter` does. Returns the number of packets copied from the source.
 
     Raises:
         MediaError: a segment cannot be read or the output cannot be written.

@@ -380,3 +380,42 @@ def test_odd_and_tiny_frame_sizes(colorizer, tmp_path, caplog):
         frames = list(colorizer.colorize_frames(np.zeros((3, height, width), np.uint8)))
         assert len(frames) == 3 and frames[0].shape == (height, width, 3)
     assert "too small for optical flow" in caplog.text and "colorized without motion smoothing" in caplog.text
+
+
+def _two_video_streams(path):
+    """An MP4 with two H.264 video streams (a film and, say, a sign-language inset)."""
+    with av.open(str(path), "w") as c:
+        streams = [c.add_stream("libx264", rate=25) for _ in range(2)]
+        for s, (w, h) in zip(streams, [(64, 48), (32, 24)]):
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for i in range(4):
+            for s in streams:
+                frame = av.VideoFrame.from_ndarray(np.full((s.height, s.width, 3), 40 * i, np.uint8), format="rgb24")
+                frame.pts = i
+                c.mux(s.encode(frame))
+        for s in streams:
+            c.mux(s.encode(None))
+
+
+def _packets(path, index):
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams[index]) if p.size]
+
+
+def test_second_video_stream_and_field_order_kept(colorizer, tmp_path, caplog):
+    """Issue 28 item 8: a second video stream is copied (a warning), the field order of
+    interlaced video is kept with H.264 and warned about otherwise."""
+    _two_video_streams(tmp_path / "two.mp4")
+    colorizer.colorize_video(tmp_path / "two.mp4", tmp_path / "two_out.mp4")
+    with av.open(str(tmp_path / "two_out.mp4")) as c:
+        assert [(s.width, s.height) for s in c.streams.video] == [(64, 48), (32, 24)]
+    assert _packets(tmp_path / "two_out.mp4", 1) == _packets(tmp_path / "two.mp4", 1)
+    assert "video stream 1 is copied as it is" in caplog.text
+    for order, flag in [(2, "tff"), (3, "bff")]:
+        src = make_clip(tmp_path / f"{flag}.mp4", 64, 48, options={"x264-params": f"{flag}=1"})
+        colorizer.colorize_video(src, tmp_path / f"{flag}_out.mp4")
+        for path in (src, tmp_path / f"{flag}_out.mp4"):
+            with av.open(str(path)) as c:
+                assert c.streams.video[0].codec_context.field_order == order, path
+    colorizer.colorize_video(tmp_path / "tff.mp4", tmp_path / "tff_out.webm")
+    assert "interlaced (field order tt) and vp9" in caplog.text
