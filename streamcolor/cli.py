@@ -68,8 +68,10 @@ def _parser() -> argparse.ArgumentParser:
                           "(auto, ray://host:10001). A folder: one task per film; a file with --split: in parallel spans")
     col.add_argument("--split", action="store_true", help="with --ray: colorize one film as parallel spans")
     col.add_argument("--workers", type=int, default=None, help="with --ray: tasks at once (local Ray size; default 2)")
-    col.add_argument("--cpus-per-worker", type=float, default=None, help="with --ray: CPUs each task asks for (default 1)")
-    col.add_argument("--gpus-per-worker", type=float, default=None, help="with --ray: GPUs each task asks for (default 0)")
+    col.add_argument("--cpus-per-worker", type=float, default=None,
+                     help="with --ray: CPUs each task asks for (default 1)")
+    col.add_argument("--gpus-per-worker", type=float, default=None,
+                     help="with --ray: GPUs each task asks for (default 0)")
     col.add_argument("--stats", action="store_true", help="print the time each pipeline stage took")
     col.add_argument("--resume", action="store_true",
                      help="write keyframe-aligned segments as it goes; after an interruption, the same command "
@@ -215,7 +217,8 @@ def _ray_settings(args: argparse.Namespace):
         return None
     from streamcolor.scale import RaySettings
 
-    ray = {name: default if getattr(args, name) is None else getattr(args, name) for name, default in _RAY_DEFAULTS.items()}
+    given = {name: getattr(args, name) for name in _RAY_DEFAULTS}
+    ray = {name: default if given[name] is None else given[name] for name, default in _RAY_DEFAULTS.items()}
     if ray["workers"] < 1 or (args.reference or args.references) or args.resume:
         raise _input_error("--ray needs --workers of 1 or more, and takes no --reference or --resume")
     return RaySettings(args.ray or None, **ray)

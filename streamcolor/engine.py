@@ -40,8 +40,9 @@ class EngineSettings:
         smooth_strength: weight of the past in [0, 1); None = the method's default.
         guide_eps: guided-filter regularisation, in units of (L / 100)^2; smaller keeps finer edges.
         strength: colour strength: ab is multiplied by it (0 = grey, 1 = the model's colour,
-            above 1 more vivid, at most :data:`MAX_STRENGTH`); colour pushed out of the sRGB gamut is pulled back toward the
-            grey of the same L, keeping L and hue (:func:`streamcolor.color.lab_to_rgb`).
+            above 1 more vivid, at most :data:`MAX_STRENGTH`); colour pushed out of the sRGB
+            gamut is pulled back toward the grey of the same L, keeping L and hue
+            (:func:`streamcolor.color.lab_to_rgb`).
         infer_every: with motion smoothing, run the generator on every k-th frame (frame
             index a multiple of k) and on each shot's first frame; the frames between carry
             the last prediction along the optical flow. 1 = every frame. Other smoothing

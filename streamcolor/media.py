@@ -384,7 +384,8 @@ class VideoWriter:
     Streams the container can hold are copied packet for packet (further video streams with
     a warning: they stay black and white); audio it cannot hold is transcoded (AAC, or Opus
     for WebM), and other streams it cannot hold and cover images are dropped, each with a
-    warning. An interlaced source keeps its field order with H.264 (a warning otherwise). Container metadata, chapters, stream metadata and display rotation are kept.
+    warning. An interlaced source keeps its field order with H.264 (a warning otherwise).
+    Container metadata, chapters, stream metadata and display rotation are kept.
 
     Args:
         path: destination; its suffix picks the container.

@@ -90,7 +90,8 @@ class _ChromaWriter:
     the source's repeats its last column or row). The Lab -> Cb/Cr maths run in OpenCV,
     or in torch on ``device`` (the CUDA device of the generator, :func:`maths_device`)."""
 
-    def __init__(self, info: VideoInfo, pix_fmt: str, size: tuple[int, int], device: torch.device | None = None) -> None:
+    def __init__(self, info: VideoInfo, pix_fmt: str, size: tuple[int, int],
+                 device: torch.device | None = None) -> None:
         self.full_range = info.color_range == _RANGE_JPEG or info.pix_fmt.startswith("yuvj")
         self.matrix = ycbcr_matrix(info)
         self.lut = luma_code_to_L(self.full_range, info.bit_depth)

@@ -157,7 +157,8 @@ def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
 
 @pytest.mark.parametrize("option, message", [
     (["--crf", "99"], "--crf) must be 0 to 51"), (["--crf", "-5"], "--crf) must be 0 to 51"),
-    (["--preset", "warp9"], "--preset) must be one of ultrafast"), (["--strength", "100"], "--strength) must be 0 to 4"),
+    (["--preset", "warp9"], "--preset) must be one of ultrafast"),
+    (["--strength", "100"], "--strength) must be 0 to 4"),
     (["--workers", "4"], "--workers needs --ray"), (["--reference", "-1=img.png"], "N a frame number (0 or more)"),
 ])
 def test_encode_and_ray_options_checked_where_defined(option, message, tmp_path):
