@@ -81,15 +81,52 @@ def check_input(path: str | os.PathLike) -> Path:
     return path
 
 
-def _open(path: Path) -> av.container.InputContainer:
+@contextlib.contextmanager
+def _ffmpeg_errors() -> Iterator[list[tuple[int, str, str]]]:
+    """FFmpeg's error log of this thread while in the context, as (level, name, message):
+    it names causes its error codes do not (PyAV passes the log on only at a set level)."""
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
     try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise InputError(f"cannot read {str(path)!r} as a video: {exc.strerror or exc}") from exc
+        with av.logging.Capture() as logs:
+            yield logs
+    finally:
+        av.logging.set_level(level)
+
+
+def _is_still_image(container: av.container.InputContainer) -> bool:
+    """Read by one of FFmpeg's single-picture demuxers: image2 or a ``*_pipe`` (png_pipe, jpeg_pipe ...)."""
+    return container.format.name == "image2" or container.format.name.endswith("_pipe")
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    """Open ``path`` for reading.
+
+    Raises:
+        InputError: not a media file (an MP4 without its index is named as truncated), a
+            still image, or no video stream.
+    """
+    with _ffmpeg_errors() as logs:
+        try:
+            container = av.open(str(path), metadata_errors="ignore")
+        except av.FFmpegError as exc:
+            if any("moov atom not found" in message for _, _, message in logs):
+                raise InputError(f"{str(path)!r} looks truncated or unfinished: its index (the MP4 'moov' box, "
+                                 "written last) is missing, and no tool can read the film without it") from exc
+            hint = "" if path.suffix.lower() in VIDEO_SUFFIXES else f" ({_suffix_hint(path)})"
+            raise InputError(f"cannot read {str(path)!r} as a video: {exc.strerror or exc}{hint}") from exc
+    if _is_still_image(container):
+        container.close()
+        raise InputError(f"{str(path)!r} is a still image: colorize photos with the demo's photo tab "
+                         "(streamcolor demo) or the API's Colorizer.colorize_image")
     if not container.streams.video:
         container.close()
         raise InputError(f"{str(path)!r} has no video stream")
     return container
+
+
+def _suffix_hint(path: Path) -> str:
+    return f"{path.suffix or 'no suffix'} is not a video file suffix; use one of {', '.join(VIDEO_SUFFIXES)}"
 
 
 def _first_frame_rotation(path: Path) -> int:
@@ -282,10 +319,13 @@ def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path
     """Raise unless ``path`` can be written without losing anything.
 
     Raises:
-        InputError: same file as the input, or it exists and ``overwrite`` is False.
+        InputError: not a video file suffix (:data:`VIDEO_SUFFIXES`), same file as the input,
+            or it exists and ``overwrite`` is False.
         MediaError: its folder is missing or not writable (checked by creating a file).
     """
     path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES and not path.is_dir():
+        raise InputError(f"output {str(path)!r}: {_suffix_hint(path)}")
     if path.exists() and (path.resolve() == source.resolve() or os.path.samefile(path, source)):
         raise InputError(f"output {str(path)!r} is the input file; choose another name")
     if path.is_dir():

@@ -399,8 +399,9 @@ def check_reference_range(last_index: int, frames: int) -> None:
 
 def _report_damage(reader: VideoReader, frames: int) -> None:
     if reader.damaged or reader.ended_early():
-        log.warning("%s is damaged or truncated (%d unreadable packets, pictures end at %.1f s): the output "
-                    "holds the %d frames that decoded", reader.path.name, reader.damaged, reader.last_time, frames)
+        packets = f"; {reader.damaged} unreadable packet{'s' * (reader.damaged > 1)}" if reader.damaged else ""
+        log.warning("%s is damaged or truncated (pictures end at %.1f s%s): the output holds the %d frames that "
+                    "decoded", reader.path.name, reader.last_time, packets, frames)
 
 
 #: bytes the encode thread's waiting jobs may hold (Y' and Lab at the chroma size each)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import resource
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from conftest import data_file, make_clip
 from streamcolor import Colorizer, media, pipeline
+from streamcolor.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -419,3 +421,32 @@ def test_second_video_stream_and_field_order_kept(colorizer, tmp_path, caplog):
                 assert c.streams.video[0].codec_context.field_order == order, path
     colorizer.colorize_video(tmp_path / "tff.mp4", tmp_path / "tff_out.webm")
     assert "interlaced (field order tt) and vp9" in caplog.text
+
+
+def test_still_image_truncated_mp4_and_suffixes_named(colorizer, tmp_path, caplog):
+    """Issue 28 item 10: a still image is refused (not a 1-frame film), an MP4 cut before its
+    index says it looks truncated, unusable suffixes list the usable ones, and a cut file
+    with no unreadable packet does not report '0 unreadable packets'."""
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "still.png"), np.full((48, 64, 3), 128, np.uint8))
+    whole = make_clip(tmp_path / "whole.mp4", 64, 48, frames=50).read_bytes()
+    assert whole.find(b"moov") > whole.find(b"mdat")  # the index is written last
+    (tmp_path / "cut.mp4").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "notes.xyz").write_text("not a film")
+    for src, dst, message in [
+        ("still.png", "a.mp4", "is a still image: colorize photos with the demo's photo tab"),
+        ("cut.mp4", "a.mp4", "looks truncated or unfinished: its index (the MP4 'moov' box"),
+        ("whole.mp4", "a.gif", ".gif is not a video file suffix; use one of .mp4, .mov, .mkv"),
+        ("notes.xyz", "a.mp4", ".xyz is not a video file suffix; use one of .mp4, .mov, .mkv"),
+    ]:
+        with pytest.raises(InputError, match=re.escape(message)):
+            colorizer.colorize_video(tmp_path / src, tmp_path / dst)
+        assert not (tmp_path / dst).exists()
+    make_clip(tmp_path / "whole.mkv", 64, 48, frames=75)
+    with av.open(str(tmp_path / "whole.mkv")) as c:  # cut after a packet: every packet left is whole
+        ends = [p.pos + p.size for p in c.demux(video=0) if p.size]
+    (tmp_path / "short.mkv").write_bytes((tmp_path / "whole.mkv").read_bytes()[: ends[24]])
+    colorizer.colorize_video(tmp_path / "short.mkv", tmp_path / "short.mp4")
+    assert "short.mkv is damaged or truncated (pictures end at" in caplog.text
+    assert "unreadable" not in caplog.text
