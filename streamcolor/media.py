@@ -110,7 +110,7 @@ def _open(path: Path) -> av.container.InputContainer:
         try:
             container = av.open(str(path), metadata_errors="ignore")
         except av.FFmpegError as exc:
-            if any("moov atom not found" in message for _, _, message in logs):
+            if _starts_as_mp4(path) and any("moov atom not found" in message for _, _, message in logs):
                 raise InputError(f"{str(path)!r} looks truncated or unfinished: its index (the MP4 'moov' box, "
                                  "written last) is missing, and no tool can read the film without it") from exc
             hint = "" if path.suffix.lower() in VIDEO_SUFFIXES else f" ({_suffix_hint(path)})"
@@ -123,6 +123,13 @@ def _open(path: Path) -> av.container.InputContainer:
         container.close()
         raise InputError(f"{str(path)!r} has no video stream")
     return container
+
+
+def _starts_as_mp4(path: Path) -> bool:
+    """The file opens with the 'ftyp' box every MP4 and QuickTime writer puts first (FFmpeg
+    tries its MP4 reader on any file named .mp4, text included)."""
+    with path.open("rb") as file:
+        return file.read(8)[4:] == b"ftyp"
 
 
 def _suffix_hint(path: Path) -> str:
