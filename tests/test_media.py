@@ -311,7 +311,7 @@ def test_strength_zero_gives_grey_video_and_negative_is_refused(tmp_path):
     assert max(np.abs(f[i].astype(int) - 128).max() for f in _planes(tmp_path / "grey.mp4", "yuv420p") for i in (1, 2)) <= 1
     bad = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "x.mp4", "--strength", "-0.5")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
-        "streamcolor: error: strength (--strength) must be a finite 0 or more (0 = grey, 1 = the model's colour), got -0.5"]
+        "streamcolor: error: strength (--strength) must be 0 to 4 (0 = grey, 1 = the model's colour), got -0.5"]
     bad = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "x.mp4", "--infer-every", "0")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
         "streamcolor: error: infer_every (--infer-every) must be 1 or more, got 0"]
