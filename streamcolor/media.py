@@ -84,14 +84,17 @@ def check_input(path: str | os.PathLike) -> Path:
 @contextlib.contextmanager
 def _ffmpeg_errors() -> Iterator[list[tuple[int, str, str]]]:
     """FFmpeg's error log of this thread while in the context, as (level, name, message):
-    it names causes its error codes do not (PyAV passes the log on only at a set level)."""
-    level = av.logging.get_level()
+    it names causes its error codes do not. PyAV passes the log on only at a set level, and
+    drops a message that repeats the one before (the same cause in the previous file)."""
+    level, skip_repeated = av.logging.get_level(), av.logging.get_skip_repeated()
     av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)
     try:
         with av.logging.Capture() as logs:
             yield logs
     finally:
         av.logging.set_level(level)
+        av.logging.set_skip_repeated(skip_repeated)
 
 
 def _is_still_image(container: av.container.InputContainer) -> bool:

@@ -434,8 +434,10 @@ def test_still_image_truncated_mp4_and_suffixes_named(colorizer, tmp_path, caplo
     assert whole.find(b"moov") > whole.find(b"mdat")  # the index is written last
     (tmp_path / "cut.mp4").write_bytes(whole[: len(whole) // 2])
     (tmp_path / "notes.xyz").write_text("not a film")
+    (tmp_path / "text.mp4").write_text("not a film")  # FFmpeg logs 'moov atom not found' for it too
     for src, dst, message in [
         ("still.png", "a.mp4", "is a still image: colorize photos with the demo's photo tab"),
+        ("text.mp4", "a.mp4", "cannot read"),
         ("cut.mp4", "a.mp4", "looks truncated or unfinished: its index (the MP4 'moov' box"),
         ("whole.mp4", "a.gif", ".gif is not a video file suffix; use one of .mp4, .mov, .mkv"),
         ("notes.xyz", "a.mp4", ".xyz is not a video file suffix; use one of .mp4, .mov, .mkv"),

@@ -121,7 +121,7 @@ def test_strength_scales_colour(kodak):
     assert colourfulness(vivid) > 1.5 * colourfulness(default)
     L = [rgb_to_lab(x.astype(np.float32) / 255)[..., 0] for x in (default, none, vivid)]
     assert max(np.abs(L[0] - x).mean() for x in L[1:]) < 0.5  # luma untouched, even where colour was clipped
-    with pytest.raises(InputError, match="must be a finite 0 or more"):
+    with pytest.raises(InputError, match="must be 0 to 4"):
         colorizer.with_settings(strength=-1)
 
 
