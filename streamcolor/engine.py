@@ -8,6 +8,7 @@ L, so colour edges snap to the picture's own edges.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -19,6 +20,13 @@ from streamcolor.bars import Area, bars_still_dark, find_active_area
 from streamcolor.errors import InputError
 from streamcolor.temporal import CutDetector, EMASmoother, MotionSmoother
 from streamcolor.temporal.reference import ReferencePropagator, reference_ab
+
+log = logging.getLogger("streamcolor")
+
+
+#: the largest colour strength: colour beyond the sRGB gamut is pulled back to its edge, so a
+#: larger factor adds little but flat, clipped colour
+MAX_STRENGTH = 4.0
 
 
 @dataclass(frozen=True)
@@ -32,8 +40,9 @@ class EngineSettings:
         smooth_strength: weight of the past in [0, 1); None = the method's default.
         guide_eps: guided-filter regularisation, in units of (L / 100)^2; smaller keeps finer edges.
         strength: colour strength: ab is multiplied by it (0 = grey, 1 = the model's colour,
-            above 1 more vivid); colour pushed out of the sRGB gamut is pulled back toward the
-            grey of the same L, keeping L and hue (:func:`streamcolor.color.lab_to_rgb`).
+            above 1 more vivid, at most :data:`MAX_STRENGTH`); colour pushed out of the sRGB
+            gamut is pulled back toward the grey of the same L, keeping L and hue
+            (:func:`streamcolor.color.lab_to_rgb`).
         infer_every: with motion smoothing, run the generator on every k-th frame (frame
             index a multiple of k) and on each shot's first frame; the frames between carry
             the last prediction along the optical flow. 1 = every frame. Other smoothing
@@ -45,7 +54,7 @@ class EngineSettings:
             inside them, and they stay neutral (ab = 0).
 
     Raises:
-        InputError: a strength that is negative or infinite, an unknown smoothing, a smoothing
+        InputError: a strength outside 0 to :data:`MAX_STRENGTH` (or NaN), an unknown smoothing, a smoothing
             strength outside [0, 1), ``infer_every`` below 1, an inference size below 16.
     """
 
@@ -58,8 +67,8 @@ class EngineSettings:
     bars: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 <= self.strength < float("inf"):
-            raise InputError(f"strength (--strength) must be a finite 0 or more (0 = grey, 1 = the model's colour), "
+        if not 0 <= self.strength <= MAX_STRENGTH:
+            raise InputError(f"strength (--strength) must be 0 to {MAX_STRENGTH:g} (0 = grey, 1 = the model's colour), "
                              f"got {self.strength}")
         if self.smoothing not in (*SMOOTHERS, "off"):
             raise InputError(f"smoothing (--smoothing) must be one of {', '.join(SMOOTHERS)}, off; got {self.smoothing!r}")
@@ -183,6 +192,7 @@ class Engine:
         self.held: list[_Held] = []
         self.index = 0  # of the next frame, in decode order
         self.area: Area | None = None  # the current shot's picture inside bars, once found
+        self.checked_size: tuple[int, int] | None = None  # inference size :meth:`_fit_flow` accepted
 
     def colorize(self, L: list[np.ndarray], out_size: tuple[int, int],
                  hints: np.ndarray | None = None) -> list[np.ndarray]:
@@ -198,8 +208,12 @@ class Engine:
         Returns:
             float32 ``(height, width, 3)`` Lab per frame: L resized to ``out_size`` (area
             filter; unchanged when it is the input size) and the ab predicted for it.
+
+        Raises:
+            InputError: reference frames, and frames too small for optical flow (:meth:`_fit_flow`).
         """
         h, w = inference_size(*L[0].shape, self.settings.inference_short_side)
+        self._fit_flow((h, w))
         small = np.stack([cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA) for x in L])
         started = time.perf_counter()
         cuts = [self.cuts.push(x) for x in small]
@@ -210,6 +224,28 @@ class Engine:
             self._hold(L_full, L_small, ab, is_cut, area, out_size)
             self.index += 1
         return self._release(final=False)
+
+    def _fit_flow(self, size: tuple[int, int]) -> None:
+        """Motion smoothing and reference frames follow optical flow, which needs frames of
+        some size (:meth:`streamcolor.temporal.flow.Flow.fits`) at inference ``size``: smaller
+        ones are colorized without motion smoothing (a warning); references are refused.
+
+        Raises:
+            InputError: reference frames for a video too small for the flow.
+        """
+        if size == self.checked_size:
+            return
+        self.checked_size = size
+        uses_flow = bool(self.references) or isinstance(self.smoother, MotionSmoother)
+        if not uses_flow or self.propagator.flow.fits(size):
+            return
+        needed = "32 pixels or more on the short side and 91 on the long"
+        if self.references:
+            raise InputError(f"reference colour is carried along optical flow, which needs {needed}; the generator "
+                             f"sees these frames at {size[1]}x{size[0]}")
+        log.warning("the frames are too small for optical flow (the generator sees them at %dx%d; it needs %s): "
+                    "colorized without motion smoothing", size[1], size[0], needed)
+        self.smoother = make_smoother("off", None)
 
     def _find_area(self, L: np.ndarray, is_cut: bool) -> Area | None:
         """The shot's active area: looked for at a cut and, until found, in each frame after it
