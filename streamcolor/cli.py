@@ -1,13 +1,16 @@
 """Command line: ``streamcolor colorize IN OUT``, ``streamcolor models``.
 
 The single error boundary: a :class:`StreamcolorError` becomes one line on stderr and
-exit status 1; Ctrl-C exits 130; ``--debug`` shows the traceback instead.
+exit status 1; Ctrl-C exits 130, and SIGTERM or SIGHUP 128 + its number after the same
+clean-up; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
+import signal
 import sys
 from pathlib import Path
 
@@ -32,14 +35,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="inference backend; auto (the default unless --device is given) prefers "
                           "tensorrt > torch-cuda > onnxruntime > torch-cpu")
     col.add_argument("--batch-size", type=int, default=8, help="frames per inference batch")
-    col.add_argument("--crf", type=int, default=20, help="x264 constant rate factor, lower = better (default 20)")
-    col.add_argument("--preset", default="medium", help="x264 preset, e.g. veryfast, medium, slow")
+    col.add_argument("--crf", type=int, default=20,
+                     help="quality 0-51, lower = better (default 20): the CRF of H.264 and H.265, mapped onto "
+                          "VP9's and AV1's scales")
+    col.add_argument("--preset", default="medium",
+                     help="speed, as x264 names it: ultrafast ... medium (default) ... veryslow, placebo; "
+                          "mapped for the other codecs")
     col.add_argument("--smoothing", choices=["motion", "ema", "off"], default="motion",
                      help="temporal smoothing of colour: motion-compensated (default), moving average, off")
     col.add_argument("--smooth-strength", type=float, default=None, help="weight of the past in [0, 1)")
     col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
     col.add_argument("--strength", type=float, default=1.0,
-                     help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid")
+                     help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid (at most 4)")
     col.add_argument("--infer-every", type=int, default=None, metavar="K",
                      help="run the generator on every K-th frame of a shot, motion smoothing carrying colour "
                           "between (default: the library's, see EngineSettings.infer_every)")
@@ -60,9 +67,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="run on Ray (pip install 'streamcolor[ray]'): alone, a local Ray; or join ADDRESS "
                           "(auto, ray://host:10001). A folder: one task per film; a file with --split: in parallel spans")
     col.add_argument("--split", action="store_true", help="with --ray: colorize one film as parallel spans")
-    col.add_argument("--workers", type=int, default=2, help="with --ray: tasks at once (local Ray size)")
-    col.add_argument("--cpus-per-worker", type=float, default=1.0, help="with --ray: CPUs each task asks for")
-    col.add_argument("--gpus-per-worker", type=float, default=0.0, help="with --ray: GPUs each task asks for")
+    col.add_argument("--workers", type=int, default=None, help="with --ray: tasks at once (local Ray size; default 2)")
+    col.add_argument("--cpus-per-worker", type=float, default=None,
+                     help="with --ray: CPUs each task asks for (default 1)")
+    col.add_argument("--gpus-per-worker", type=float, default=None,
+                     help="with --ray: GPUs each task asks for (default 0)")
     col.add_argument("--stats", action="store_true", help="print the time each pipeline stage took")
     col.add_argument("--resume", action="store_true",
                      help="write keyframe-aligned segments as it goes; after an interruption, the same command "
@@ -93,9 +102,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _colorize(args: argparse.Namespace) -> None:
     from streamcolor.api import Colorizer
+    from streamcolor.media import VIDEO_SUFFIXES
+    from streamcolor.pipeline import EncodeSettings
 
     if args.batch_size < 1:
         raise _input_error(f"--batch-size must be at least 1, got {args.batch_size}")
+    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size)
+    ray = _ray_settings(args)
     folder = Path(args.input).is_dir()
     if folder and Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
         raise _input_error(f"input {args.input!r} is a directory; give a video file, or an output folder "
@@ -113,9 +126,8 @@ def _colorize(args: argparse.Namespace) -> None:
     options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
                    segment_frames=args.segment_frames, references=references)
-    ray = _ray_settings(args)
     if folder:
-        if _colorize_folder(colorizer, Path(args.input), Path(args.output), options, ray):
+        if _colorize_folder(colorizer, Path(args.input), Path(args.output), options, ray, args.debug):
             raise SystemExit(1)
         return
     if ray is not None:
@@ -124,7 +136,7 @@ def _colorize(args: argparse.Namespace) -> None:
         if not args.split:
             raise _input_error("--ray takes a folder of films, or one film with --split")
         frames, seconds = colorize_split(colorizer, Path(args.input), Path(args.output), ray,
-                                         _encode_settings(options), args.overwrite, not args.quiet)
+                                         encode, args.overwrite, not args.quiet)
         print(f"wrote {args.output}: {frames} frames in {seconds:.1f} s ({frames / seconds:.1f} fps) on Ray")
         return
     report = colorizer.colorize_video(args.input, args.output, **options)
@@ -154,7 +166,7 @@ def _read_references(pairs: list[str], folder: str | None) -> dict:
     for pair in pairs:
         index, sep, path = pair.partition("=")
         if not sep or not index.strip().isdigit():
-            raise _input_error(f"--reference takes N=IMAGE with N a frame number, got {pair!r}")
+            raise _input_error(f"--reference takes N=IMAGE with N a frame number (0 or more), got {pair!r}")
         wanted[int(index)] = Path(path)
     if folder is not None:
         if not Path(folder).is_dir():
@@ -187,46 +199,65 @@ def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> No
     check_reference_range(last_reference, info.frames)
 
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}
+#: options that only mean something with --ray, and their defaults there
+_RAY_DEFAULTS = {"workers": 2, "cpus_per_worker": 1.0, "gpus_per_worker": 0.0}
 
 
 def _ray_settings(args: argparse.Namespace):
+    """RaySettings from the command line, or None without ``--ray``.
+
+    Raises:
+        InputError: a Ray-only option without ``--ray``; with it, ``--workers`` below 1,
+            ``--reference`` or ``--resume``.
+    """
     if args.ray is None:
-        if args.split:
-            raise _input_error("--split needs --ray")
+        given = ["split"] * args.split + [name for name in _RAY_DEFAULTS if getattr(args, name) is not None]
+        if given:
+            raise _input_error(f"--{given[0].replace('_', '-')} needs --ray")
         return None
     from streamcolor.distributed import RaySettings
 
-    if args.workers < 1 or (args.reference or args.references) or args.resume:
+    given = {name: getattr(args, name) for name in _RAY_DEFAULTS}
+    ray = {name: default if given[name] is None else given[name] for name, default in _RAY_DEFAULTS.items()}
+    if ray["workers"] < 1 or (args.reference or args.references) or args.resume:
         raise _input_error("--ray needs --workers of 1 or more, and takes no --reference or --resume")
-    return RaySettings(args.ray or None, args.workers, args.cpus_per_worker, args.gpus_per_worker)
+    return RaySettings(args.ray or None, **ray)
 
 
-def _encode_settings(options: dict):
-    from streamcolor.pipeline import EncodeSettings
-
-    return EncodeSettings(codec=options["codec"], crf=options["crf"], preset=options["preset"],
-                          batch_size=options["batch_size"])
-
-
-def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray=None) -> int:
+def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray=None, debug: bool = False) -> int:
     """Batch mode: every video in ``src_dir`` -> same name in ``dst_dir``; finished outputs
     (present at the destination, which only ever holds complete files) are skipped. With
     ``ray`` (:class:`streamcolor.distributed.RaySettings`) each film is a Ray task.
-    Prints a summary; returns the number of failures."""
+
+    Prints a line per file as it finishes (``FAILED <name>: <reason>`` for one that could not
+    be colorized; the batch goes on) and a summary; returns the number of failures. Files
+    without a video suffix are listed as ignored, not counted. ``debug`` re-raises an
+    unexpected (non-:class:`StreamcolorError`) exception instead of reporting it.
+
+    Raises:
+        InputError: ``dst_dir`` is a file or the input folder itself, or no videos in ``src_dir``.
+    """
     from streamcolor.errors import InputError
+    from streamcolor.media import VIDEO_SUFFIXES
 
     if dst_dir.exists() and not dst_dir.is_dir():
         raise InputError(f"output {str(dst_dir)!r} must be a folder when the input is a folder")
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    videos = sorted(p for p in src_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    if dst_dir.exists() and dst_dir.resolve() == src_dir.resolve():
+        raise InputError(f"output folder {str(dst_dir)!r} is the input folder: the colour films would take the "
+                         "names of the originals; choose another folder")
+    files = sorted(p for p in src_dir.iterdir() if p.is_file())
+    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
     if not videos:
-        raise InputError(f"no video files in {str(src_dir)!r}")
-    rows, todo = [], []
+        raise InputError(f"no video files ({' '.join(VIDEO_SUFFIXES)}) in {str(src_dir)!r}")
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for other in files:
+        if other not in videos:
+            _print_row("ignored", other.name, "not a video file suffix")
+    statuses, todo = [], []
     for video in videos:
         dst = dst_dir / video.name
         if dst.exists() and not options["overwrite"]:
-            rows.append((video.name, "skipped (done)", ""))
+            statuses.append(_print_row("skipped (done)", video.name, "the output exists (--overwrite redoes it)"))
         else:
             todo.append((video, dst))
     if ray is not None:
@@ -235,20 +266,35 @@ def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray
         task_options = {k: options[k] for k in ("codec", "crf", "preset", "batch_size", "overwrite")}
         for name, frames, fps, status, error in colorize_archive(colorizer, todo, ray, task_options,
                                                                  options["progress"]):
-            rows.append((name, status, error or f"{frames} frames, {fps:.1f} fps"))
+            statuses.append(_print_row(status, name, error or f"{frames} frames, {fps:.1f} fps"))
     else:
         for video, dst in todo:
-            try:
-                report = colorizer.colorize_video(video, dst, **options)
-                rows.append((video.name, "ok", f"{report.frames} frames, {report.frames / report.seconds:.1f} fps"))
-            except StreamcolorError as exc:
-                rows.append((video.name, "FAILED", str(exc)))
-    width = max(len(r[0]) for r in rows)
-    for name, status, detail in rows:
-        print(f"{name:{width}}  {status:14}  {detail}")
-    failed = sum(r[1] == "FAILED" for r in rows)
-    print(f"{len(rows) - failed} of {len(rows)} done, {failed} failed")
+            statuses.append(_colorize_one(colorizer, video, dst, options, debug))
+    failed = statuses.count("FAILED")
+    ignored = len(files) - len(videos)
+    print(f"{len(statuses) - failed} of {len(statuses)} done, {failed} failed"
+          + (f", {ignored} other file{'s' * (ignored > 1)} ignored" if ignored else ""))
     return failed
+
+
+def _colorize_one(colorizer, src: Path, dst: Path, options: dict, debug: bool) -> str:
+    """Colorize one film of a batch and print its line; any error fails only this film."""
+    try:
+        report = colorizer.colorize_video(src, dst, **options)
+    except StreamcolorError as exc:
+        return _print_row("FAILED", src.name, str(exc))
+    except Exception as exc:  # a bug or a library error we do not wrap yet: the batch goes on
+        if debug:
+            raise
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return _print_row("FAILED", src.name, f"unexpected {type(exc).__name__}: {first_line}")
+    return _print_row("ok", src.name, f"{report.frames} frames, {report.frames / max(report.seconds, 1e-9):.1f} fps")
+
+
+def _print_row(status: str, name: str, detail: str) -> str:
+    """One batch line, ``STATUS name: detail``, shown at once (a batch can take hours); returns ``status``."""
+    print(f"{status} {name}: {detail}", flush=True)
+    return status
 
 
 def _input_error(message: str) -> StreamcolorError:
@@ -335,9 +381,44 @@ def _setup_logging(verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def _join_negative_values(argv: list[str], option: str) -> list[str]:
+    """``OPTION -1=...`` as ``OPTION=-1=...``: argparse takes a value that starts with a dash
+    and a digit for an option of its own and stops with its usage, while the joined form
+    reaches the option's own check, which says what is wrong with the value."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == option and re.match(r"-\d", arg):
+            joined[-1] = f"{option}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C's KeyboardInterrupt would be, so that the same
+    clean-up runs (no part file is left at the destination)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: object) -> None:
+    for name in _STOP_SIGNALS:  # a repeat must not cut the clean-up short
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    raise _Stopped(signum)
+
+
+#: what kill, timeout, systemd, docker (SIGTERM) and a closed terminal (SIGHUP) send
+_STOP_SIGNALS = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(_join_negative_values(argv, "--reference"))
     _setup_logging(args.verbose)
+    for name in _STOP_SIGNALS:
+        signal.signal(getattr(signal, name), _stop)
     try:
         {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics,
          "demo": _demo}[args.command](args)
@@ -346,9 +427,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"streamcolor: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("streamcolor: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"streamcolor: {how}", file=sys.stderr)
+        return 128 + signum
     return 0
 
 

@@ -9,6 +9,7 @@ edges (:mod:`streamcolor.stages`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,11 +20,20 @@ from streamcolor.backends import Backend
 from streamcolor.errors import InputError
 from streamcolor.frame import Frame
 from streamcolor.stages import Stage
-from streamcolor.stages.cuts import DetectCuts
+from streamcolor.stages.cuts import DetectCuts, inference_size
 from streamcolor.stages.infer import Infer
 from streamcolor.stages.reference import PropagateReferences
 from streamcolor.stages.smooth import SMOOTHERS, Smooth, carries_colour, make_smoother
 from streamcolor.stages.upsample import Upsample
+from streamcolor.temporal import EMASmoother, MotionSmoother
+from streamcolor.temporal.flow import Flow
+
+log = logging.getLogger("streamcolor")
+
+
+#: the largest colour strength: colour beyond the sRGB gamut is pulled back to its edge, so a
+#: larger factor adds little but flat, clipped colour
+MAX_STRENGTH = 4.0
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,9 @@ class EngineSettings:
         smooth_strength: weight of the past in [0, 1); None = the method's default.
         guide_eps: guided-filter regularisation, in units of (L / 100)^2; smaller keeps finer edges.
         strength: colour strength: ab is multiplied by it (0 = grey, 1 = the model's colour,
-            above 1 more vivid); colour pushed out of the sRGB gamut is pulled back toward the
-            grey of the same L, keeping L and hue (:func:`streamcolor.color.lab_to_rgb`).
+            above 1 more vivid, at most :data:`MAX_STRENGTH`); colour pushed out of the sRGB
+            gamut is pulled back toward the grey of the same L, keeping L and hue
+            (:func:`streamcolor.color.lab_to_rgb`).
         infer_every: with motion smoothing, run the generator on every k-th frame (frame
             index a multiple of k) and on each shot's first frame; the frames between carry
             the last prediction along the optical flow. 1 = every frame. Other smoothing
@@ -50,7 +61,7 @@ class EngineSettings:
             inside them, and they stay neutral (ab = 0).
 
     Raises:
-        InputError: a strength that is negative or infinite, an unknown smoothing, a smoothing
+        InputError: a strength outside 0 to :data:`MAX_STRENGTH` (or NaN), an unknown smoothing, a smoothing
             strength outside [0, 1), ``infer_every`` below 1, an inference size below 16.
     """
 
@@ -63,8 +74,8 @@ class EngineSettings:
     bars: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 <= self.strength < float("inf"):
-            raise InputError(f"strength (--strength) must be a finite 0 or more (0 = grey, 1 = the model's colour), "
+        if not 0 <= self.strength <= MAX_STRENGTH:
+            raise InputError(f"strength (--strength) must be 0 to {MAX_STRENGTH:g} (0 = grey, 1 = the model's colour), "
                              f"got {self.strength}")
         if self.smoothing not in (*SMOOTHERS, "off"):
             raise InputError(f"smoothing (--smoothing) must be one of {', '.join(SMOOTHERS)}, off; got {self.smoothing!r}")
@@ -106,11 +117,13 @@ class Engine:
         and, when given, change the frames per generator call."""
         self.batch_size = batch_size or self.batch_size
         self.seconds = {"inference": 0.0, "temporal": 0.0, "upsample": 0.0}  # wall time per stage
+        self.size: tuple[int, int] | None = None  # inference size of the first frame, the stages' setup
         self.stages = self._stages()
 
-    def _stages(self) -> list[Stage]:
+    def _stages(self, size: tuple[int, int] | None = None) -> list[Stage]:
+        """The chain, in order; ``size``: the frames' inference size, once known (:meth:`_fit_flow`)."""
         settings = self.settings
-        smoother = make_smoother(settings.smoothing, settings.smooth_strength)
+        smoother = self._fit_flow(make_smoother(settings.smoothing, settings.smooth_strength), size)
         every = settings.infer_every if carries_colour(smoother) else 1
         stages = [DetectCuts(settings.inference_short_side, settings.bars),
                   Infer(self.backend, settings.inference_short_side, every, self.batch_size),
@@ -118,6 +131,29 @@ class Engine:
         if self.references:
             stages.append(PropagateReferences(self.references))
         return stages + [Upsample(settings.guide_eps, settings.strength, self.references)]
+
+    def _fit_flow(self, smoother: EMASmoother | MotionSmoother,
+                  size: tuple[int, int] | None) -> EMASmoother | MotionSmoother:
+        """``smoother``, or none when the frames are too small for the optical flow it follows.
+
+        Motion smoothing and reference frames follow optical flow, which needs frames of
+        some size (:meth:`streamcolor.temporal.flow.Flow.fits`) at inference ``size`` (None:
+        not known yet): smaller ones are colorized without motion smoothing (a warning);
+        references are refused.
+
+        Raises:
+            InputError: reference frames for a video too small for the flow.
+        """
+        uses_flow = bool(self.references) or isinstance(smoother, MotionSmoother)
+        if size is None or not uses_flow or Flow().fits(size):
+            return smoother
+        needed = "32 pixels or more on the short side and 91 on the long"
+        if self.references:
+            raise InputError(f"reference colour is carried along optical flow, which needs {needed}; the generator "
+                             f"sees these frames at {size[1]}x{size[0]}")
+        log.warning("the frames are too small for optical flow (the generator sees them at %dx%d; it needs %s): "
+                    "colorized without motion smoothing", size[1], size[0], needed)
+        return make_smoother("off", None)
 
     @property
     def delay(self) -> int:
@@ -130,7 +166,17 @@ class Engine:
         return max(self.references, default=-1)
 
     def push(self, frame: Frame) -> list[Frame]:
-        """Take the next frame in decode order; return the frames now coloured, oldest first."""
+        """Take the next frame in decode order; return the frames now coloured, oldest first.
+
+        The first frame sets the stages up for its inference size (:meth:`_fit_flow`); a
+        video's frames share one size.
+
+        Raises:
+            InputError: reference frames for frames too small for optical flow.
+        """
+        if self.size is None:  # nothing is held yet: the chain is set up again for this size
+            self.size = inference_size(*frame.L.shape, self.settings.inference_short_side)
+            self.stages = self._stages(self.size)
         frames = [frame]
         for stage in self.stages:
             frames = [out for f in frames for out in self._timed(stage, stage.push, f)]

@@ -34,7 +34,8 @@ class VideoInfo:
     """What the writer must reproduce of the source's video stream.
 
     ``frames`` is 0 when the container does not say; ``time_base`` is the unit of pts;
-    ``bit_depth`` is 8, or 10 for any deeper source (its luma is read at 10 bits).
+    ``bit_depth`` is 8, or 10 for any deeper source (its luma is read at 10 bits);
+    ``field_order`` is FFmpeg's AVFieldOrder (0 unknown, 1 progressive, 2-5 interlaced).
     """
 
     width: int
@@ -52,6 +53,11 @@ class VideoInfo:
     has_alpha: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
     bit_depth: int = 8
+    field_order: int = 0
+
+
+#: Suffixes of the containers read in folder mode and written (the suffix picks the container).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 
 
 def check_input(path: str | os.PathLike) -> Path:
@@ -66,15 +72,62 @@ def check_input(path: str | os.PathLike) -> Path:
     return path
 
 
-def _open(path: Path) -> av.container.InputContainer:
+@contextlib.contextmanager
+def _ffmpeg_errors() -> Iterator[list[tuple[int, str, str]]]:
+    """FFmpeg's error log of this thread while in the context, as (level, name, message):
+    it names causes its error codes do not. PyAV passes the log on only at a set level, and
+    drops a message that repeats the one before (the same cause in the previous file)."""
+    level, skip_repeated = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)
     try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise InputError(f"cannot read {str(path)!r} as a video: {exc.strerror or exc}") from exc
+        with av.logging.Capture() as logs:
+            yield logs
+    finally:
+        av.logging.set_level(level)
+        av.logging.set_skip_repeated(skip_repeated)
+
+
+def _is_still_image(container: av.container.InputContainer) -> bool:
+    """Read by one of FFmpeg's single-picture demuxers: image2 or a ``*_pipe`` (png_pipe, jpeg_pipe ...)."""
+    return container.format.name == "image2" or container.format.name.endswith("_pipe")
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    """Open ``path`` for reading.
+
+    Raises:
+        InputError: not a media file (an MP4 without its index is named as truncated), a
+            still image, or no video stream.
+    """
+    with _ffmpeg_errors() as logs:
+        try:
+            container = av.open(str(path), metadata_errors="ignore")
+        except av.FFmpegError as exc:
+            if _starts_as_mp4(path) and any("moov atom not found" in message for _, _, message in logs):
+                raise InputError(f"{str(path)!r} looks truncated or unfinished: its index (the MP4 'moov' box, "
+                                 "written last) is missing, and no tool can read the film without it") from exc
+            hint = "" if path.suffix.lower() in VIDEO_SUFFIXES else f" ({_suffix_hint(path)})"
+            raise InputError(f"cannot read {str(path)!r} as a video: {exc.strerror or exc}{hint}") from exc
+    if _is_still_image(container):
+        container.close()
+        raise InputError(f"{str(path)!r} is a still image: colorize photos with the demo's photo tab "
+                         "(streamcolor demo) or the API's Colorizer.colorize_image")
     if not container.streams.video:
         container.close()
         raise InputError(f"{str(path)!r} has no video stream")
     return container
+
+
+def _starts_as_mp4(path: Path) -> bool:
+    """The file opens with the 'ftyp' box every MP4 and QuickTime writer puts first (FFmpeg
+    tries its MP4 reader on any file named .mp4, text included)."""
+    with path.open("rb") as file:
+        return file.read(8)[4:] == b"ftyp"
+
+
+def _suffix_hint(path: Path) -> str:
+    return f"{path.suffix or 'no suffix'} is not a video file suffix; use one of {', '.join(VIDEO_SUFFIXES)}"
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -83,7 +136,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     a front end's early check and the run after it share that one opening.
 
     Raises:
-        InputError: missing/empty file, not a media file, or no video stream.
+        InputError: missing/empty file, not a media file (an MP4 without its index is named
+            as truncated), a still image, or no video stream.
     """
     path = check_input(path)
     stat = path.stat()
@@ -113,7 +167,7 @@ def _info(stream: av.video.stream.VideoStream, rotation: int) -> VideoInfo:
         color_range=cc.color_range, colorspace=cc.colorspace, color_primaries=cc.color_primaries,
         color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=rotation,
         has_alpha=stream.metadata.get("alpha_mode") == "1" or (cc.pix_fmt or "").startswith("yuva"),
-        metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt),
+        metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt), field_order=cc.field_order,
     )
 
 
@@ -144,9 +198,10 @@ class VideoReader:
     """Demux and decode in a background thread into a bounded queue.
 
     Iterating yields a :class:`~streamcolor.frame.Frame` (pts, time_base, key, Y) per picture
-    of the first video stream and ``av.Packet`` for every audio and subtitle stream (to be
-    copied), in demux order. Packets that fail to decode (a damaged or truncated file) are
-    skipped and counted in ``damaged``; the caller reports them. Use as a context manager.
+    of the first video stream and ``av.Packet`` for every audio, subtitle and further video
+    stream (to be copied), in demux order. Packets that fail to decode (a damaged or
+    truncated file) are skipped and counted in ``damaged``; the caller reports them. Use as
+    a context manager.
 
     Args:
         path: the video file.
@@ -167,7 +222,7 @@ class VideoReader:
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
         self.audio = list(self.container.streams.audio)
-        self.copied = self.audio + list(self.container.streams.subtitles)
+        self.copied = self.audio + list(self.container.streams.subtitles) + list(self.container.streams.video[1:])
         self.damaged = 0
         self.last_time = 0.0  # seconds: pts of the latest decoded frame
         self.start_pts, self.decode_video = start_pts, decode_video
@@ -287,10 +342,13 @@ def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path
     """Raise unless ``path`` can be written without losing anything.
 
     Raises:
-        InputError: same file as the input, or it exists and ``overwrite`` is False.
+        InputError: not a video file suffix (:data:`VIDEO_SUFFIXES`), same file as the input,
+            or it exists and ``overwrite`` is False.
         MediaError: its folder is missing or not writable (checked by creating a file).
     """
     path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES and not path.is_dir():
+        raise InputError(f"output {str(path)!r}: {_suffix_hint(path)}")
     if path.exists() and (path.resolve() == source.resolve() or os.path.samefile(path, source)):
         raise InputError(f"output {str(path)!r} is the input file; choose another name")
     if path.is_dir():
@@ -310,8 +368,12 @@ def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path
 
 #: ``--codec`` names -> FFmpeg encoders.
 VIDEO_ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
+#: x264/x265 presets (``--preset``) -> SVT-AV1's; VP9 takes its speed from the name too
 _SVT_PRESETS = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 7,
-                "slow": 5, "slower": 4, "veryslow": 2}
+                "slow": 5, "slower": 4, "veryslow": 2, "placebo": 1}
+PRESETS = tuple(_SVT_PRESETS)
+#: ``--crf`` range: x264's and x265's scale, mapped onto VP9's and SVT-AV1's (``_encoder_options``)
+CRF_RANGE = (0, 51)
 
 
 def default_codec(path: Path) -> str:
@@ -330,6 +392,42 @@ def output_pix_fmt(info: VideoInfo, codec: str) -> str:
     return "yuv420p"
 
 
+#: ``--codec`` names whose 4:2:0 coding needs even picture sizes (H.264 and H.265 crop in
+#: steps of one chroma sample, two pixels); VP9 and AV1 code any size
+_EVEN_SIZES = {"h264", "h265"}
+
+
+def output_size(info: VideoInfo, codec: str) -> tuple[int, int]:
+    """(width, height) to encode: the source's, or one pixel more on an odd side for
+    H.264 and H.265 (the last column or row repeated, with a warning): the smallest change
+    that keeps every pixel."""
+    if codec not in _EVEN_SIZES or (info.width % 2 == 0 and info.height % 2 == 0):
+        return info.width, info.height
+    width, height = info.width + info.width % 2, info.height + info.height % 2
+    log.warning("%dx%d has an odd side and %s 4:2:0 needs even sizes: written as %dx%d, the last column or row "
+                "repeated (--codec vp9 or av1 keep the size)", info.width, info.height, codec, width, height)
+    return width, height
+
+
+#: AVFieldOrder of interlaced video -> ffprobe's name for it
+_FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+#: the field orders x264 codes (fields coded and shown in the same order)
+_X264_FIELDS = {2: "tff", 3: "bff"}
+
+
+def _interlace_options(info: VideoInfo, codec: str) -> dict[str, str]:
+    """x264 options that code the picture's two fields in the source's order, so that
+    players deinterlace it as they did the source; other codecs (and the rare mixed orders)
+    code it progressive, with a warning."""
+    if info.field_order not in _FIELD_ORDERS:
+        return {}
+    if codec == "h264" and info.field_order in _X264_FIELDS:
+        return {"x264-params": f"{_X264_FIELDS[info.field_order]}=1"}
+    log.warning("the source is interlaced (field order %s) and %s does not code that here: the output is "
+                "flagged progressive (--codec h264 keeps tt and bb)", _FIELD_ORDERS[info.field_order], codec)
+    return {}
+
+
 def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     if codec == "h264":
         return {"crf": str(crf), "preset": preset}
@@ -338,7 +436,7 @@ def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
     if codec == "vp9":  # constant quality mode; speed from the preset's position
         return {"crf": str(crf + 11), "b": "0", "deadline": "good", "cpu-used": "4" if "fast" in preset else "2",
                 "row-mt": "1"}
-    return {"crf": str(crf + 10), "preset": str(_SVT_PRESETS.get(preset, 7))}
+    return {"crf": str(crf + 10), "preset": str(_SVT_PRESETS[preset])}
 
 
 class VideoWriter:
@@ -346,30 +444,34 @@ class VideoWriter:
     file beside ``path``; :meth:`commit` renames it into place, and leaving the context
     without committing deletes it, so a half-written file never sits at ``path``.
 
-    Streams the container can hold are copied packet for packet; audio it cannot hold is
-    transcoded (AAC, or Opus for WebM) and unsupported subtitles are dropped, each with a
-    warning. Container metadata, chapters, stream metadata and display rotation are kept.
+    Streams the container can hold are copied packet for packet (further video streams with
+    a warning: they stay black and white); audio it cannot hold is transcoded (AAC, or Opus
+    for WebM), and other streams it cannot hold and cover images are dropped, each with a
+    warning. An interlaced source keeps its field order with H.264 (a warning otherwise).
+    Container metadata, chapters, stream metadata and display rotation are kept.
 
     Args:
         path: destination; its suffix picks the container.
         info: the source video's :class:`VideoInfo` (size, time_base, rate, SAR, colour).
-        copied: the source's audio and subtitle streams.
+        copied: the source's streams to copy (:attr:`VideoReader.copied`).
         metadata, chapters: container-level metadata and chapters to carry over.
         codec: a key of :data:`VIDEO_ENCODERS` (None = :func:`default_codec`).
         crf, preset: x264-style quality and speed (mapped for VP9 and AV1).
         pix_fmt: encoded pixel format (None = :func:`output_pix_fmt`).
+        size: encoded (width, height) (None = :func:`output_size`).
         video_template: copy already encoded video packets of this stream's kind
             (:meth:`copy_video`) instead of encoding pictures.
 
     Raises:
-        InputError: the container cannot hold the chosen video codec.
+        InputError: the container cannot hold the chosen video codec, or its encoder refuses
+            the picture size.
         MediaError: the file cannot be created.
     """
 
     def __init__(self, path: Path, info: VideoInfo, copied: list[av.stream.Stream],
                  metadata: dict[str, str] | None = None, chapters: list | None = None, *,
                  codec: str | None = None, crf: int = 20, preset: str = "medium", pix_fmt: str | None = None,
-                 video_template: av.VideoStream | None = None) -> None:
+                 size: tuple[int, int] | None = None, video_template: av.VideoStream | None = None) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
         try:
@@ -382,7 +484,7 @@ class VideoWriter:
             if chapters:
                 self.container.set_chapters(chapters)
             if video_template is None:
-                self.video = self._add_video(info, codec or default_codec(path), crf, preset, pix_fmt)
+                self.video = self._add_video(info, codec or default_codec(path), crf, preset, pix_fmt, size)
             else:
                 self.video = self.container.add_stream_from_template(video_template)
             self._describe_video(info)
@@ -393,16 +495,19 @@ class VideoWriter:
             raise
         self.outputs = {k: v for k, v in self.outputs.items() if v is not None}
 
-    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str, pix_fmt: str | None) -> av.VideoStream:
+    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str, pix_fmt: str | None,
+                   size: tuple[int, int] | None) -> av.VideoStream:
         if codec not in VIDEO_ENCODERS:
             raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(VIDEO_ENCODERS)}")
         canonical = av.codec.Codec(VIDEO_ENCODERS[codec], "w").canonical_name
         if canonical not in self.container.supported_codecs:
             raise InputError(f"a {self.path.suffix} file cannot hold {codec} video; choose another --codec or suffix")
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
+        interlace = _interlace_options(info, codec)
         stream = self.container.add_stream(VIDEO_ENCODERS[codec], rate=info.average_rate,
-                                           options=_encoder_options(codec, crf, preset))
-        stream.width, stream.height, stream.pix_fmt = info.width, info.height, pix_fmt or output_pix_fmt(info, codec)
+                                           options={**_encoder_options(codec, crf, preset), **interlace})
+        stream.width, stream.height = size or output_size(info, codec)
+        stream.pix_fmt = pix_fmt or output_pix_fmt(info, codec)
         cc = stream.codec_context
         cc.time_base = info.time_base
         cc.thread_type = "AUTO"
@@ -410,6 +515,13 @@ class VideoWriter:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
         cc.color_range, cc.colorspace = info.color_range, info.colorspace
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
+        if interlace:  # the container's flag too (Matroska, QuickTime)
+            cc.field_order = info.field_order
+        try:  # now rather than at the first frame, so that a refusal is reported as such
+            cc.open()
+        except av.FFmpegError as exc:
+            raise InputError(f"the {codec} encoder refuses {stream.width}x{stream.height} video ({exc.strerror}); "
+                             "--codec vp9 takes any size") from exc
         return stream
 
     def _describe_video(self, info: VideoInfo) -> None:
@@ -422,9 +534,15 @@ class VideoWriter:
     def _add_copy(self, source: av.stream.Stream) -> tuple[av.stream.Stream, bool] | None:
         """(output stream, transcode?) for a copied stream, or None when it is dropped."""
         name = source.codec_context.name
+        if source.type == "video" and source.disposition & av.stream.Disposition.attached_pic:
+            log.warning("the cover image (%s video stream %d) is dropped", name, source.index)
+            return None
         if name in self.container.supported_codecs:
             out = self.container.add_stream_from_template(source)
             transcode = False
+            if source.type == "video":
+                log.warning("video stream %d is copied as it is: only the first video stream is colorized",
+                            source.index)
         elif source.type == "audio":
             encoder = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
             rate = 48000 if encoder == "libopus" else source.codec_context.sample_rate
@@ -533,8 +651,8 @@ def _seconds(packet: av.Packet) -> float:
 
 def mux_segments(segments: list[Path], source: str | os.PathLike, dst: Path, info: VideoInfo) -> int:
     """Write ``dst`` from encoded video segments, their packets copied in order (no
-    re-encoding), and the audio and subtitle streams of ``source``, through a temporary
-    file as :class:`VideoWriter` does. Returns the number of packets copied from the source.
+    re-encoding), and the other streams of ``source`` (:attr:`VideoReader.copied`),
+    through a temporary file as :class:`VideoWriter` does. Returns the number of packets copied from the source.
 
     Raises:
         MediaError: a segment cannot be read or the output cannot be written.

@@ -32,8 +32,8 @@ from streamcolor.color import lab_to_cbcr, luma_code_to_L
 from streamcolor.engine import Engine
 from streamcolor.errors import InputError
 from streamcolor.frame import Frame
-from streamcolor.media import (VideoInfo, VideoReader, VideoWriter, check_output, default_codec, mux_segments,
-                               output_pix_fmt, probe)
+from streamcolor.media import (CRF_RANGE, PRESETS, VideoInfo, VideoReader, VideoWriter, check_output,
+                               default_codec, mux_segments, output_pix_fmt, output_size, probe)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
 
@@ -45,15 +45,28 @@ _BT709, _RANGE_JPEG = 1, 2
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    """Encoder settings: ``codec`` (h264, h265, vp9, av1; None = by container), x264-style
-    ``crf`` (lower = better, 18-28 typical) and ``preset``, frames per inference batch;
-    in resumable runs a segment ends at the first source keyframe after ``segment_frames``."""
+    """Encoder settings: ``codec`` (h264, h265, vp9, av1; None = by container), ``crf``
+    (0-51 as in x264 and x265, lower = better, 18-28 typical; mapped onto VP9's and AV1's
+    scales) and ``preset`` (x264's names, mapped likewise: :data:`streamcolor.media.PRESETS`),
+    frames per inference batch; in resumable runs a segment ends at the first source
+    keyframe after ``segment_frames``.
+
+    Raises:
+        InputError: ``crf`` outside 0-51, an unknown ``preset``.
+    """
 
     codec: str | None = None
     crf: int = 20
     preset: str = "medium"
     batch_size: int = 8
     segment_frames: int = 250
+
+    def __post_init__(self) -> None:
+        if not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
+            raise InputError(f"crf (--crf) must be {CRF_RANGE[0]} to {CRF_RANGE[1]} (lower = better; 18-28 typical), "
+                             f"got {self.crf}")
+        if self.preset not in PRESETS:
+            raise InputError(f"preset (--preset) must be one of {', '.join(PRESETS)}; got {self.preset!r}")
 
 
 @dataclass(frozen=True)
@@ -76,16 +89,20 @@ def ycbcr_matrix(info: VideoInfo) -> str:
 
 
 class _ChromaWriter:
-    """Turns (Y', ab) into yuv420p frames (8 or 10 bits) with the source's exact Y' plane
-    (a 10-bit Y' written at 8 bits is rounded to 8). The Lab -> Cb/Cr maths run in OpenCV,
+    """Turns (Y', ab) into yuv420p frames (8 or 10 bits) of ``size`` with the source's exact
+    Y' plane (a 10-bit Y' written at 8 bits is rounded to 8; a ``size`` one pixel larger than
+    the source's repeats its last column or row). The Lab -> Cb/Cr maths run in OpenCV,
     or in torch on ``device`` (the CUDA device of the generator, :func:`maths_device`)."""
 
-    def __init__(self, info: VideoInfo, pix_fmt: str, device: torch.device | None = None) -> None:
+    def __init__(self, info: VideoInfo, pix_fmt: str, size: tuple[int, int],
+                 device: torch.device | None = None) -> None:
         self.full_range = info.color_range == _RANGE_JPEG or info.pix_fmt.startswith("yuvj")
         self.matrix = ycbcr_matrix(info)
         self.lut = luma_code_to_L(self.full_range, info.bit_depth)
         self.chroma_size = ((info.height + 1) // 2, (info.width + 1) // 2)
-        self.width, self.height = info.width, info.height
+        self.width, self.height = size
+        # an odd side padded to even keeps the chroma size: (n + 1) // 2 samples either way
+        self.pad = ((0, self.height - info.height), (0, self.width - info.width))
         self.format, self.out_bits = pix_fmt, 10 if pix_fmt == "yuv420p10le" else 8
         self.in_bits, self.dtype = info.bit_depth, np.dtype(np.uint8 if self.out_bits == 8 else "<u2")
         self.device = device
@@ -100,6 +117,8 @@ class _ChromaWriter:
     def frame(self, Y: np.ndarray, lab: np.ndarray) -> av.VideoFrame:
         if self.in_bits > self.out_bits:
             Y = ((Y.astype(np.uint16) + 2) >> 2).clip(0, 255).astype(np.uint8)
+        if any(after for _, after in self.pad):
+            Y = np.pad(Y, self.pad, mode="edge")
         cbcr = self.cbcr(lab)
         frame = av.VideoFrame(self.width, self.height, self.format)
         for plane, data in zip(frame.planes, (Y, cbcr[..., 0], cbcr[..., 1])):
@@ -170,18 +189,18 @@ def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, fir
     engine.reset(encode.batch_size)
     run = _Run(engine, encode, info, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
     with VideoReader(source, start_pts=(before or span).start_pts, info=info) as reader:
-        encode, pix_fmt = _resolve(encode, part, info)
+        encode, pix_fmt, size = _resolve(encode, part, info)
         with VideoWriter(part, info, [], codec=encode.codec, crf=encode.crf, preset=encode.preset,
-                         pix_fmt=pix_fmt) as writer:
-            frames, _ = run.loop(reader, pix_fmt, _Start(first, before, span.frames),
+                         pix_fmt=pix_fmt, size=size) as writer:
+            frames, _ = run.loop(reader, pix_fmt, size, _Start(first, before, span.frames),
                                  lambda frame, key: writer.write(frame), lambda packet: None, writer.commit)
     return frames
 
 
-def _resolve(encode: EncodeSettings, dst: Path, info: VideoInfo) -> tuple[EncodeSettings, str]:
-    """``encode`` with the codec chosen for ``dst``'s container, and the pixel format to encode."""
+def _resolve(encode: EncodeSettings, dst: Path, info: VideoInfo) -> tuple[EncodeSettings, str, tuple[int, int]]:
+    """``encode`` with the codec chosen for ``dst``'s container, and the pixel format and size to encode."""
     codec = encode.codec or default_codec(dst)
-    return dataclasses.replace(encode, codec=codec), output_pix_fmt(info, codec)
+    return dataclasses.replace(encode, codec=codec), output_pix_fmt(info, codec), output_size(info, codec)
 
 
 @dataclass(frozen=True)
@@ -208,16 +227,19 @@ class _Run:
         self.stages = {"decode": 0.0, "to_yuv": 0.0, "encode": 0.0}
         self.encoded = 0  # frames written (the bar may be disabled and not count)
 
-    def loop(self, reader: VideoReader, pix_fmt: str, start: _Start, write: Callable[[av.VideoFrame, bool], None],
-             copy: Callable[[av.Packet], None], finish: Callable[[], None]) -> tuple[int, int]:
+    def loop(self, reader: VideoReader, pix_fmt: str, size: tuple[int, int], start: _Start,
+             write: Callable[[av.VideoFrame, bool], None], copy: Callable[[av.Packet], None],
+             finish: Callable[[], None]) -> tuple[int, int]:
         """The one loop: the reader's frames through the engine into ``write(frame, source
-        keyframe?)`` on the encode thread, packets of the other streams to ``copy`` as they
-        are demuxed, then ``finish()`` on the encode thread. Returns (frames, copied packets).
+        keyframe?)`` on the encode thread as ``pix_fmt`` frames of ``size`` (:func:`_resolve`),
+        packets of the other streams to ``copy`` as they are demuxed, then ``finish()`` on
+        the encode thread. Returns (frames, copied packets).
 
         Raises:
-            InputError: a reference frame past the end of the video.
+            InputError: a reference frame past the end of the video, reference frames for a
+                video too small for optical flow.
         """
-        chroma = _ChromaWriter(self.info, pix_fmt, maths_device(self.engine.backend))
+        chroma = _ChromaWriter(self.info, pix_fmt, size, maths_device(self.engine.backend))
         frames = 0
         with _EncodeThread(self.info) as encoder:
             copied = _PacketCounter(encoder, copy)
@@ -281,11 +303,12 @@ class _Run:
 
     def whole(self, source: Path, dst: Path) -> tuple[int, int]:
         """Everything in one pass into one file. Returns (frames, copied packets)."""
+        encode, pix_fmt, size = _resolve(self.encode, dst, self.info)
         with VideoReader(source, info=self.info) as reader:
             with VideoWriter(dst, self.info, reader.copied, dict(reader.container.metadata),
-                             reader.container.chapters(), codec=self.encode.codec, crf=self.encode.crf,
-                             preset=self.encode.preset) as writer:
-                return self.loop(reader, writer.video.pix_fmt, _Start(), lambda frame, key: writer.write(frame),
+                             reader.container.chapters(), codec=encode.codec, crf=encode.crf, preset=encode.preset,
+                             pix_fmt=pix_fmt, size=size) as writer:
+                return self.loop(reader, pix_fmt, size, _Start(), lambda frame, key: writer.write(frame),
                                  writer.copy_packet, writer.commit)
 
     def segmented(self, source: Path, dst: Path, resume_run: dict) -> tuple[int, int]:
@@ -311,10 +334,11 @@ class _Run:
         self.bar.update(store.frames)
         self.encoded = store.frames
         with VideoReader(source, start_pts=last.start_pts if last else None, info=self.info) as reader:
-            encode, pix_fmt = _resolve(self.encode, dst, self.info)
-            sink = _SegmentSink(store, self.info, encode, pix_fmt, dst.suffix)
+            encode, pix_fmt, size = _resolve(self.encode, dst, self.info)
+            sink = _SegmentSink(store, self.info, encode, pix_fmt, size, dst.suffix)
             try:
-                self.loop(reader, pix_fmt, _Start(store.frames, last), sink.write, lambda packet: None, sink.close)
+                self.loop(reader, pix_fmt, size, _Start(store.frames, last), sink.write, lambda packet: None,
+                          sink.close)
             finally:
                 sink.discard()  # an unfinished segment (after an error) is not kept
         store.finish()
@@ -325,8 +349,9 @@ class _SegmentSink:
     after ``encode.segment_frames`` frames; runs on the encode thread."""
 
     def __init__(self, store: SegmentStore, info: VideoInfo, encode: EncodeSettings, pix_fmt: str,
-                 suffix: str) -> None:
-        self.store, self.info, self.encode, self.pix_fmt, self.suffix = store, info, encode, pix_fmt, suffix
+                 size: tuple[int, int], suffix: str) -> None:
+        self.store, self.info, self.encode, self.suffix = store, info, encode, suffix
+        self.pix_fmt, self.size = pix_fmt, size
         self.writer: VideoWriter | None = None
         self.start_pts, self.count = 0, 0
 
@@ -336,7 +361,7 @@ class _SegmentSink:
             self.close()
             path = self.store.next_file().with_suffix(self.suffix)
             self.writer = VideoWriter(path, self.info, [], codec=self.encode.codec, crf=self.encode.crf,
-                                      preset=self.encode.preset, pix_fmt=self.pix_fmt)
+                                      preset=self.encode.preset, pix_fmt=self.pix_fmt, size=self.size)
             self.start_pts, self.count = frame.pts, 0
         self.writer.write(frame)
         self.count += 1
@@ -362,8 +387,9 @@ def check_reference_range(last_index: int, frames: int) -> None:
 
 def _report_damage(reader: VideoReader, frames: int) -> None:
     if reader.damaged or reader.ended_early():
-        log.warning("%s is damaged or truncated (%d unreadable packets, pictures end at %.1f s): the output "
-                    "holds the %d frames that decoded", reader.path.name, reader.damaged, reader.last_time, frames)
+        packets = f"; {reader.damaged} unreadable packet{'s' * (reader.damaged > 1)}" if reader.damaged else ""
+        log.warning("%s is damaged or truncated (pictures end at %.1f s%s): the output holds the %d frames that "
+                    "decoded", reader.path.name, reader.last_time, packets, frames)
 
 
 #: bytes the encode thread's waiting jobs may hold (Y' and Lab at the chroma size each)

@@ -37,6 +37,26 @@ def moving_pattern(n=8, shift=2, size=96):
     return Ls, abs_
 
 
+def make_clip(path: Path, width: int, height: int, frames: int = 4, codec: str = "libx264",
+              pix_fmt: str = "yuv420p", rate: int = 25, options: dict | None = None) -> Path:
+    """Encode a small textured clip (a moving gradient plus fixed noise) with a real encoder."""
+    import av
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 40, (height, width, 1), dtype=np.uint8)
+    ramp = np.add.outer(np.arange(height), np.arange(width)).astype(np.uint8)[..., None]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate, options=options or {})
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        for i in range(frames):
+            picture = np.repeat(ramp + noise + np.uint8(8 * i % 256), 3, axis=2)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
 @pytest.fixture
 def chaplin() -> Path:
     return data_file("video/film/chaplin.mp4")

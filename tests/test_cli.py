@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 import subprocess
 import sys
+import time
 
 import av
 import numpy as np
 import pytest
+from conftest import make_clip
 
 
 def run(*args):
@@ -101,3 +104,98 @@ def test_bad_colour_option_names_its_flag(option, flag, chaplin, tmp_path):
     assert result.returncode == 1 and flag in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_into_itself_is_refused(tmp_path):
+    """Issue 28 item 1: OUTDIR = DIR reported every film 'done' and colorized nothing."""
+    make_clip(tmp_path / "a.mp4", 64, 48)
+    (tmp_path / "notes.txt").write_text("not a film")
+    before = {p.name: _digest(p) for p in tmp_path.iterdir()}
+    result = run("colorize", tmp_path, tmp_path, "--quiet")
+    assert result.returncode == 1 and "is the input folder" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "done" not in result.stdout
+    assert {p.name: _digest(p) for p in tmp_path.iterdir()} == before
+
+
+def test_batch_goes_on_past_a_bad_file(tmp_path):
+    """Issue 28 item 2: one bad file is a FAILED line; the others are colorized, non-video files ignored."""
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "a_broken.mp4").write_text("not a video")
+    make_clip(inbox / "b.mp4", 64, 48)
+    (inbox / "notes.txt").write_text("not a film")
+    result = run("colorize", inbox, outbox, "--quiet")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("FAILED a_broken.mp4: cannot read") for line in lines), result.stdout
+    assert "ignored notes.txt: not a video file suffix" in lines
+    assert lines[-1] == "1 of 2 done, 1 failed, 1 other file ignored"
+    assert sorted(p.name for p in outbox.iterdir()) == ["b.mp4"]
+
+
+def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
+    """An error that is not ours (a library's, a bug) fails only its film too."""
+    import cv2
+
+    from streamcolor.cli import _colorize_folder
+    from streamcolor.pipeline import Report
+
+    class Colorizer:
+        def colorize_video(self, src, dst, **options):
+            if src.name == "a.mp4":
+                raise cv2.error("OpenCV(5.1.0) resize.cpp:3590: error: (-215:Assertion failed)\nsecond line")
+            dst.write_bytes(b"colour")
+            return Report(frames=4, copied_packets=0, seconds=1.0)
+
+    make_clip(tmp_path / "a.mp4", 64, 48)
+    make_clip(tmp_path / "b.mp4", 64, 48)
+    failed = _colorize_folder(Colorizer(), tmp_path, tmp_path / "out", {"overwrite": False})
+    lines = capsys.readouterr().out.splitlines()
+    assert failed == 1 and lines[0].startswith("FAILED a.mp4: unexpected error: OpenCV(5.1.0) resize.cpp")
+    assert lines[1:] == ["ok b.mp4: 4 frames, 4.0 fps", "1 of 2 done, 1 failed"]
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--crf", "99"], "--crf) must be 0 to 51"), (["--crf", "-5"], "--crf) must be 0 to 51"),
+    (["--preset", "warp9"], "--preset) must be one of ultrafast"),
+    (["--strength", "100"], "--strength) must be 0 to 4"),
+    (["--workers", "4"], "--workers needs --ray"), (["--reference", "-1=img.png"], "N a frame number (0 or more)"),
+])
+def test_encode_and_ray_options_checked_where_defined(option, message, tmp_path):
+    """Issue 28 item 5: each bad value is one line naming its flag, before any work."""
+    src = make_clip(tmp_path / "a.mp4", 64, 48)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("colorize", src, out / "x.mp4", *option)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []
+
+
+def test_crf_help_names_every_codec():
+    from streamcolor.cli import _parser
+
+    colorize = _parser()._subparsers._group_actions[0].choices["colorize"]
+    crf = next(a for a in colorize._actions if "--crf" in a.option_strings)
+    assert "0-51" in crf.help and "VP9" in crf.help and not crf.help.startswith("x264")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_clean_up_like_ctrl_c(signum, tmp_path):
+    """Issue 28 item 6: the part file is removed, one line, exit 128 + the signal's number."""
+    src = make_clip(tmp_path / "long.mp4", 256, 144, frames=400, options={"preset": "ultrafast"})
+    out = tmp_path / "out"
+    out.mkdir()
+    part = out / ".x.streamcolor-part.mp4"
+    process = subprocess.Popen([sys.executable, "-m", "streamcolor", "colorize", src, out / "x.mp4", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not part.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert part.exists(), "the run ended before it started writing"
+    time.sleep(0.5)  # well into the frames
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum
+    assert stderr.strip() == f"streamcolor: stopped by {signal.Signals(signum).name}"
+    assert list(out.iterdir()) == []

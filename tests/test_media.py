@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import resource
 import signal
 import subprocess
@@ -15,8 +16,9 @@ import av
 import numpy as np
 import pytest
 
-from conftest import data_file
+from conftest import data_file, make_clip
 from streamcolor import Colorizer, media, pipeline
+from streamcolor.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -345,7 +347,7 @@ def test_strength_zero_gives_grey_video_and_negative_is_refused(tmp_path):
     assert max(np.abs(f[i].astype(int) - 128).max() for f in _planes(tmp_path / "grey.mp4", "yuv420p") for i in (1, 2)) <= 1
     bad = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "x.mp4", "--strength", "-0.5")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
-        "streamcolor: error: strength (--strength) must be a finite 0 or more (0 = grey, 1 = the model's colour), got -0.5"]
+        "streamcolor: error: strength (--strength) must be 0 to 4 (0 = grey, 1 = the model's colour), got -0.5"]
     bad = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "x.mp4", "--infer-every", "0")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
         "streamcolor: error: infer_every (--infer-every) must be 1 or more, got 0"]
@@ -395,3 +397,94 @@ def test_encode_queue_shrinks_for_large_pictures():
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=1920, height=1080)) == 32  # 265 MB
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=2048, height=1556)) == 21  # a 2K scan
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=3840, height=2160)) == 8  # not 1 GB
+
+
+def test_odd_and_tiny_frame_sizes(colorizer, tmp_path, caplog):
+    """Issue 28 item 3: an odd size is padded by one repeated pixel for H.264 (a warning) and
+    kept by VP9; frames too small for optical flow are colorized without motion smoothing."""
+    src = make_clip(tmp_path / "odd.mkv", 641, 361, frames=3, codec="ffv1")
+    colorizer.colorize_video(src, tmp_path / "odd.mp4", crf=0)  # lossless: the picture can be compared
+    assert "641x361 has an odd side" in caplog.text and "642x362" in caplog.text
+    source, padded = _planes(src, "yuv420p")[0][0], _planes(tmp_path / "odd.mp4", "yuv420p")[0][0]
+    assert padded.shape == (362, 642)
+    assert np.array_equal(padded[:361, :641], source)
+    assert np.array_equal(padded[361, :641], padded[360, :641]) and np.array_equal(padded[:, 641], padded[:, 640])
+    colorizer.colorize_video(src, tmp_path / "odd.webm", codec="vp9")
+    assert _planes(tmp_path / "odd.webm", "yuv420p")[0][0].shape == (361, 641)
+    for width, height in [(1, 1), (2, 2), (2000, 16)]:
+        tiny = make_clip(tmp_path / f"{width}x{height}.mkv", width, height, frames=3, codec="ffv1")
+        report = colorizer.colorize_video(tiny, tmp_path / f"{width}x{height}.mp4")
+        assert report.frames == 3
+        frames = list(colorizer.colorize_frames(np.zeros((3, height, width), np.uint8)))
+        assert len(frames) == 3 and frames[0].shape == (height, width, 3)
+    assert "too small for optical flow" in caplog.text and "colorized without motion smoothing" in caplog.text
+
+
+def _two_video_streams(path):
+    """An MP4 with two H.264 video streams (a film and, say, a sign-language inset)."""
+    with av.open(str(path), "w") as c:
+        streams = [c.add_stream("libx264", rate=25) for _ in range(2)]
+        for s, (w, h) in zip(streams, [(64, 48), (32, 24)]):
+            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for i in range(4):
+            for s in streams:
+                frame = av.VideoFrame.from_ndarray(np.full((s.height, s.width, 3), 40 * i, np.uint8), format="rgb24")
+                frame.pts = i
+                c.mux(s.encode(frame))
+        for s in streams:
+            c.mux(s.encode(None))
+
+
+def _packets(path, index):
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams[index]) if p.size]
+
+
+def test_second_video_stream_and_field_order_kept(colorizer, tmp_path, caplog):
+    """Issue 28 item 8: a second video stream is copied (a warning), the field order of
+    interlaced video is kept with H.264 and warned about otherwise."""
+    _two_video_streams(tmp_path / "two.mp4")
+    colorizer.colorize_video(tmp_path / "two.mp4", tmp_path / "two_out.mp4")
+    with av.open(str(tmp_path / "two_out.mp4")) as c:
+        assert [(s.width, s.height) for s in c.streams.video] == [(64, 48), (32, 24)]
+    assert _packets(tmp_path / "two_out.mp4", 1) == _packets(tmp_path / "two.mp4", 1)
+    assert "video stream 1 is copied as it is" in caplog.text
+    for order, flag in [(2, "tff"), (3, "bff")]:
+        src = make_clip(tmp_path / f"{flag}.mp4", 64, 48, options={"x264-params": f"{flag}=1"})
+        colorizer.colorize_video(src, tmp_path / f"{flag}_out.mp4")
+        for path in (src, tmp_path / f"{flag}_out.mp4"):
+            with av.open(str(path)) as c:
+                assert c.streams.video[0].codec_context.field_order == order, path
+    colorizer.colorize_video(tmp_path / "tff.mp4", tmp_path / "tff_out.webm")
+    assert "interlaced (field order tt) and vp9" in caplog.text
+
+
+def test_still_image_truncated_mp4_and_suffixes_named(colorizer, tmp_path, caplog):
+    """Issue 28 item 10: a still image is refused (not a 1-frame film), an MP4 cut before its
+    index says it looks truncated, unusable suffixes list the usable ones, and a cut file
+    with no unreadable packet does not report '0 unreadable packets'."""
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "still.png"), np.full((48, 64, 3), 128, np.uint8))
+    whole = make_clip(tmp_path / "whole.mp4", 64, 48, frames=50).read_bytes()
+    assert whole.find(b"moov") > whole.find(b"mdat")  # the index is written last
+    (tmp_path / "cut.mp4").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "notes.xyz").write_text("not a film")
+    (tmp_path / "text.mp4").write_text("not a film")  # FFmpeg logs 'moov atom not found' for it too
+    for src, dst, message in [
+        ("still.png", "a.mp4", "is a still image: colorize photos with the demo's photo tab"),
+        ("text.mp4", "a.mp4", "cannot read"),
+        ("cut.mp4", "a.mp4", "looks truncated or unfinished: its index (the MP4 'moov' box"),
+        ("whole.mp4", "a.gif", ".gif is not a video file suffix; use one of .mp4, .mov, .mkv"),
+        ("notes.xyz", "a.mp4", ".xyz is not a video file suffix; use one of .mp4, .mov, .mkv"),
+    ]:
+        with pytest.raises(InputError, match=re.escape(message)):
+            colorizer.colorize_video(tmp_path / src, tmp_path / dst)
+        assert not (tmp_path / dst).exists()
+    make_clip(tmp_path / "whole.mkv", 64, 48, frames=75)
+    with av.open(str(tmp_path / "whole.mkv")) as c:  # cut after a packet: every packet left is whole
+        ends = [p.pos + p.size for p in c.demux(video=0) if p.size]
+    (tmp_path / "short.mkv").write_bytes((tmp_path / "whole.mkv").read_bytes()[: ends[24]])
+    colorizer.colorize_video(tmp_path / "short.mkv", tmp_path / "short.mp4")
+    assert "short.mkv is damaged or truncated (pictures end at" in caplog.text
+    assert "unreadable" not in caplog.text

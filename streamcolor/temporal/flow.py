@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import cv2
 import numpy as np
+
+from streamcolor.errors import InputError
 
 
 class Flow:
@@ -18,12 +21,31 @@ class Flow:
     def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST) -> None:
         self.dis = cv2.DISOpticalFlow_create(preset)
 
+    def fits(self, shape: tuple[int, ...]) -> bool:
+        """Whether frames of ``shape`` ``(H, W)`` are large enough for DIS (with the
+        ULTRAFAST preset, a short side of 32 and a long side of 91 pixels or more).
+
+        DIS derives its coarsest pyramid level from the frame size, as below; when that level
+        is finer than the preset's finest one, OpenCV 5 fails an assertion or crashes the
+        process (11x40 segfaults), so smaller frames must not reach :meth:`__call__`.
+        """
+        short, long = sorted(shape[:2])
+        patch = self.dis.getPatchSize()
+        coarsest = min(int(math.log2(long / (4 * patch)) + 0.5), int(math.log2(short / patch)))
+        return coarsest >= self.dis.getFinestScale()
+
     def __call__(self, target: np.ndarray, source: np.ndarray) -> np.ndarray:
         """Flow ``(H, W, 2)`` float32 in pixels such that ``target[y, x] ≈ source[y + v, x + u]``.
 
         Args:
             target, source: L in [0, 100], float ``(H, W)`` (converted to uint8 for DIS).
+
+        Raises:
+            InputError: frames too small for DIS (:meth:`fits`).
         """
+        if not self.fits(target.shape):
+            raise InputError(f"{target.shape[1]}x{target.shape[0]} frames are too small for optical flow "
+                             "(32 pixels or more on the short side, 91 on the long)")
         to8 = lambda L: np.clip(L * 2.55, 0, 255).astype(np.uint8)  # noqa: E731
         return self.dis.calc(to8(target), to8(source), None)
 
