@@ -27,7 +27,7 @@ from streamcolor.stages.cuts import inference_size
 log = logging.getLogger("streamcolor")
 
 #: Shipped weights used when no model is named.
-DEFAULT_MODEL = "lite0_unet_v1"
+DEFAULT_MODEL = "lite0_unet_v2"
 
 _GREY_TO_L = luma_code_to_L(full_range=True)
 
