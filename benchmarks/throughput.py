@@ -30,7 +30,7 @@ import av
 
 from streamcolor import Colorizer
 from streamcolor.engine import EngineSettings
-from streamcolor.media import VideoReader, VideoWriter
+from streamcolor.media import EncodeSettings, VideoReader, VideoWriter
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ def transcode(path: Path, dst: Path, crf: int, preset: str) -> int:
     with av.open(str(path)) as src:
         video = src.streams.video[0]
         video.thread_type = "AUTO"  # as the pipeline's reader
-        with VideoWriter(dst, info, list(src.streams.audio), codec="h264", crf=crf, preset=preset) as writer:
+        with VideoWriter(dst, info, list(src.streams.audio), encode=EncodeSettings("h264", crf, preset)) as writer:
             for packet in src.demux(video, *src.streams.audio):
                 if packet.stream.type == "audio":
                     writer.copy_packet(packet)

@@ -18,10 +18,10 @@ from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.engine import Engine, EngineSettings
 from streamcolor.errors import InputError
 from streamcolor.frame import Frame
-from streamcolor.media import duration_seconds  # noqa: F401  (part of the API: a clip's length before colorizing it)
+from streamcolor.media import EncodeSettings, duration_seconds  # noqa: F401  (duration_seconds: part of the API)
 from streamcolor.models import Generator, from_pretrained
 from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
-from streamcolor.pipeline import EncodeSettings, Report, colorize_video
+from streamcolor.pipeline import Report, RunSettings, colorize_video
 from streamcolor.stages.cuts import inference_size
 
 log = logging.getLogger("streamcolor")
@@ -191,14 +191,16 @@ class Colorizer:
         for done in engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames)):
             yield from map(_rgb, done)
 
-    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, codec: str | None = None, crf: int = 20,
-                       preset: str = "medium", batch_size: int = 8, overwrite: bool = False,
-                       progress: bool = False, on_batch: Callable[[int, av.VideoFrame], None] | None = None,
-                       resume: bool = False, segment_frames: int = 250,
-                       references: dict[int, np.ndarray] | None = None) -> Report:
+    def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, encode: EncodeSettings | None = None,
+                       batch_size: int = 8, overwrite: bool = False, progress: bool = False,
+                       on_batch: Callable[[int, av.VideoFrame], None] | None = None, resume: bool = False,
+                       segment_frames: int = 250, references: dict[int, np.ndarray] | None = None,
+                       **encode_fields: Any) -> Report:
         """Colorize a video file into ``dst`` as the CLI does (audio copied, timing kept).
 
-        ``codec``: h264, h265, vp9 or av1 (None = H.264, VP9 for .webm).
+        ``encode``: the encoder's settings (:class:`~streamcolor.media.EncodeSettings`: codec,
+        crf, preset); ``encode_fields``, its fields by name, replace the ones in ``encode``
+        (e.g. ``crf=18``).
 
         ``resume``: work in keyframe-aligned segments kept beside ``dst`` until the end, so
         that a run stopped in any way (even SIGKILL) continues from the last finished
@@ -217,8 +219,8 @@ class Colorizer:
         Raises:
             InputError, MediaError: see :func:`streamcolor.pipeline.colorize_video`.
         """
-        encode = EncodeSettings(codec=codec, crf=crf, preset=preset, batch_size=batch_size,
-                                segment_frames=segment_frames)
+        encode = dataclasses.replace(encode or EncodeSettings(), **encode_fields)
+        settings = RunSettings(encode, batch_size, segment_frames)
         run = {"model": self.name, "settings": dataclasses.asdict(self.settings)} if resume else None
         engine = Engine(self.backend, self.settings, check_references(references))
-        return colorize_video(engine, src, dst, encode, overwrite, progress, on_batch, run)
+        return colorize_video(engine, src, dst, settings, overwrite, progress, on_batch, run)

@@ -8,16 +8,24 @@ clean-up; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import re
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamcolor.errors import StreamcolorError
 
+if TYPE_CHECKING:
+    from streamcolor.media import EncodeSettings
+
 
 def _parser() -> argparse.ArgumentParser:
+    from streamcolor.backends import BACKENDS
+    from streamcolor.stages.smooth import SMOOTHERS
+
     parser = argparse.ArgumentParser(prog="streamcolor", description="Colorize black-and-white film.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -27,21 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("input", help="a video file, or a folder of them")
     col.add_argument("output", help="output file (its suffix picks the container: .mp4 .mov .mkv .webm .avi), "
                                     "or a folder when INPUT is one")
-    col.add_argument("--codec", choices=["h264", "h265", "vp9", "av1"], default=None,
-                     help="video codec (default h264; vp9 for .webm)")
+    _add_encode_arguments(col)
     col.add_argument("--model", default=None, help="shipped model name or saved model folder (default: shipped default)")
     col.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    col.add_argument("--backend", choices=["auto", "tensorrt", "torch-cuda", "onnxruntime", "torch-cpu"], default=None,
+    col.add_argument("--backend", choices=["auto", *BACKENDS], default=None,
                      help="inference backend; auto (the default unless --device is given) prefers "
-                          "tensorrt > torch-cuda > onnxruntime > torch-cpu")
+                          + " > ".join(BACKENDS))
     col.add_argument("--batch-size", type=int, default=8, help="frames per inference batch")
-    col.add_argument("--crf", type=int, default=20,
-                     help="quality 0-51, lower = better (default 20): the CRF of H.264 and H.265, mapped onto "
-                          "VP9's and AV1's scales")
-    col.add_argument("--preset", default="medium",
-                     help="speed, as x264 names it: ultrafast ... medium (default) ... veryslow, placebo; "
-                          "mapped for the other codecs")
-    col.add_argument("--smoothing", choices=["motion", "ema", "off"], default="motion",
+    col.add_argument("--smoothing", choices=[*SMOOTHERS, "off"], default="motion",
                      help="temporal smoothing of colour: motion-compensated (default), moving average, off")
     col.add_argument("--smooth-strength", type=float, default=None, help="weight of the past in [0, 1)")
     col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
@@ -100,14 +101,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_encode_arguments(parser: argparse.ArgumentParser) -> None:
+    """A flag per :class:`~streamcolor.media.EncodeSettings` field (``--codec``, ``--crf``, ...):
+    its default, type and metadata (``help``, ``choices``) come from the field."""
+    from streamcolor.media import EncodeSettings
+
+    for setting in dataclasses.fields(EncodeSettings):
+        kind = None if setting.default is None else type(setting.default)
+        parser.add_argument(f"--{setting.name.replace('_', '-')}", type=kind, default=setting.default,
+                            **setting.metadata)
+
+
+def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
+    """The :class:`~streamcolor.media.EncodeSettings` of the command line.
+
+    Raises:
+        InputError: a value the settings refuse.
+    """
+    from streamcolor.media import EncodeSettings
+
+    return EncodeSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(EncodeSettings)})
+
+
 def _colorize(args: argparse.Namespace) -> None:
     from streamcolor.api import Colorizer
     from streamcolor.media import VIDEO_SUFFIXES
-    from streamcolor.pipeline import EncodeSettings
+    from streamcolor.pipeline import RunSettings
 
     if args.batch_size < 1:
         raise _input_error(f"--batch-size must be at least 1, got {args.batch_size}")
-    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size)
+    encode = _encode_settings(args)
     ray = _ray_settings(args)
     folder = Path(args.input).is_dir()
     if folder and Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
@@ -123,7 +146,7 @@ def _colorize(args: argparse.Namespace) -> None:
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength, strength=args.strength,
                                           bars=not args.no_bars, **_optional_settings(args))
-    options = dict(codec=args.codec, crf=args.crf, preset=args.preset, batch_size=args.batch_size,
+    options = dict(encode=encode, batch_size=args.batch_size,
                    overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
                    segment_frames=args.segment_frames, references=references)
     if folder:
@@ -136,7 +159,7 @@ def _colorize(args: argparse.Namespace) -> None:
         if not args.split:
             raise _input_error("--ray takes a folder of films, or one film with --split")
         frames, seconds = colorize_split(colorizer, Path(args.input), Path(args.output), ray,
-                                         encode, args.overwrite, not args.quiet)
+                                         RunSettings(encode, args.batch_size), args.overwrite, not args.quiet)
         print(f"wrote {args.output}: {frames} frames in {seconds:.1f} s ({frames / seconds:.1f} fps) on Ray")
         return
     report = colorizer.colorize_video(args.input, args.output, **options)
@@ -263,7 +286,7 @@ def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray
     if ray is not None:
         from streamcolor.distributed import colorize_archive
 
-        task_options = {k: options[k] for k in ("codec", "crf", "preset", "batch_size", "overwrite")}
+        task_options = {k: options[k] for k in ("encode", "batch_size", "overwrite")}
         for name, frames, fps, status, error in colorize_archive(colorizer, todo, ray, task_options,
                                                                  options["progress"]):
             statuses.append(_print_row(status, name, error or f"{frames} frames, {fps:.1f} fps"))

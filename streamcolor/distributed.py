@@ -16,11 +16,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from streamcolor.errors import InputError, StreamcolorError
+
+if TYPE_CHECKING:
+    from streamcolor.pipeline import RunSettings
 
 #: retries of a task whose worker process died
 MAX_RETRIES = 3
@@ -122,14 +125,14 @@ def _film_task(payload: dict[str, Any], src: str, dst: str, options: dict[str, A
     return {"frames": result.frames, "fps": result.frames / result.seconds, "status": "ok"}
 
 
-def _span_task(payload: dict[str, Any], src: str, part: str, info, first: int, span, before, encode, progress,
+def _span_task(payload: dict[str, Any], src: str, part: str, info, first: int, span, before, run, progress,
                gpus: float) -> int:
     from streamcolor.engine import Engine
     from streamcolor.pipeline import colorize_span
 
     colorizer = colorizer_from(payload, gpus)
     engine = Engine(colorizer.backend, colorizer.settings)
-    return colorize_span(engine, Path(src), Path(part), info, first, span, before, encode,
+    return colorize_span(engine, Path(src), Path(part), info, first, span, before, run,
                          on_frames=_reporter(progress))
 
 
@@ -181,7 +184,7 @@ def _reason(exc: Exception) -> str:
     return (str(cause or exc).strip().splitlines() or ["worker failed"])[-1]
 
 
-def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, encode, overwrite: bool = False,
+def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, run: RunSettings, overwrite: bool = False,
                    progress: bool = True) -> tuple[int, float]:
     """Colorize one film as keyframe-aligned spans in parallel Ray tasks, then join the
     spans without re-encoding and mux the source's audio and other streams once.
@@ -209,7 +212,7 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, encod
         task = ray.remote(_span_task).options(**_options(settings))
         parts = [folder / f"span_{i:05d}{dst.suffix}" for i in range(len(spans))]
         refs = [task.remote(payload, str(src), str(part), info, first, span, spans[i - 1][1] if i else None,
-                            encode, counter, settings.gpus_per_worker)
+                            run, counter, settings.gpus_per_worker)
                 for i, ((first, span), part) in enumerate(zip(spans, parts))]
         _watch(ray, refs, counter, frames, progress)
         try:

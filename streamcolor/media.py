@@ -376,6 +376,33 @@ PRESETS = tuple(_SVT_PRESETS)
 CRF_RANGE = (0, 51)
 
 
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How :class:`VideoWriter` encodes the colour video. Each field is also a ``colorize``
+    flag (``--codec``, ``--crf``, ``--preset``): its metadata holds the flag's ``help`` and,
+    where the values are a fixed set, its ``choices``.
+
+    Raises:
+        InputError: ``crf`` outside 0-51, an unknown ``preset``.
+    """
+
+    codec: str | None = field(default=None, metadata={
+        "choices": tuple(VIDEO_ENCODERS), "help": "video codec (default h264; vp9 for .webm)"})
+    crf: int = field(default=20, metadata={
+        "help": "quality 0-51, lower = better (default 20): the CRF of H.264 and H.265, mapped onto VP9's and "
+                "AV1's scales"})
+    preset: str = field(default="medium", metadata={
+        "help": "speed, as x264 names it: ultrafast ... medium (default) ... veryslow, placebo; mapped for the "
+                "other codecs"})
+
+    def __post_init__(self) -> None:
+        if not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
+            raise InputError(f"crf (--crf) must be {CRF_RANGE[0]} to {CRF_RANGE[1]} (lower = better; 18-28 typical), "
+                             f"got {self.crf}")
+        if self.preset not in PRESETS:
+            raise InputError(f"preset (--preset) must be one of {', '.join(PRESETS)}; got {self.preset!r}")
+
+
 def default_codec(path: Path) -> str:
     """H.264, except VP9 for WebM (which cannot hold H.264)."""
     return "vp9" if path.suffix.lower() == ".webm" else "h264"
@@ -428,7 +455,9 @@ def _interlace_options(info: VideoInfo, codec: str) -> dict[str, str]:
     return {}
 
 
-def _encoder_options(codec: str, crf: int, preset: str) -> dict[str, str]:
+def _encoder_options(codec: str, encode: EncodeSettings) -> dict[str, str]:
+    """FFmpeg options of the ``codec`` encoder for ``encode``'s quality and speed."""
+    crf, preset = encode.crf, encode.preset
     if codec == "h264":
         return {"crf": str(crf), "preset": preset}
     if codec == "h265":  # x265 logs its whole configuration otherwise
@@ -455,8 +484,8 @@ class VideoWriter:
         info: the source video's :class:`VideoInfo` (size, time_base, rate, SAR, colour).
         copied: the source's streams to copy (:attr:`VideoReader.copied`).
         metadata, chapters: container-level metadata and chapters to carry over.
-        codec: a key of :data:`VIDEO_ENCODERS` (None = :func:`default_codec`).
-        crf, preset: x264-style quality and speed (mapped for VP9 and AV1).
+        encode: codec (a key of :data:`VIDEO_ENCODERS`; None = :func:`default_codec`), and
+            x264-style quality and speed (mapped for VP9 and AV1).
         pix_fmt: encoded pixel format (None = :func:`output_pix_fmt`).
         size: encoded (width, height) (None = :func:`output_size`).
         video_template: copy already encoded video packets of this stream's kind
@@ -470,7 +499,7 @@ class VideoWriter:
 
     def __init__(self, path: Path, info: VideoInfo, copied: list[av.stream.Stream],
                  metadata: dict[str, str] | None = None, chapters: list | None = None, *,
-                 codec: str | None = None, crf: int = 20, preset: str = "medium", pix_fmt: str | None = None,
+                 encode: EncodeSettings = EncodeSettings(), pix_fmt: str | None = None,
                  size: tuple[int, int] | None = None, video_template: av.VideoStream | None = None) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
@@ -484,7 +513,7 @@ class VideoWriter:
             if chapters:
                 self.container.set_chapters(chapters)
             if video_template is None:
-                self.video = self._add_video(info, codec or default_codec(path), crf, preset, pix_fmt, size)
+                self.video = self._add_video(info, encode, pix_fmt, size)
             else:
                 self.video = self.container.add_stream_from_template(video_template)
             self._describe_video(info)
@@ -495,8 +524,9 @@ class VideoWriter:
             raise
         self.outputs = {k: v for k, v in self.outputs.items() if v is not None}
 
-    def _add_video(self, info: VideoInfo, codec: str, crf: int, preset: str, pix_fmt: str | None,
+    def _add_video(self, info: VideoInfo, encode: EncodeSettings, pix_fmt: str | None,
                    size: tuple[int, int] | None) -> av.VideoStream:
+        codec = encode.codec or default_codec(self.path)
         if codec not in VIDEO_ENCODERS:
             raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(VIDEO_ENCODERS)}")
         canonical = av.codec.Codec(VIDEO_ENCODERS[codec], "w").canonical_name
@@ -505,7 +535,7 @@ class VideoWriter:
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
         interlace = _interlace_options(info, codec)
         stream = self.container.add_stream(VIDEO_ENCODERS[codec], rate=info.average_rate,
-                                           options={**_encoder_options(codec, crf, preset), **interlace})
+                                           options={**_encoder_options(codec, encode), **interlace})
         stream.width, stream.height = size or output_size(info, codec)
         stream.pix_fmt = pix_fmt or output_pix_fmt(info, codec)
         cc = stream.codec_context

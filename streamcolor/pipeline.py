@@ -32,8 +32,8 @@ from streamcolor.color import lab_to_cbcr, luma_code_to_L
 from streamcolor.engine import Engine
 from streamcolor.errors import InputError
 from streamcolor.frame import Frame
-from streamcolor.media import (CRF_RANGE, PRESETS, VideoInfo, VideoReader, VideoWriter, check_output,
-                               default_codec, mux_segments, output_pix_fmt, output_size, probe)
+from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
+                               mux_segments, output_pix_fmt, output_size, probe)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
 
@@ -44,29 +44,14 @@ _BT709, _RANGE_JPEG = 1, 2
 
 
 @dataclass(frozen=True)
-class EncodeSettings:
-    """Encoder settings: ``codec`` (h264, h265, vp9, av1; None = by container), ``crf``
-    (0-51 as in x264 and x265, lower = better, 18-28 typical; mapped onto VP9's and AV1's
-    scales) and ``preset`` (x264's names, mapped likewise: :data:`streamcolor.media.PRESETS`),
-    frames per inference batch; in resumable runs a segment ends at the first source
-    keyframe after ``segment_frames``.
+class RunSettings:
+    """How a run writes its video: the encoder's :class:`~streamcolor.media.EncodeSettings`,
+    frames per inference batch and, in resumable runs, the frames after which a segment
+    ends at the next source keyframe."""
 
-    Raises:
-        InputError: ``crf`` outside 0-51, an unknown ``preset``.
-    """
-
-    codec: str | None = None
-    crf: int = 20
-    preset: str = "medium"
+    encode: EncodeSettings = EncodeSettings()
     batch_size: int = 8
     segment_frames: int = 250
-
-    def __post_init__(self) -> None:
-        if not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
-            raise InputError(f"crf (--crf) must be {CRF_RANGE[0]} to {CRF_RANGE[1]} (lower = better; 18-28 typical), "
-                             f"got {self.crf}")
-        if self.preset not in PRESETS:
-            raise InputError(f"preset (--preset) must be one of {', '.join(PRESETS)}; got {self.preset!r}")
 
 
 @dataclass(frozen=True)
@@ -135,7 +120,7 @@ class _ChromaWriter:
 
 
 def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLike,
-                   encode: EncodeSettings = EncodeSettings(), overwrite: bool = False,
+                   settings: RunSettings = RunSettings(), overwrite: bool = False,
                    progress: bool = True, on_batch: Callable[[int, av.VideoFrame], None] | None = None,
                    resume_run: dict | None = None) -> Report:
     """Colorize ``src`` into ``dst`` (container from its suffix), copying the audio.
@@ -160,9 +145,9 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
     check_reference_range(engine.last_reference, info.frames)
     if info.has_alpha:
         log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", source.name)
-    engine.reset(encode.batch_size)
+    engine.reset(settings.batch_size)
     bar = tqdm(total=info.frames or None, unit="frame", desc="colorize", disable=not progress)
-    run = _Run(engine, encode, info, bar, on_batch)
+    run = _Run(engine, settings, info, bar, on_batch)
     if resume_run is None:
         frames, copied = run.whole(source, dst)
     else:
@@ -172,7 +157,7 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
 
 
 def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, first: int, span: Segment,
-                  before: Segment | None, encode: EncodeSettings,
+                  before: Segment | None, settings: RunSettings,
                   on_frames: Callable[[int], None] | None = None) -> int:
     """Colorize one span of a film (for parallel workers) into the video-only file ``part``.
 
@@ -186,12 +171,11 @@ def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, fir
     Raises:
         InputError, MediaError: as :func:`colorize_video`.
     """
-    engine.reset(encode.batch_size)
-    run = _Run(engine, encode, info, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
+    engine.reset(settings.batch_size)
+    run = _Run(engine, settings, info, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
     with VideoReader(source, start_pts=(before or span).start_pts, info=info) as reader:
-        encode, pix_fmt, size = _resolve(encode, part, info)
-        with VideoWriter(part, info, [], codec=encode.codec, crf=encode.crf, preset=encode.preset,
-                         pix_fmt=pix_fmt, size=size) as writer:
+        encode, pix_fmt, size = _resolve(settings.encode, part, info)
+        with VideoWriter(part, info, [], encode=encode, pix_fmt=pix_fmt, size=size) as writer:
             frames, _ = run.loop(reader, pix_fmt, size, _Start(first, before, span.frames),
                                  lambda frame, key: writer.write(frame), lambda packet: None, writer.commit)
     return frames
@@ -221,9 +205,9 @@ class _Run:
     #: made again on resume, so the temporal smoothing and cut detector start warm
     WARM_UP = 16
 
-    def __init__(self, engine: Engine, encode: EncodeSettings, info: VideoInfo, bar: tqdm,
+    def __init__(self, engine: Engine, settings: RunSettings, info: VideoInfo, bar: tqdm,
                  on_batch: Callable[[int, av.VideoFrame], None] | None) -> None:
-        self.engine, self.encode, self.info, self.bar, self.on_batch = engine, encode, info, bar, on_batch
+        self.engine, self.settings, self.info, self.bar, self.on_batch = engine, settings, info, bar, on_batch
         self.stages = {"decode": 0.0, "to_yuv": 0.0, "encode": 0.0}
         self.encoded = 0  # frames written (the bar may be disabled and not count)
 
@@ -303,11 +287,10 @@ class _Run:
 
     def whole(self, source: Path, dst: Path) -> tuple[int, int]:
         """Everything in one pass into one file. Returns (frames, copied packets)."""
-        encode, pix_fmt, size = _resolve(self.encode, dst, self.info)
+        encode, pix_fmt, size = _resolve(self.settings.encode, dst, self.info)
         with VideoReader(source, info=self.info) as reader:
             with VideoWriter(dst, self.info, reader.copied, dict(reader.container.metadata),
-                             reader.container.chapters(), codec=encode.codec, crf=encode.crf, preset=encode.preset,
-                             pix_fmt=pix_fmt, size=size) as writer:
+                             reader.container.chapters(), encode=encode, pix_fmt=pix_fmt, size=size) as writer:
                 return self.loop(reader, pix_fmt, size, _Start(), lambda frame, key: writer.write(frame),
                                  writer.copy_packet, writer.commit)
 
@@ -315,7 +298,7 @@ class _Run:
         """Resumable: finished segments are kept, the rest is colorized, then all are joined."""
         stat = source.stat()
         store = SegmentStore(dst, {**resume_run, "source": str(source.resolve()), "size": stat.st_size,
-                                   "mtime_ns": stat.st_mtime_ns, "encode": asdict(self.encode)})
+                                   "mtime_ns": stat.st_mtime_ns, "encode": asdict(self.settings)})
         try:
             if not store.complete:
                 self._colorize_segments(source, dst, store)
@@ -334,8 +317,8 @@ class _Run:
         self.bar.update(store.frames)
         self.encoded = store.frames
         with VideoReader(source, start_pts=last.start_pts if last else None, info=self.info) as reader:
-            encode, pix_fmt, size = _resolve(self.encode, dst, self.info)
-            sink = _SegmentSink(store, self.info, encode, pix_fmt, size, dst.suffix)
+            encode, pix_fmt, size = _resolve(self.settings.encode, dst, self.info)
+            sink = _SegmentSink(store, self.info, encode, self.settings.segment_frames, pix_fmt, size, dst.suffix)
             try:
                 self.loop(reader, pix_fmt, size, _Start(store.frames, last), sink.write, lambda packet: None,
                           sink.close)
@@ -346,22 +329,22 @@ class _Run:
 
 class _SegmentSink:
     """Encodes frames into segment files, starting a new one on the first source keyframe
-    after ``encode.segment_frames`` frames; runs on the encode thread."""
+    after ``segment_frames`` frames; runs on the encode thread."""
 
-    def __init__(self, store: SegmentStore, info: VideoInfo, encode: EncodeSettings, pix_fmt: str,
-                 size: tuple[int, int], suffix: str) -> None:
+    def __init__(self, store: SegmentStore, info: VideoInfo, encode: EncodeSettings, segment_frames: int,
+                 pix_fmt: str, size: tuple[int, int], suffix: str) -> None:
         self.store, self.info, self.encode, self.suffix = store, info, encode, suffix
+        self.segment_frames = segment_frames
         self.pix_fmt, self.size = pix_fmt, size
         self.writer: VideoWriter | None = None
         self.start_pts, self.count = 0, 0
 
     def write(self, frame: av.VideoFrame, key: bool) -> None:
         """Encode ``frame``; ``key``: it is a keyframe of the source (a segment may start there)."""
-        if self.writer is None or (key and self.count >= self.encode.segment_frames):
+        if self.writer is None or (key and self.count >= self.segment_frames):
             self.close()
             path = self.store.next_file().with_suffix(self.suffix)
-            self.writer = VideoWriter(path, self.info, [], codec=self.encode.codec, crf=self.encode.crf,
-                                      preset=self.encode.preset, pix_fmt=self.pix_fmt, size=self.size)
+            self.writer = VideoWriter(path, self.info, [], encode=self.encode, pix_fmt=self.pix_fmt, size=self.size)
             self.start_pts, self.count = frame.pts, 0
         self.writer.write(frame)
         self.count += 1

@@ -81,7 +81,8 @@ def _timing_and_audio(path):
 
 def test_split_film_equals_a_single_process_run(tmp_path):
     from streamcolor.media import keyframes
-    from streamcolor.pipeline import EncodeSettings
+    from streamcolor.media import EncodeSettings
+    from streamcolor.pipeline import RunSettings
     from streamcolor.distributed import RaySettings, colorize_split
     from streamcolor.segments import plan_spans
 
@@ -91,7 +92,7 @@ def test_split_film_equals_a_single_process_run(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         frames, _ = colorize_split(colorizer, src, tmp_path / "split.mp4", RaySettings(workers=2),
-                                   EncodeSettings(preset="ultrafast"), progress=False)
+                                   RunSettings(EncodeSettings(preset="ultrafast")), progress=False)
     finally:
         ray.shutdown()
     spans = plan_spans(*keyframes(src), 720 // 4)
