@@ -117,11 +117,10 @@ class Engine:
         and, when given, change the frames per generator call."""
         self.batch_size = batch_size or self.batch_size
         self.seconds = {"inference": 0.0, "temporal": 0.0, "upsample": 0.0}  # wall time per stage
-        self.size: tuple[int, int] | None = None  # inference size of the first frame, the stages' setup
-        self.stages = self._stages()
+        self.stages: list[Stage] = []  # built for the first frame's inference size (:meth:`push`)
 
-    def _stages(self, size: tuple[int, int] | None = None) -> list[Stage]:
-        """The chain, in order; ``size``: the frames' inference size, once known (:meth:`_fit_flow`)."""
+    def _stages(self, size: tuple[int, int]) -> list[Stage]:
+        """The chain, in order, for frames seen at inference ``size`` (:meth:`_fit_flow`)."""
         settings = self.settings
         smoother = self._fit_flow(make_smoother(settings.smoothing, settings.smooth_strength), size)
         every = settings.infer_every if carries_colour(smoother) else 1
@@ -133,19 +132,18 @@ class Engine:
         return stages + [Upsample(settings.guide_eps, settings.strength, self.references)]
 
     def _fit_flow(self, smoother: EMASmoother | MotionSmoother,
-                  size: tuple[int, int] | None) -> EMASmoother | MotionSmoother:
+                  size: tuple[int, int]) -> EMASmoother | MotionSmoother:
         """``smoother``, or none when the frames are too small for the optical flow it follows.
 
         Motion smoothing and reference frames follow optical flow, which needs frames of
-        some size (:meth:`streamcolor.temporal.flow.Flow.fits`) at inference ``size`` (None:
-        not known yet): smaller ones are colorized without motion smoothing (a warning);
+        some size (:meth:`streamcolor.temporal.flow.Flow.fits`) at inference ``size``: smaller ones are colorized without motion smoothing (a warning);
         references are refused.
 
         Raises:
             InputError: reference frames for a video too small for the flow.
         """
         uses_flow = bool(self.references) or isinstance(smoother, MotionSmoother)
-        if size is None or not uses_flow or Flow().fits(size):
+        if not uses_flow or Flow().fits(size):
             return smoother
         needed = "32 pixels or more on the short side and 91 on the long"
         if self.references:
@@ -154,11 +152,6 @@ class Engine:
         log.warning("the frames are too small for optical flow (the generator sees them at %dx%d; it needs %s): "
                     "colorized without motion smoothing", size[1], size[0], needed)
         return make_smoother("off", None)
-
-    @property
-    def delay(self) -> int:
-        """The most frames held inside the chain."""
-        return sum(stage.delay for stage in self.stages)
 
     @property
     def last_reference(self) -> int:
@@ -174,9 +167,8 @@ class Engine:
         Raises:
             InputError: reference frames for frames too small for optical flow.
         """
-        if self.size is None:  # nothing is held yet: the chain is set up again for this size
-            self.size = inference_size(*frame.L.shape, self.settings.inference_short_side)
-            self.stages = self._stages(self.size)
+        if not self.stages:
+            self.stages = self._stages(inference_size(*frame.L.shape, self.settings.inference_short_side))
         frames = [frame]
         for stage in self.stages:
             frames = [out for f in frames for out in self._timed(stage, stage.push, f)]
