@@ -20,7 +20,7 @@ def make_smoother(method: str, strength: float | None) -> EMASmoother | MotionSm
     if method == "off":
         return EMASmoother(0.0)
     if method not in SMOOTHERS:
-        raise InputError(f"smoothing must be one of motion, ema, off; got {method!r}")
+        raise InputError(f"smoothing must be one of {', '.join([*SMOOTHERS, 'off'])}; got {method!r}")
     return SMOOTHERS[method]() if strength is None else SMOOTHERS[method](strength)
 
 
