@@ -171,7 +171,7 @@ class Colorizer:
         """
         L = image_to_L(image)
         engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smoothing": "off"}))
-        small = inference_size(*L.shape, self.settings.inference_short_side)
+        small = inference_size(*L.shape, self.settings.inference_short_side, self.backend.multiple)
         hint_map = None if hints is None else rasterize_hints(list(hints), L.shape, small)
         [[frame]] = engine.run([Frame(L=L, hints=hint_map)])
         return _rgb(frame)

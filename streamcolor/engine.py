@@ -124,7 +124,7 @@ class Engine:
         settings = self.settings
         smoother = self._fit_flow(make_smoother(settings.smoothing, settings.smooth_strength), size)
         every = settings.infer_every if carries_colour(smoother) else 1
-        stages = [DetectCuts(settings.inference_short_side, settings.bars),
+        stages = [DetectCuts(settings.inference_short_side, self.backend.multiple, settings.bars),
                   Infer(self.backend, settings.inference_short_side, every, self.batch_size),
                   Smooth(smoother)]
         if self.references:
@@ -168,7 +168,8 @@ class Engine:
             InputError: reference frames for frames too small for optical flow.
         """
         if not self.stages:
-            self.stages = self._stages(inference_size(*frame.L.shape, self.settings.inference_short_side))
+            self.stages = self._stages(inference_size(*frame.L.shape, self.settings.inference_short_side,
+                                                        self.backend.multiple))
         frames = [frame]
         for stage in self.stages:
             frames = [out for f in frames for out in self._timed(stage, stage.push, f)]

@@ -59,7 +59,7 @@ class Infer(Stage):
     def _predict_inside(self, area: Area, group: list[Frame]) -> list[np.ndarray]:
         """ab at inference size, predicted from the picture inside ``area`` alone; 0 in the bars."""
         crops = [f.L[area.top:area.bottom, area.left:area.right] for f in group]
-        h, w = inference_size(*crops[0].shape, self.short_side)
+        h, w = inference_size(*crops[0].shape, self.short_side, self.backend.multiple)
         ab = self.backend.predict_ab(np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops]))
         small_size = group[0].L_small.shape
         inside = area.scaled(group[0].L.shape, small_size)
