@@ -194,6 +194,23 @@ def _luma(frame: av.VideoFrame, bit_depth: int) -> np.ndarray:
     return rows[:, : plane.width].copy()
 
 
+#: Memory the decoded pictures waiting for the engine may take (:func:`read_queue_size`).
+READ_QUEUE_BYTES = 64 * 2**20
+
+
+def frames_within(budget: int, frame_bytes: int) -> int:
+    """How many items of ``frame_bytes`` a queue holds: 32 while they fit in ``budget`` bytes,
+    fewer for large pictures, never under 8 (a batch)."""
+    return max(8, min(32, budget // max(frame_bytes, 1)))
+
+
+def read_queue_size(info: VideoInfo) -> int:
+    """Decoded pictures the reader may hold ahead of the engine: 32 up to 1080p, 8 at
+    3840x2160. Decoding runs well ahead of inference, so a short queue costs no speed, while
+    32 4K Y' planes held 265 MB (docs/performance.md, session 14)."""
+    return frames_within(READ_QUEUE_BYTES, info.width * info.height * (1 if info.bit_depth == 8 else 2))
+
+
 class VideoReader:
     """Demux and decode in a background thread into a bounded queue.
 
@@ -205,7 +222,7 @@ class VideoReader:
 
     Args:
         path: the video file.
-        queue_size: decoded items held ahead of the consumer.
+        queue_size: decoded items held ahead of the consumer (None: :func:`read_queue_size`).
         start_pts: seek first to the keyframe at or before this pts (video time_base).
         decode_video: False = yield only the packets of the copied streams (no pictures).
         info: the source's :func:`probe`, when the caller has it (None = probe here).
@@ -214,10 +231,11 @@ class VideoReader:
         InputError: missing/empty file, not a media file, or no video stream.
     """
 
-    def __init__(self, path: str | os.PathLike, queue_size: int = 32, start_pts: int | None = None,
+    def __init__(self, path: str | os.PathLike, queue_size: int | None = None, start_pts: int | None = None,
                  decode_video: bool = True, info: VideoInfo | None = None) -> None:
         self.path = check_input(path)
         self.info = info or probe(self.path)
+        queue_size = queue_size or read_queue_size(self.info)
         self.container = _open(self.path)
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"

@@ -33,7 +33,7 @@ from streamcolor.engine import Engine
 from streamcolor.errors import InputError
 from streamcolor.frame import Frame
 from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
-                               mux_segments, output_pix_fmt, output_size, probe)
+                               frames_within, mux_segments, output_pix_fmt, output_size, probe)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
 
@@ -390,7 +390,7 @@ def encode_queue_size(info: VideoInfo) -> int:
     """
     luma = info.width * info.height * (1 if info.bit_depth == 8 else 2)
     lab = ((info.width + 1) // 2) * ((info.height + 1) // 2) * 3 * 4  # float32
-    return max(8, min(32, ENCODE_QUEUE_BYTES // (luma + lab)))
+    return frames_within(ENCODE_QUEUE_BYTES, luma + lab)
 
 
 class _EncodeThread:

@@ -385,7 +385,7 @@ def test_frames_in_flight_stay_bounded_on_a_long_clip(colorizer, tmp_path, monke
     report = colorizer.colorize_video(src, tmp_path / "out.mp4")
     assert report.frames == len(in_flight) == 600
     with media.VideoReader(src) as reader:
-        bound = 32 + 1 + 8 + pipeline.encode_queue_size(reader.info) + 1
+        bound = media.read_queue_size(reader.info) + 1 + 8 + pipeline.encode_queue_size(reader.info) + 1
     assert max(in_flight) <= bound
     assert max(in_flight) > 32  # the queues did fill: the bound above was tested, not idle
 
@@ -397,6 +397,15 @@ def test_encode_queue_shrinks_for_large_pictures():
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=1920, height=1080)) == 32  # 265 MB
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=2048, height=1556)) == 21  # a 2K scan
     assert pipeline.encode_queue_size(dataclasses.replace(info, width=3840, height=2160)) == 8  # not 1 GB
+
+
+def test_read_queue_shrinks_for_large_pictures():
+    with media.VideoReader(data_file("video/color/big_buck_bunny_480p_30s.mp4")) as reader:
+        info = reader.info
+        assert reader._queue.maxsize == media.read_queue_size(info) == 32  # 854x480: 13 MB of Y'
+    assert media.read_queue_size(dataclasses.replace(info, width=1920, height=1080)) == 32  # 66 MB
+    assert media.read_queue_size(dataclasses.replace(info, width=3840, height=2160)) == 8  # not 265 MB
+    assert media.read_queue_size(dataclasses.replace(info, width=3840, height=2160, bit_depth=10)) == 8
 
 
 def test_odd_and_tiny_frame_sizes(colorizer, tmp_path, caplog):
