@@ -28,7 +28,8 @@ def colorize_at_scale(model: nn.Module, rgb: np.ndarray, scale: int) -> tuple[np
     """Resize ``rgb`` to short side ``scale``; return (grey, generated, truth) uint8 RGB at that size."""
     small = resize_short_side(rgb, scale)
     L, ab = to_L_ab(small)
-    pred = predict_ab(model, L[None], model.multiple)[0].float()
+    device = next(model.parameters()).device
+    pred = predict_ab(model, L[None].to(device), model.multiple)[0].float().cpu()
     return _to_rgb8(L, torch.zeros_like(ab)), _to_rgb8(L, pred), small
 
 
