@@ -22,8 +22,8 @@ import numpy as np
 
 from streamcolor import Colorizer
 from streamcolor.api import HINT_MODEL
+from streamcolor.images import list_images, read_rgb
 from streamcolor.metrics import colourfulness, psnr
-from streamcolor.train.datasets import list_images, read_rgb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
 

@@ -23,9 +23,9 @@ import torch
 
 from streamcolor import Colorizer
 from streamcolor.errors import InputError
+from streamcolor.images import list_images, read_rgb
 from streamcolor.models import create_model, from_pretrained, list_models
 from streamcolor.train.config import TrainConfig
-from streamcolor.train.datasets import list_images, read_rgb
 from streamcolor.train.evaluate import evaluate_images
 from streamcolor.train.loop import Trainer
 

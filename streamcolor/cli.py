@@ -368,7 +368,7 @@ def _demo(args: argparse.Namespace) -> None:
 def _eval(args: argparse.Namespace) -> None:
 
     from streamcolor.api import Colorizer
-    from streamcolor.train.datasets import list_images
+    from streamcolor.images import list_images
     from streamcolor.train.evaluate import evaluate_images, markdown_table, mean_ab
 
     colorizer = Colorizer.from_pretrained(args.model)

@@ -13,8 +13,9 @@ from torch import nn
 
 from streamcolor.color import denormalize_ab, denormalize_L, lab_to_rgb, rgb_to_lab
 from streamcolor.backends.base import predict_ab
+from streamcolor.images import read_rgb, resize_short_side
 from streamcolor.metrics import HUE_SECTORS, ciede2000, colourfulness, hue_accuracy, hue_counts, psnr, ssim
-from streamcolor.train.datasets import read_rgb, resize_short_side, to_L_ab
+from streamcolor.train.datasets import to_L_ab
 from streamcolor.train.film import film_L
 
 
