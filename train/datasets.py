@@ -9,14 +9,14 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from streamcolor.color import normalize_ab, normalize_L, rgb_to_lab
+from streamcolor.film import film_L
 from streamcolor.images import list_images, read_rgb, resize_short_side
-from streamcolor.train.film import film_L
 
 
 def to_L_ab(rgb: np.ndarray, L: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 RGB H x W x 3 -> (L (1, H, W), ab (2, H, W)) float32 scaled to [-1, 1].
 
-    ``L`` (float H x W in [0, 100], e.g. :func:`streamcolor.train.film.film_L`) replaces the
+    ``L`` (float H x W in [0, 100], e.g. :func:`streamcolor.film.film_L`) replaces the
     photo's own Lab L; ab is always the photo's.
     """
     lab = rgb_to_lab(rgb.astype(np.float32) / 255)
@@ -29,7 +29,7 @@ class ColorizationDataset(Dataset):
     """Photos resized to short side ``scale``; training items are random ``crop`` squares,
     flipped at random and, with ``rotate90``, turned by +-90 degrees half the time; with
     probability ``film`` the input L is the photo as a random old film stock renders it
-    (:func:`streamcolor.train.film.film_L`), the target ab staying the photo's.
+    (:func:`streamcolor.film.film_L`), the target ab staying the photo's.
 
     Indexed by ``(epoch, index)``: randomness comes from ``(seed, epoch, index)``, so a
     resumed run, or one loading with worker processes, sees exactly the same samples.

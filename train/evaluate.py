@@ -13,10 +13,10 @@ from torch import nn
 
 from streamcolor.color import denormalize_ab, denormalize_L, lab_to_rgb, rgb_to_lab
 from streamcolor.backends.base import predict_ab
+from streamcolor.film import film_L
 from streamcolor.images import read_rgb, resize_short_side
 from streamcolor.metrics import HUE_SECTORS, ciede2000, colourfulness, hue_accuracy, hue_counts, psnr, ssim
 from streamcolor.train.datasets import to_L_ab
-from streamcolor.train.film import film_L
 
 
 def _to_rgb8(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
@@ -96,7 +96,7 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
     """Score ``colorize`` (uint8 grey H x W -> uint8 RGB H x W x 3) on colour photos.
 
     The grey input is the photo's luma, or with ``film`` the photo as a random old film stock
-    renders it (:func:`streamcolor.train.film.film_L`, seeded by the image's index, so every run
+    renders it (:func:`streamcolor.film.film_L`, seeded by the image's index, so every run
     and every model sees the same renderings); then the output's ab is scored on the photo's own
     L, so that only the colour is measured. Baselines: ``grey`` (ab = 0, L kept), ``sepia``
     (the constant :data:`SEPIA_AB`) and, when
