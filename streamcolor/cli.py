@@ -366,10 +366,9 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-
     from streamcolor.api import Colorizer
+    from streamcolor.evaluate import evaluate_images, markdown_table, mean_ab
     from streamcolor.images import list_images
-    from streamcolor.train.evaluate import evaluate_images, markdown_table, mean_ab
 
     colorizer = Colorizer.from_pretrained(args.model)
     tint = mean_ab(list_images(args.tint_from)) if args.tint_from else None

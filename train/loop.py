@@ -24,9 +24,9 @@ from streamcolor.models.zhang import hard_encode
 from streamcolor.train.checkpoint import load_checkpoint, save_checkpoint
 from streamcolor.train.config import TrainConfig
 from streamcolor.train.datasets import ColorizationDataset, RunSampler
-from streamcolor.train.evaluate import validate
 from streamcolor.train.objectives import build_objective
 from streamcolor.plots import plot_losses
+from streamcolor.train.validation import validate
 
 CHECKPOINT = "checkpoint.safetensors"
 
