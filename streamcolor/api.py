@@ -1,4 +1,4 @@
-"""Python API: :class:`Colorizer`."""
+"""Python API: :class:`Colorizer`, and the reading of reference images."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import copy
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import av
@@ -18,6 +19,7 @@ from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.engine import Engine, EngineSettings
 from streamcolor.errors import InputError
 from streamcolor.frame import Frame
+from streamcolor.images import read_rgb
 from streamcolor.media import EncodeSettings, duration_seconds  # noqa: F401  (duration_seconds: part of the API)
 from streamcolor.models import Generator, from_pretrained
 from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
@@ -44,6 +46,43 @@ def check_references(references: dict[int, np.ndarray] | None) -> dict[int, np.n
         if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
             raise InputError(f"reference for frame {index} must be a uint8 (H, W, 3) RGB image")
     return dict(references or {})
+
+
+def load_references(images: Mapping[int, str | os.PathLike] | None = None,
+                    folder: str | os.PathLike | None = None) -> dict[int, np.ndarray]:
+    """Read reference images for :meth:`Colorizer.colorize_video`'s ``references``.
+
+    Args:
+        images: image file by 0-based frame index.
+        folder: a folder of images named by frame index (``000064.png`` is frame 64; files
+            whose name is not a number are passed over); one of these replaces an image of
+            the same index in ``images``.
+
+    Returns:
+        ``{frame index: uint8 (H, W, 3) RGB}``.
+
+    Raises:
+        InputError: ``folder`` is not a folder, or holds no numbered file and ``images`` is
+            empty; an image file is missing or not one OpenCV can read.
+    """
+    wanted = {index: Path(path) for index, path in (images or {}).items()}
+    if folder is not None:
+        if not Path(folder).is_dir():
+            raise InputError(f"references folder {str(folder)!r} is not a folder")
+        wanted.update({int(p.stem): p for p in sorted(Path(folder).iterdir()) if p.stem.isdigit() and p.is_file()})
+        if not wanted:
+            raise InputError(f"no reference images named by frame number (e.g. 000064.png) in {str(folder)!r}")
+    return {index: _read_reference(path) for index, path in wanted.items()}
+
+
+def _read_reference(path: Path) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` RGB of one reference image file."""
+    if not path.is_file():
+        raise InputError(f"reference image {str(path)!r} does not exist")
+    try:
+        return read_rgb(path)
+    except InputError:  # named for what the user gave it as: a reference
+        raise InputError(f"reference {str(path)!r} is not an image OpenCV can read") from None
 
 
 def rasterize_hints(hints: list[tuple[int, int, Any]], shape: tuple[int, int], size: tuple[int, int],

@@ -124,7 +124,7 @@ def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
 
 
 def _colorize(args: argparse.Namespace) -> None:
-    from streamcolor.api import Colorizer
+    from streamcolor.api import Colorizer, load_references
     from streamcolor.media import VIDEO_SUFFIXES
     from streamcolor.pipeline import RunSettings
 
@@ -138,7 +138,7 @@ def _colorize(args: argparse.Namespace) -> None:
                            "to colorize every video in it")
     if folder and (args.reference or args.references):
         raise _input_error("reference frames belong to one video: give a video file, not a folder")
-    references = _read_references(args.reference, args.references)
+    references = load_references(_reference_pairs(args.reference), args.references)
     if not folder:
         _check_paths(args.input, args.output, args.overwrite, max(references, default=-1))
     smoothing = "off" if args.no_smooth else args.smoothing
@@ -183,32 +183,19 @@ def _print_stages(report) -> None:
               f"{100 * seconds / max(report.seconds, 1e-9):9.0f}")
 
 
-def _read_references(pairs: list[str], folder: str | None) -> dict:
-    """``N=IMAGE`` pairs and a folder of ``<N>.<ext>`` images -> {N: uint8 RGB}."""
-    wanted = {}
+def _reference_pairs(pairs: list[str]) -> dict[int, Path]:
+    """``--reference N=IMAGE`` values -> {N: IMAGE}.
+
+    Raises:
+        InputError: a value that is not ``N=IMAGE`` with N a whole number 0 or more.
+    """
+    images = {}
     for pair in pairs:
         index, sep, path = pair.partition("=")
         if not sep or not index.strip().isdigit():
             raise _input_error(f"--reference takes N=IMAGE with N a frame number (0 or more), got {pair!r}")
-        wanted[int(index)] = Path(path)
-    if folder is not None:
-        if not Path(folder).is_dir():
-            raise _input_error(f"--references {folder!r} is not a folder")
-        wanted.update({int(p.stem): p for p in sorted(Path(folder).iterdir()) if p.stem.isdigit() and p.is_file()})
-        if not wanted:
-            raise _input_error(f"no reference images named by frame number (e.g. 000064.png) in {folder!r}")
-    return {index: _read_image(path) for index, path in wanted.items()}
-
-
-def _read_image(path: Path):
-    import cv2
-
-    if not path.is_file():
-        raise _input_error(f"reference image {str(path)!r} does not exist")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise _input_error(f"reference {str(path)!r} is not an image OpenCV can read")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        images[int(index)] = Path(path)
+    return images
 
 
 def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> None:
