@@ -1,16 +1,59 @@
-"""What the front ends (the CLI, the demo) take from the API: reference images."""
+"""What the front ends (the CLI, the demo) take from the API: folder batches, reference images."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
-from conftest import data_file
-from streamcolor import InputError
+from conftest import data_file, make_clip
+from streamcolor import Colorizer, InputError
 from streamcolor.api import load_references
 from streamcolor.images import read_rgb
+
+
+def _frames(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def test_folder_batch_reports_each_file_as_it_ends(tmp_path):
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    make_clip(inbox / "a.mp4", 64, 48, frames=4)
+    make_clip(inbox / "b.mkv", 64, 48, frames=6)
+    (inbox / "notes.txt").write_text("not a film")
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    seen = []
+
+    def on_file(result):  # called at once: b is not begun when a's result comes
+        seen.append((result, sorted(p.name for p in outbox.iterdir() if not p.name.startswith("."))))
+
+    results = colorizer.colorize_folder(inbox, outbox, on_file=on_file, preset="ultrafast")
+    assert [(r.status, r.name) for r in results] == [("ignored", "notes.txt"), ("ok", "a.mp4"), ("ok", "b.mkv")]
+    assert results[0].detail == "not a video file suffix" and results[1].detail.startswith("4 frames, ")
+    assert [r for r, _ in seen] == results
+    assert [outputs for _, outputs in seen] == [[], ["a.mp4"], ["a.mp4", "b.mkv"]]
+    assert [_frames(outbox / n) for n in ("a.mp4", "b.mkv")] == [4, 6]
+
+    again = colorizer.colorize_folder(inbox, outbox)
+    assert [(r.status, r.name) for r in again[1:]] == [("skipped (done)", "a.mp4"), ("skipped (done)", "b.mkv")]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("into_itself", "is the input folder"), ("output_is_a_file", "must be a folder"), ("no_videos", "no video files"),
+])
+def test_folder_batch_refusals(case, message, tmp_path):
+    colorizer = Colorizer.__new__(Colorizer)  # refused before any film is opened: no model needed
+    (tmp_path / "notes.txt").write_text("not a film")
+    if case != "no_videos":
+        make_clip(tmp_path / "a.mp4", 64, 48)
+    dst = {"into_itself": tmp_path, "output_is_a_file": tmp_path / "notes.txt", "no_videos": tmp_path / "out"}[case]
+    with pytest.raises(InputError, match=message):
+        colorizer.colorize_folder(tmp_path, dst)
 
 
 def test_load_references_reads_images_and_a_numbered_folder(tmp_path):
