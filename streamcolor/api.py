@@ -1,5 +1,5 @@
-"""Python API: :class:`Colorizer` (images, frame sequences, a video, a folder of videos) and the
-reading of reference images."""
+"""Python API: :class:`Colorizer` (images, frame sequences, a video, a folder of videos) and what
+a front end needs around it (reference images, a model's default settings, a grey preview)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,15 @@ from streamcolor.engine import Engine, EngineSettings
 from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.frame import Frame
 from streamcolor.images import read_rgb
-from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds  # noqa: F401  (duration_seconds: API)
-from streamcolor.models import Generator, from_pretrained
-from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
+from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds
+from streamcolor.models import Generator, from_pretrained, shipped_models
+from streamcolor.models.io import HINT_MODEL, read_config
 from streamcolor.pipeline import Report, RunSettings, colorize_video
 from streamcolor.stages.cuts import inference_size
+
+# the public names, all a front end (the CLI, the demo, a script) imports; some come from media and models
+__all__ = ["DEFAULT_MODEL", "HINT_MODEL", "Colorizer", "FileResult", "check_references", "default_settings",
+           "duration_seconds", "image_to_L", "load_references", "rasterize_hints", "shipped_models", "to_grey"]
 
 log = logging.getLogger("streamcolor")
 
@@ -138,9 +142,41 @@ def image_to_L(image: np.ndarray) -> np.ndarray:
     raise InputError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
 
 
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """The picture the colorizer sees: uint8 ``(H, W)``, ``(H, W, 3)`` RGB or ``(H, W, 4)``
+    RGBA (see :func:`image_to_L`) -> uint8 ``(H, W, 3)`` sRGB grey with the same L (ab = 0),
+    e.g. the "before" of a before/after view.
+
+    Raises:
+        InputError: see :func:`image_to_L`.
+    """
+    L = image_to_L(image)
+    return _rgb8(np.stack([L, np.zeros_like(L), np.zeros_like(L)], -1))
+
+
+def default_settings(name: str | os.PathLike | None = None) -> EngineSettings:
+    """The colour settings a model runs with unless told otherwise: the defaults of
+    :class:`EngineSettings` at the generator's training scale (``inference_short_side`` in its
+    config), read without loading the weights.
+
+    Args:
+        name: shipped name or saved model folder; None = :data:`DEFAULT_MODEL`.
+
+    Raises:
+        UnknownModelError: no such shipped model or folder.
+    """
+    config = read_config(DEFAULT_MODEL if name is None else name)
+    return EngineSettings(inference_short_side=config.get("inference_short_side", 150))
+
+
+def _rgb8(lab: np.ndarray) -> np.ndarray:
+    """float Lab ``(H, W, 3)`` -> uint8 ``(H, W, 3)`` sRGB."""
+    return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+
+
 def _rgb(frame: Frame) -> np.ndarray:
     """uint8 ``(H, W, 3)`` sRGB of a coloured frame."""
-    return (lab_to_rgb(frame.lab()) * 255 + 0.5).astype(np.uint8)
+    return _rgb8(frame.lab())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,9 +233,7 @@ class Colorizer:
         """
         name = DEFAULT_MODEL if name is None else name
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        config = read_config(name)
-        base = EngineSettings(inference_short_side=config.get("inference_short_side", 150))
-        engine_settings = EngineSettings(**{**base.__dict__, **settings})
+        engine_settings = dataclasses.replace(default_settings(name), **settings)
         model = from_pretrained(name)
         runner = select_backend(backend, model) if backend else None
         return cls(model, device, engine_settings, runner)

@@ -1,7 +1,9 @@
-"""What the front ends (the CLI, the demo) take from the API: folder batches, reference images."""
+"""What the front ends (the CLI, the demo) take from the API: folder batches, reference images,
+a model's default settings, the grey "before" picture; and the demo imports only the public API."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 from pathlib import Path
 
@@ -9,10 +11,12 @@ import av
 import numpy as np
 import pytest
 
-from conftest import data_file, make_clip
+from conftest import REPO, data_file, make_clip
 from streamcolor import Colorizer, InputError
-from streamcolor.api import load_references
+from streamcolor.api import DEFAULT_MODEL, default_settings, image_to_L, load_references, to_grey
+from streamcolor.color import rgb_to_lab
 from streamcolor.images import read_rgb
+from streamcolor.models.io import read_config
 
 
 def _frames(path: Path) -> int:
@@ -79,3 +83,30 @@ def test_load_references_refuses_what_it_cannot_read(tmp_path):
         load_references(folder=tmp_path / "missing")
     with pytest.raises(InputError, match="no reference images named by frame number"):
         load_references(folder=tmp_path)
+
+
+def test_grey_keeps_L_and_drops_colour():
+    rgb = read_rgb(data_file("eval/kodak24/kodim05.png"))
+    grey = to_grey(rgb)
+    assert grey.dtype == np.uint8 and grey.shape == rgb.shape
+    lab = rgb_to_lab(grey.astype(np.float32) / 255)
+    assert np.abs(lab[..., 1:]).max() < 1 and np.abs(lab[..., 0] - image_to_L(rgb)).mean() < 0.5
+
+
+def test_default_settings_are_the_models_render_size():
+    assert default_settings().inference_short_side == read_config(DEFAULT_MODEL)["inference_short_side"]
+
+
+def test_demo_imports_only_the_public_api():
+    allowed = {"streamcolor", "streamcolor.api", "streamcolor.errors"}
+    for path in (REPO / "demo").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] == "streamcolor" and not name.startswith("streamcolor.demo"):
+                    assert name in allowed, f"{path.name} imports {name}: use streamcolor.api"
