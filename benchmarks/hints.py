@@ -22,8 +22,8 @@ import numpy as np
 
 from streamcolor import Colorizer
 from streamcolor.api import HINT_MODEL
+from streamcolor.images import list_images, read_rgb
 from streamcolor.metrics import colourfulness, psnr
-from streamcolor.train.datasets import list_images, read_rgb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
 
@@ -48,7 +48,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name in args.sets:
         photos = [read_rgb(path) for path in list_images([str(DATA / name)])]
-        greys = [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in photos]  # the photo's luma, as in train/evaluate.py
+        # the photo's luma, the grey input streamcolor.evaluate gives a model
+        greys = [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for rgb in photos]
         plain = [colorizer.colorize_image(grey) for grey in greys]
         hinted_psnr, hinted_colour = [], []
         for draw in range(args.draws):

@@ -23,10 +23,10 @@ import torch
 
 from streamcolor import Colorizer
 from streamcolor.errors import InputError
+from streamcolor.evaluate import evaluate_images
+from streamcolor.images import list_images, read_rgb
 from streamcolor.models import create_model, from_pretrained, list_models
 from streamcolor.train.config import TrainConfig
-from streamcolor.train.datasets import list_images, read_rgb
-from streamcolor.train.evaluate import evaluate_images
 from streamcolor.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 
 from streamcolor import Colorizer
-from streamcolor.train.datasets import list_images, read_rgb, resize_short_side
-from streamcolor.train.evaluate import Scores, evaluate_images, markdown_table
+from streamcolor.evaluate import Scores, evaluate_images, markdown_table
+from streamcolor.images import list_images, read_rgb, resize_short_side
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

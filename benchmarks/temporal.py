@@ -21,10 +21,10 @@ import numpy as np
 
 from streamcolor import Colorizer
 from streamcolor.engine import EngineSettings
+from streamcolor.images import resize_short_side
 from streamcolor.media import read_rgb_frames
 from streamcolor.metrics import flicker
 from streamcolor.temporal import CutDetector
-from streamcolor.train.datasets import resize_short_side
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "color"
 KNOWN_CUTS = {"six_shots.mp4": [48, 96, 144, 192, 240], "big_buck_bunny_480p_30s.mp4": [283, 376, 551]}

@@ -1,6 +1,6 @@
 """Gradio demo: colorize a photo or a short clip in the browser, offline.
 
-``build_demo()`` returns the Blocks app; it calls only the public API (:class:`Colorizer`).
+``build_demo()`` returns the Blocks app; it calls only the public API (:mod:`streamcolor.api`).
 Limits (upload size, clip duration) are arguments, so a deployment can set its own.
 """
 
@@ -24,10 +24,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no teleme
 import gradio as gr  # noqa: E402
 from gradio.data_classes import ImageData  # noqa: E402
 
-from streamcolor.api import DEFAULT_MODEL, HINT_MODEL, Colorizer, duration_seconds  # noqa: E402
+from streamcolor.api import (  # noqa: E402
+    DEFAULT_MODEL, HINT_MODEL, Colorizer, default_settings, duration_seconds, shipped_models, to_grey,
+)
 from streamcolor.errors import StreamcolorError  # noqa: E402
-from streamcolor.models import shipped_models  # noqa: E402
-from streamcolor.models.io import read_config  # noqa: E402
 
 log = logging.getLogger("streamcolor.demo")
 
@@ -98,15 +98,6 @@ def _name(upload: ImageData) -> str:
     return upload.orig_name or Path(upload.path).name
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
-    from streamcolor.api import image_to_L
-    from streamcolor.color import lab_to_rgb
-
-    L = image_to_L(image)
-    lab = np.stack([L, np.zeros_like(L), np.zeros_like(L)], -1)
-    return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
-
-
 def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, render_size: int,
                    strength: float = 1.0, hints: list | None = None):
     """Photo tab: (before/after pair for the slider, the colour image for download).
@@ -124,7 +115,7 @@ def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, ren
         out = colorizer.colorize_image(image, hints=hints or None)
     except StreamcolorError as exc:
         raise user_error(str(exc)) from exc
-    return (_grey(image), out), out
+    return (to_grey(image), out), out
 
 
 def add_hint(hints: list, index: tuple[int, int], colour: str) -> list:
@@ -221,7 +212,7 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
                     photo = readable_upload(gr.Image(label="Black-and-white (or colour, made grey) photo",
                                                      type="numpy", elem_id="photo-input"))
                     photo_model = gr.Dropdown(names, value=default, label="Model")
-                    render = gr.Slider(64, 512, value=read_config(default).get("inference_short_side", 150), step=2,
+                    render = gr.Slider(64, 512, value=default_settings(default).inference_short_side, step=2,
                                        label="Render size (short side the model sees, px)")
                     photo_strength = gr.Slider(0, 2, value=1, step=0.05, label=STRENGTH_LABEL)
                     with gr.Row():

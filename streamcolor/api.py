@@ -1,4 +1,5 @@
-"""Python API: :class:`Colorizer`."""
+"""Python API: :class:`Colorizer` (images, frame sequences, a video, a folder of videos) and what
+a front end needs around it (reference images, a model's default settings, a grey preview)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import copy
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import av
@@ -15,14 +17,20 @@ import torch
 
 from streamcolor.backends import Backend, TorchBackend, select_backend
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
+from streamcolor.distributed import RaySettings, colorize_archive
 from streamcolor.engine import Engine, EngineSettings
-from streamcolor.errors import InputError
+from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.frame import Frame
-from streamcolor.media import EncodeSettings, duration_seconds  # noqa: F401  (duration_seconds: part of the API)
-from streamcolor.models import Generator, from_pretrained
-from streamcolor.models.io import HINT_MODEL, read_config  # noqa: F401  (HINT_MODEL: part of the API)
+from streamcolor.images import read_rgb
+from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds
+from streamcolor.models import Generator, from_pretrained, shipped_models
+from streamcolor.models.io import HINT_MODEL, read_config
 from streamcolor.pipeline import Report, RunSettings, colorize_video
 from streamcolor.stages.cuts import inference_size
+
+# the public names, all a front end (the CLI, the demo, a script) imports; some come from media and models
+__all__ = ["DEFAULT_MODEL", "HINT_MODEL", "Colorizer", "FileResult", "check_references", "default_settings",
+           "duration_seconds", "image_to_L", "load_references", "rasterize_hints", "shipped_models", "to_grey"]
 
 log = logging.getLogger("streamcolor")
 
@@ -44,6 +52,43 @@ def check_references(references: dict[int, np.ndarray] | None) -> dict[int, np.n
         if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
             raise InputError(f"reference for frame {index} must be a uint8 (H, W, 3) RGB image")
     return dict(references or {})
+
+
+def load_references(images: Mapping[int, str | os.PathLike] | None = None,
+                    folder: str | os.PathLike | None = None) -> dict[int, np.ndarray]:
+    """Read reference images for :meth:`Colorizer.colorize_video`'s ``references``.
+
+    Args:
+        images: image file by 0-based frame index.
+        folder: a folder of images named by frame index (``000064.png`` is frame 64; files
+            whose name is not a number are passed over); one of these replaces an image of
+            the same index in ``images``.
+
+    Returns:
+        ``{frame index: uint8 (H, W, 3) RGB}``.
+
+    Raises:
+        InputError: ``folder`` is not a folder, or holds no numbered file and ``images`` is
+            empty; an image file is missing or not one OpenCV can read.
+    """
+    wanted = {index: Path(path) for index, path in (images or {}).items()}
+    if folder is not None:
+        if not Path(folder).is_dir():
+            raise InputError(f"references folder {str(folder)!r} is not a folder")
+        wanted.update({int(p.stem): p for p in sorted(Path(folder).iterdir()) if p.stem.isdigit() and p.is_file()})
+        if not wanted:
+            raise InputError(f"no reference images named by frame number (e.g. 000064.png) in {str(folder)!r}")
+    return {index: _read_reference(path) for index, path in wanted.items()}
+
+
+def _read_reference(path: Path) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` RGB of one reference image file."""
+    if not path.is_file():
+        raise InputError(f"reference image {str(path)!r} does not exist")
+    try:
+        return read_rgb(path)
+    except InputError:  # named for what the user gave it as: a reference
+        raise InputError(f"reference {str(path)!r} is not an image OpenCV can read") from None
 
 
 def rasterize_hints(hints: list[tuple[int, int, Any]], shape: tuple[int, int], size: tuple[int, int],
@@ -97,9 +142,57 @@ def image_to_L(image: np.ndarray) -> np.ndarray:
     raise InputError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
 
 
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """The picture the colorizer sees: uint8 ``(H, W)``, ``(H, W, 3)`` RGB or ``(H, W, 4)``
+    RGBA (see :func:`image_to_L`) -> uint8 ``(H, W, 3)`` sRGB grey with the same L (ab = 0),
+    e.g. the "before" of a before/after view.
+
+    Raises:
+        InputError: see :func:`image_to_L`.
+    """
+    L = image_to_L(image)
+    return _rgb8(np.stack([L, np.zeros_like(L), np.zeros_like(L)], -1))
+
+
+def default_settings(name: str | os.PathLike | None = None) -> EngineSettings:
+    """The colour settings a model runs with unless told otherwise: the defaults of
+    :class:`EngineSettings` at the generator's training scale (``inference_short_side`` in its
+    config), read without loading the weights.
+
+    Args:
+        name: shipped name or saved model folder; None = :data:`DEFAULT_MODEL`.
+
+    Raises:
+        UnknownModelError: no such shipped model or folder.
+    """
+    config = read_config(DEFAULT_MODEL if name is None else name)
+    return EngineSettings(inference_short_side=config.get("inference_short_side", 150))
+
+
+def _rgb8(lab: np.ndarray) -> np.ndarray:
+    """float Lab ``(H, W, 3)`` -> uint8 ``(H, W, 3)`` sRGB."""
+    return (lab_to_rgb(lab) * 255 + 0.5).astype(np.uint8)
+
+
 def _rgb(frame: Frame) -> np.ndarray:
     """uint8 ``(H, W, 3)`` sRGB of a coloured frame."""
-    return (lab_to_rgb(frame.lab()) * 255 + 0.5).astype(np.uint8)
+    return _rgb8(frame.lab())
+
+
+@dataclasses.dataclass(frozen=True)
+class FileResult:
+    """What became of one file of :meth:`Colorizer.colorize_folder`.
+
+    Attributes:
+        status: ``"ok"``, ``"skipped (done)"`` (the output exists), ``"FAILED"`` or
+            ``"ignored"`` (not a video file suffix: not counted as a film).
+        name: the file's name in the input folder (and the output's, in the output folder).
+        detail: ``"<frames> frames, <fps> fps"`` when ok, otherwise why.
+    """
+
+    status: str
+    name: str
+    detail: str
 
 
 class Colorizer:
@@ -140,9 +233,7 @@ class Colorizer:
         """
         name = DEFAULT_MODEL if name is None else name
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        config = read_config(name)
-        base = EngineSettings(inference_short_side=config.get("inference_short_side", 150))
-        engine_settings = EngineSettings(**{**base.__dict__, **settings})
+        engine_settings = dataclasses.replace(default_settings(name), **settings)
         model = from_pretrained(name)
         runner = select_backend(backend, model) if backend else None
         return cls(model, device, engine_settings, runner)
@@ -224,3 +315,83 @@ class Colorizer:
         run = {"model": self.name, "settings": dataclasses.asdict(self.settings)} if resume else None
         engine = Engine(self.backend, self.settings, check_references(references))
         return colorize_video(engine, src, dst, settings, overwrite, progress, on_batch, run)
+
+    def colorize_folder(self, src_dir: str | os.PathLike, dst_dir: str | os.PathLike, *,
+                        encode: EncodeSettings | None = None, batch_size: int = 8, overwrite: bool = False,
+                        progress: bool = False, resume: bool = False, segment_frames: int = 250,
+                        ray: RaySettings | None = None, on_file: Callable[[FileResult], None] | None = None,
+                        reraise: bool = False, **encode_fields: Any) -> list[FileResult]:
+        """Colorize every video in ``src_dir`` (not recursive) into ``dst_dir``, same names.
+
+        A film whose output exists is skipped (``dst_dir`` only ever holds finished files, so a
+        rerun picks up where a stopped batch ended) unless ``overwrite``. A film that fails is
+        reported and the batch goes on: a :class:`StreamcolorError` with its message, any other
+        exception (a bug, a library error not wrapped yet) as ``unexpected <Type>: <first
+        line>``, or raised when ``reraise``. Files without a video suffix are reported as
+        ignored.
+
+        ``encode``, ``encode_fields``, ``batch_size``, ``progress``, ``resume`` and
+        ``segment_frames`` are :meth:`colorize_video`'s, for each film. With ``ray``
+        (:class:`streamcolor.distributed.RaySettings`) each film is a Ray task instead, and
+        the results come when all have ended.
+
+        ``on_file(result)`` is called as each file's result is known, in the order returned
+        (a batch can take hours: a front end shows each line at once).
+
+        Returns:
+            One :class:`FileResult` per file, in ``on_file``'s order: ignored files, skipped
+            films, then the others, each kind by name.
+
+        Raises:
+            InputError: ``dst_dir`` is a file or ``src_dir`` itself, ``src_dir`` holds no video,
+                or ``resume`` with ``ray``.
+        """
+        src_dir, dst_dir = Path(src_dir), Path(dst_dir)
+        if ray is not None and resume:
+            raise InputError("resume does not apply to a Ray batch: a rerun skips the films already done")
+        if dst_dir.exists() and not dst_dir.is_dir():
+            raise InputError(f"output {str(dst_dir)!r} must be a folder when the input is a folder")
+        if dst_dir.exists() and dst_dir.resolve() == src_dir.resolve():
+            raise InputError(f"output folder {str(dst_dir)!r} is the input folder: the colour films would take the "
+                             "names of the originals; choose another folder")
+        files = sorted(p for p in src_dir.iterdir() if p.is_file())
+        videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+        if not videos:
+            raise InputError(f"no video files ({' '.join(VIDEO_SUFFIXES)}) in {str(src_dir)!r}")
+        dst_dir.mkdir(parents=True, exist_ok=True)
+        encode = dataclasses.replace(encode or EncodeSettings(), **encode_fields)
+        results: list[FileResult] = []
+
+        def done(status: str, name: str, detail: str) -> None:
+            results.append(FileResult(status, name, detail))
+            if on_file is not None:
+                on_file(results[-1])
+
+        for other in files:
+            if other not in videos:
+                done("ignored", other.name, "not a video file suffix")
+        todo = []
+        for video in videos:
+            if (dst_dir / video.name).exists() and not overwrite:
+                done("skipped (done)", video.name, "the output exists (--overwrite redoes it)")
+            else:
+                todo.append((video, dst_dir / video.name))
+        if ray is not None:
+            task_options = {"encode": encode, "batch_size": batch_size, "overwrite": overwrite}
+            for name, frames, fps, status, error in colorize_archive(self, todo, ray, task_options, progress):
+                done(status, name, error or f"{frames} frames, {fps:.1f} fps")
+            return results
+        for video, dst in todo:
+            try:
+                report = self.colorize_video(video, dst, encode=encode, batch_size=batch_size, overwrite=overwrite,
+                                             progress=progress, resume=resume, segment_frames=segment_frames)
+            except StreamcolorError as exc:
+                done("FAILED", video.name, str(exc))
+            except Exception as exc:  # a bug or a library error we do not wrap yet: the batch goes on
+                if reraise:
+                    raise
+                first_line = (str(exc).strip().splitlines() or [""])[0]
+                done("FAILED", video.name, f"unexpected {type(exc).__name__}: {first_line}")
+            else:
+                done("ok", video.name, f"{report.frames} frames, {report.frames / max(report.seconds, 1e-9):.1f} fps")
+        return results

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from streamcolor.errors import StreamcolorError
 
 if TYPE_CHECKING:
+    from streamcolor.api import FileResult
     from streamcolor.media import EncodeSettings
 
 
@@ -124,7 +125,7 @@ def _encode_settings(args: argparse.Namespace) -> EncodeSettings:
 
 
 def _colorize(args: argparse.Namespace) -> None:
-    from streamcolor.api import Colorizer
+    from streamcolor.api import Colorizer, load_references
     from streamcolor.media import VIDEO_SUFFIXES
     from streamcolor.pipeline import RunSettings
 
@@ -138,7 +139,7 @@ def _colorize(args: argparse.Namespace) -> None:
                            "to colorize every video in it")
     if folder and (args.reference or args.references):
         raise _input_error("reference frames belong to one video: give a video file, not a folder")
-    references = _read_references(args.reference, args.references)
+    references = load_references(_reference_pairs(args.reference), args.references)
     if not folder:
         _check_paths(args.input, args.output, args.overwrite, max(references, default=-1))
     smoothing = "off" if args.no_smooth else args.smoothing
@@ -146,11 +147,12 @@ def _colorize(args: argparse.Namespace) -> None:
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength, strength=args.strength,
                                           bars=not args.no_bars, **_optional_settings(args))
-    options = dict(encode=encode, batch_size=args.batch_size,
-                   overwrite=args.overwrite, progress=not args.quiet, resume=args.resume,
-                   segment_frames=args.segment_frames, references=references)
+    options = dict(encode=encode, batch_size=args.batch_size, overwrite=args.overwrite, progress=not args.quiet,
+                   resume=args.resume, segment_frames=args.segment_frames)
     if folder:
-        if _colorize_folder(colorizer, Path(args.input), Path(args.output), options, ray, args.debug):
+        results = colorizer.colorize_folder(args.input, args.output, ray=ray, on_file=_print_row,
+                                            reraise=args.debug, **options)
+        if _print_summary(results):
             raise SystemExit(1)
         return
     if ray is not None:
@@ -162,7 +164,7 @@ def _colorize(args: argparse.Namespace) -> None:
                                          RunSettings(encode, args.batch_size), args.overwrite, not args.quiet)
         print(f"wrote {args.output}: {frames} frames in {seconds:.1f} s ({frames / seconds:.1f} fps) on Ray")
         return
-    report = colorizer.colorize_video(args.input, args.output, **options)
+    report = colorizer.colorize_video(args.input, args.output, references=references, **options)
     print(f"wrote {args.output}: {report.frames} frames in {report.seconds:.1f} s "
           f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.copied_packets} packets copied")
     if args.stats:
@@ -183,32 +185,19 @@ def _print_stages(report) -> None:
               f"{100 * seconds / max(report.seconds, 1e-9):9.0f}")
 
 
-def _read_references(pairs: list[str], folder: str | None) -> dict:
-    """``N=IMAGE`` pairs and a folder of ``<N>.<ext>`` images -> {N: uint8 RGB}."""
-    wanted = {}
+def _reference_pairs(pairs: list[str]) -> dict[int, Path]:
+    """``--reference N=IMAGE`` values -> {N: IMAGE}.
+
+    Raises:
+        InputError: a value that is not ``N=IMAGE`` with N a whole number 0 or more.
+    """
+    images = {}
     for pair in pairs:
         index, sep, path = pair.partition("=")
         if not sep or not index.strip().isdigit():
             raise _input_error(f"--reference takes N=IMAGE with N a frame number (0 or more), got {pair!r}")
-        wanted[int(index)] = Path(path)
-    if folder is not None:
-        if not Path(folder).is_dir():
-            raise _input_error(f"--references {folder!r} is not a folder")
-        wanted.update({int(p.stem): p for p in sorted(Path(folder).iterdir()) if p.stem.isdigit() and p.is_file()})
-        if not wanted:
-            raise _input_error(f"no reference images named by frame number (e.g. 000064.png) in {folder!r}")
-    return {index: _read_image(path) for index, path in wanted.items()}
-
-
-def _read_image(path: Path):
-    import cv2
-
-    if not path.is_file():
-        raise _input_error(f"reference image {str(path)!r} does not exist")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise _input_error(f"reference {str(path)!r} is not an image OpenCV can read")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        images[int(index)] = Path(path)
+    return images
 
 
 def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> None:
@@ -247,77 +236,19 @@ def _ray_settings(args: argparse.Namespace):
     return RaySettings(args.ray or None, **ray)
 
 
-def _colorize_folder(colorizer, src_dir: Path, dst_dir: Path, options: dict, ray=None, debug: bool = False) -> int:
-    """Batch mode: every video in ``src_dir`` -> same name in ``dst_dir``; finished outputs
-    (present at the destination, which only ever holds complete files) are skipped. With
-    ``ray`` (:class:`streamcolor.distributed.RaySettings`) each film is a Ray task.
+def _print_row(result: FileResult) -> None:
+    """One batch line, ``STATUS name: detail``, shown at once (a batch can take hours)."""
+    print(f"{result.status} {result.name}: {result.detail}", flush=True)
 
-    Prints a line per file as it finishes (``FAILED <name>: <reason>`` for one that could not
-    be colorized; the batch goes on) and a summary; returns the number of failures. Files
-    without a video suffix are listed as ignored, not counted. ``debug`` re-raises an
-    unexpected (non-:class:`StreamcolorError`) exception instead of reporting it.
 
-    Raises:
-        InputError: ``dst_dir`` is a file or the input folder itself, or no videos in ``src_dir``.
-    """
-    from streamcolor.errors import InputError
-    from streamcolor.media import VIDEO_SUFFIXES
-
-    if dst_dir.exists() and not dst_dir.is_dir():
-        raise InputError(f"output {str(dst_dir)!r} must be a folder when the input is a folder")
-    if dst_dir.exists() and dst_dir.resolve() == src_dir.resolve():
-        raise InputError(f"output folder {str(dst_dir)!r} is the input folder: the colour films would take the "
-                         "names of the originals; choose another folder")
-    files = sorted(p for p in src_dir.iterdir() if p.is_file())
-    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
-    if not videos:
-        raise InputError(f"no video files ({' '.join(VIDEO_SUFFIXES)}) in {str(src_dir)!r}")
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    for other in files:
-        if other not in videos:
-            _print_row("ignored", other.name, "not a video file suffix")
-    statuses, todo = [], []
-    for video in videos:
-        dst = dst_dir / video.name
-        if dst.exists() and not options["overwrite"]:
-            statuses.append(_print_row("skipped (done)", video.name, "the output exists (--overwrite redoes it)"))
-        else:
-            todo.append((video, dst))
-    if ray is not None:
-        from streamcolor.distributed import colorize_archive
-
-        task_options = {k: options[k] for k in ("encode", "batch_size", "overwrite")}
-        for name, frames, fps, status, error in colorize_archive(colorizer, todo, ray, task_options,
-                                                                 options["progress"]):
-            statuses.append(_print_row(status, name, error or f"{frames} frames, {fps:.1f} fps"))
-    else:
-        for video, dst in todo:
-            statuses.append(_colorize_one(colorizer, video, dst, options, debug))
-    failed = statuses.count("FAILED")
-    ignored = len(files) - len(videos)
-    print(f"{len(statuses) - failed} of {len(statuses)} done, {failed} failed"
+def _print_summary(results: list[FileResult]) -> int:
+    """The batch's last line, ``N of M done, K failed[, J other files ignored]``; returns K."""
+    films = [r for r in results if r.status != "ignored"]
+    failed = sum(r.status == "FAILED" for r in films)
+    ignored = len(results) - len(films)
+    print(f"{len(films) - failed} of {len(films)} done, {failed} failed"
           + (f", {ignored} other file{'s' * (ignored > 1)} ignored" if ignored else ""))
     return failed
-
-
-def _colorize_one(colorizer, src: Path, dst: Path, options: dict, debug: bool) -> str:
-    """Colorize one film of a batch and print its line; any error fails only this film."""
-    try:
-        report = colorizer.colorize_video(src, dst, **options)
-    except StreamcolorError as exc:
-        return _print_row("FAILED", src.name, str(exc))
-    except Exception as exc:  # a bug or a library error we do not wrap yet: the batch goes on
-        if debug:
-            raise
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        return _print_row("FAILED", src.name, f"unexpected {type(exc).__name__}: {first_line}")
-    return _print_row("ok", src.name, f"{report.frames} frames, {report.frames / max(report.seconds, 1e-9):.1f} fps")
-
-
-def _print_row(status: str, name: str, detail: str) -> str:
-    """One batch line, ``STATUS name: detail``, shown at once (a batch can take hours); returns ``status``."""
-    print(f"{status} {name}: {detail}", flush=True)
-    return status
 
 
 def _input_error(message: str) -> StreamcolorError:
@@ -366,10 +297,9 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-
     from streamcolor.api import Colorizer
-    from streamcolor.train.datasets import list_images
-    from streamcolor.train.evaluate import evaluate_images, markdown_table, mean_ab
+    from streamcolor.evaluate import evaluate_images, markdown_table, mean_ab
+    from streamcolor.images import list_images
 
     colorizer = Colorizer.from_pretrained(args.model)
     tint = mean_ab(list_images(args.tint_from)) if args.tint_from else None

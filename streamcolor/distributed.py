@@ -70,9 +70,12 @@ def connect(settings: RaySettings):
 
 
 def model_payload(colorizer) -> dict[str, Any]:
-    """What a task needs to rebuild the colorizer: architecture, weights, settings."""
+    """What a task needs to rebuild the colorizer: its class, architecture, weights, settings."""
     model = colorizer.model
-    return {"config": {**model.config, "architecture": model.architecture,
+    # the class travels (pickled by name) instead of being imported here: the API imports this
+    # module for its folder batches, and an import back would make a loop
+    return {"class": type(colorizer),
+            "config": {**model.config, "architecture": model.architecture,
                        "model_args": model.model_args},
             "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "settings": dataclasses.asdict(colorizer.settings)}
@@ -81,7 +84,6 @@ def model_payload(colorizer) -> dict[str, Any]:
 def colorizer_from(payload: dict[str, Any], gpus: float):
     """The colorizer of :func:`model_payload`, on CUDA when the task holds a GPU, else on
     the best CPU backend."""
-    from streamcolor.api import Colorizer
     from streamcolor.backends import select_backend
     from streamcolor.engine import EngineSettings
     from streamcolor.models import create_model
@@ -91,7 +93,7 @@ def colorizer_from(payload: dict[str, Any], gpus: float):
     model.load_state_dict(payload["state"])
     model.config = config
     backend = select_backend("torch-cuda" if gpus > 0 else "auto", model.eval())
-    return Colorizer(model, settings=EngineSettings(**payload["settings"]), backend=backend)
+    return payload["class"](model, settings=EngineSettings(**payload["settings"]), backend=backend)
 
 
 class _Progress:

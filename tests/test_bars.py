@@ -9,7 +9,7 @@ from conftest import data_file
 from streamcolor import Colorizer
 from streamcolor.api import image_to_L
 from streamcolor.bars import Area, find_active_area
-from streamcolor.train.datasets import read_rgb
+from streamcolor.images import read_rgb
 
 
 def _letterboxed_clip(path, frames=12, bar=24, black=12):

@@ -134,13 +134,18 @@ def test_batch_goes_on_past_a_bad_file(tmp_path):
 
 
 def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
-    """An error that is not ours (a library's, a bug) fails only its film too."""
+    """An error that is not ours (a library's, a bug) fails only its film too; --debug
+    (``reraise``) raises it."""
     import cv2
 
-    from streamcolor.cli import _colorize_folder
+    from streamcolor.api import Colorizer
+    from streamcolor.cli import _print_row, _print_summary
     from streamcolor.pipeline import Report
 
-    class Colorizer:
+    class Failing(Colorizer):
+        def __init__(self) -> None:  # no model: colorize_video below stands in for it
+            pass
+
         def colorize_video(self, src, dst, **options):
             if src.name == "a.mp4":
                 raise cv2.error("OpenCV(5.1.0) resize.cpp:3590: error: (-215:Assertion failed)\nsecond line")
@@ -149,10 +154,12 @@ def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
 
     make_clip(tmp_path / "a.mp4", 64, 48)
     make_clip(tmp_path / "b.mp4", 64, 48)
-    failed = _colorize_folder(Colorizer(), tmp_path, tmp_path / "out", {"overwrite": False})
+    failed = _print_summary(Failing().colorize_folder(tmp_path, tmp_path / "out", on_file=_print_row))
     lines = capsys.readouterr().out.splitlines()
     assert failed == 1 and lines[0].startswith("FAILED a.mp4: unexpected error: OpenCV(5.1.0) resize.cpp")
     assert lines[1:] == ["ok b.mp4: 4 frames, 4.0 fps", "1 of 2 done, 1 failed"]
+    with pytest.raises(cv2.error):
+        Failing().colorize_folder(tmp_path, tmp_path / "out", reraise=True)
 
 
 @pytest.mark.parametrize("option, message", [

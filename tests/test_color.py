@@ -7,7 +7,7 @@ from streamcolor.color import (
     AB_SCALE, L_SCALE, denormalize_ab, denormalize_L, lab_to_linear_rgb, lab_to_rgb, luma_code_to_L, normalize_ab,
     normalize_L, rgb_to_cbcr, rgb_to_lab,
 )
-from streamcolor.train.datasets import read_rgb
+from streamcolor.images import read_rgb
 
 
 class TestRgbToLab:

@@ -21,7 +21,7 @@ gr = pytest.importorskip("gradio", reason="the demo extra (gradio) is not instal
 
 from streamcolor.api import DEFAULT_MODEL  # noqa: E402
 from streamcolor.demo.app import DemoModels, Limits, colorize_clip, colorize_photo, readable_upload  # noqa: E402
-from streamcolor.train.datasets import read_rgb  # noqa: E402
+from streamcolor.images import read_rgb  # noqa: E402
 
 
 def _chroma(rgb: np.ndarray) -> float:

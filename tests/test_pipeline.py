@@ -77,7 +77,7 @@ def test_nothing_left_beside_output(colorized):
 
 def test_colorize_image_shapes_and_L(kodak):
     from streamcolor.color import rgb_to_lab
-    from streamcolor.train.datasets import read_rgb
+    from streamcolor.images import read_rgb
 
     colorizer = Colorizer.from_pretrained(device="cpu")
     rgb = read_rgb(kodak[0])
@@ -111,7 +111,7 @@ def test_strength_scales_colour(kodak):
     from streamcolor.color import rgb_to_lab
     from streamcolor.errors import InputError
     from streamcolor.metrics import colourfulness
-    from streamcolor.train.datasets import read_rgb
+    from streamcolor.images import read_rgb
 
     grey = read_rgb(kodak[0]).mean(-1).astype(np.uint8)
     colorizer = Colorizer.from_pretrained(device="cpu")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import data_file
+from streamcolor.evaluate import SEPIA_AB, evaluate_images, replace_ab
+from streamcolor.film import STOCKS, film_L
+from streamcolor.images import read_rgb
 from streamcolor.metrics import HUE_SECTORS, hue_accuracy, hue_counts
-from streamcolor.train.datasets import read_rgb
-from streamcolor.train.evaluate import SEPIA_AB, evaluate_images, replace_ab
-from streamcolor.train.film import STOCKS, film_L
 
 
 def test_hue_accuracy_of_the_truth_is_one_and_of_grey_zero(kodak):

@@ -105,7 +105,7 @@ def test_engine_holds_frames_for_a_reference_ahead():
 
 
 def test_hints_change_the_colour_near_the_hint_and_little_far_away(kodak):
-    from streamcolor.train.datasets import read_rgb
+    from streamcolor.images import read_rgb
 
     grey = read_rgb(kodak[2]).mean(-1).astype(np.uint8)  # 512 x 768
     colorizer = Colorizer.from_pretrained(HINT_MODEL, device="cpu")

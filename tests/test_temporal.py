@@ -10,10 +10,10 @@ import pytest
 
 from conftest import data_file, moving_pattern
 from streamcolor.api import image_to_L
+from streamcolor.images import resize_short_side
 from streamcolor.media import read_rgb_frames
 from streamcolor.metrics import flicker
 from streamcolor.temporal import CutDetector, EMASmoother, MotionSmoother
-from streamcolor.train.datasets import resize_short_side
 
 
 def test_cut_detector_finds_the_five_cuts_of_six_shots():

@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from streamcolor.color import normalize_ab, normalize_L, rgb_to_lab
-from streamcolor.errors import InputError
-from streamcolor.train.film import film_L
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-
-
-def list_images(dirs: tuple[str, ...] | list[str]) -> list[Path]:
-    """Sorted image files in ``dirs`` (not recursive).
-
-    Raises:
-        InputError: a folder is missing or holds no image.
-    """
-    files: list[Path] = []
-    for d in dirs:
-        found = sorted(p for p in Path(d).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not found:
-            raise InputError(f"no images in {d!r}: give folders of .jpg/.png photos")
-        files += found
-    return files
-
-
-def read_rgb(path: Path | str) -> np.ndarray:
-    """Read an image file as H x W x 3 uint8 RGB.
-
-    Raises:
-        InputError: the file is not a readable image.
-    """
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise InputError(f"cannot read image {str(path)!r}: is it a PNG/JPEG file?")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:
-    """Resize so the short side is ``short`` pixels, aspect kept (area filter when shrinking)."""
-    h, w = image.shape[:2]
-    s = short / min(h, w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    if size == (w, h):
-        return image
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+from streamcolor.film import film_L
+from streamcolor.images import list_images, read_rgb, resize_short_side
 
 
 def to_L_ab(rgb: np.ndarray, L: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 RGB H x W x 3 -> (L (1, H, W), ab (2, H, W)) float32 scaled to [-1, 1].
 
-    ``L`` (float H x W in [0, 100], e.g. :func:`streamcolor.train.film.film_L`) replaces the
+    ``L`` (float H x W in [0, 100], e.g. :func:`streamcolor.film.film_L`) replaces the
     photo's own Lab L; ab is always the photo's.
     """
     lab = rgb_to_lab(rgb.astype(np.float32) / 255)
@@ -70,7 +29,7 @@ class ColorizationDataset(Dataset):
     """Photos resized to short side ``scale``; training items are random ``crop`` squares,
     flipped at random and, with ``rotate90``, turned by +-90 degrees half the time; with
     probability ``film`` the input L is the photo as a random old film stock renders it
-    (:func:`streamcolor.train.film.film_L`), the target ab staying the photo's.
+    (:func:`streamcolor.film.film_L`), the target ab staying the photo's.
 
     Indexed by ``(epoch, index)``: randomness comes from ``(seed, epoch, index)``, so a
     resumed run, or one loading with worker processes, sees exactly the same samples.

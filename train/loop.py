@@ -16,16 +16,17 @@ from tqdm import tqdm
 
 from streamcolor.color import AB_SCALE
 from streamcolor.errors import InputError
+from streamcolor.images import list_images
 from streamcolor.models import create_model, save_pretrained
 from streamcolor.models.hints import expand_input_channels
 from streamcolor.models.io import load_weights
 from streamcolor.models.zhang import hard_encode
 from streamcolor.train.checkpoint import load_checkpoint, save_checkpoint
 from streamcolor.train.config import TrainConfig
-from streamcolor.train.datasets import ColorizationDataset, RunSampler, list_images
-from streamcolor.train.evaluate import validate
+from streamcolor.train.datasets import ColorizationDataset, RunSampler
 from streamcolor.train.objectives import build_objective
 from streamcolor.plots import plot_losses
+from streamcolor.train.validation import validate
 
 CHECKPOINT = "checkpoint.safetensors"
 
