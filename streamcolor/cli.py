@@ -14,7 +14,7 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from streamcolor.errors import StreamcolorError
 
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     from streamcolor.backends import BACKENDS
     from streamcolor.stages.smooth import SMOOTHERS
 
-    parser = argparse.ArgumentParser(prog="streamcolor", description="Colorize black-and-white film.")
+    parser = _Parser(prog="streamcolor", description="Colorize black-and-white film.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="also show progress notes (backend chosen, exports, resume point)")
@@ -102,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's checks (a choice, a number, a missing value) as every other bad value is
+    reported: one line naming the flag, exit 1; argparse prints its usage and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     """A flag per :class:`~streamcolor.media.EncodeSettings` field (``--codec``, ``--crf``, ...):
     its default, type and metadata (``help``, ``choices``) come from the field."""
@@ -129,9 +137,7 @@ def _colorize(args: argparse.Namespace) -> None:
     from streamcolor.media import VIDEO_SUFFIXES
     from streamcolor.pipeline import RunSettings
 
-    if args.batch_size < 1:
-        raise _input_error(f"--batch-size must be at least 1, got {args.batch_size}")
-    encode = _encode_settings(args)
+    run = RunSettings(_encode_settings(args), args.batch_size, args.segment_frames)
     ray = _ray_settings(args)
     folder = Path(args.input).is_dir()
     if folder and Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
@@ -147,8 +153,8 @@ def _colorize(args: argparse.Namespace) -> None:
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength, strength=args.strength,
                                           bars=not args.no_bars, **_optional_settings(args))
-    options = dict(encode=encode, batch_size=args.batch_size, overwrite=args.overwrite, progress=not args.quiet,
-                   resume=args.resume, segment_frames=args.segment_frames)
+    options = dict(encode=run.encode, batch_size=run.batch_size, overwrite=args.overwrite, progress=not args.quiet,
+                   resume=args.resume, segment_frames=run.segment_frames)
     if folder:
         results = colorizer.colorize_folder(args.input, args.output, ray=ray, on_file=_print_row,
                                             reraise=args.debug, **options)
@@ -161,7 +167,7 @@ def _colorize(args: argparse.Namespace) -> None:
         if not args.split:
             raise _input_error("--ray takes a folder of films, or one film with --split")
         frames, seconds = colorize_split(colorizer, Path(args.input), Path(args.output), ray,
-                                         RunSettings(encode, args.batch_size), args.overwrite, not args.quiet)
+                                         run, args.overwrite, not args.quiet)
         print(f"wrote {args.output}: {frames} frames in {seconds:.1f} s ({frames / seconds:.1f} fps) on Ray")
         return
     report = colorizer.colorize_video(args.input, args.output, references=references, **options)

@@ -53,6 +53,12 @@ class RunSettings:
     batch_size: int = 8
     segment_frames: int = 250
 
+    def __post_init__(self) -> None:
+        """Raises InputError for a batch or segment of fewer than 1 frame."""
+        for name, value in (("batch_size", self.batch_size), ("segment_frames", self.segment_frames)):
+            if value < 1:
+                raise InputError(f"{name} (--{name.replace('_', '-')}) must be 1 or more, got {value}")
+
 
 @dataclass(frozen=True)
 class Report:

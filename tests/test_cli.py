@@ -179,6 +179,28 @@ def test_encode_and_ray_options_checked_where_defined(option, message, tmp_path)
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--codec", "xvid"], "--codec: invalid choice"), (["--crf", "2.5"], "--crf: invalid int"),
+    (["--model"], "--model: expected one argument"), (["--backend", "tpu"], "--backend: invalid choice"),
+    (["--batch-size", "0"], "(--batch-size) must be 1 or more"), (["--batch-size", "x"], "--batch-size: invalid int"),
+    (["--smoothing", "wobble"], "--smoothing: invalid choice"), (["--infer-every", "0"], "(--infer-every) must be"),
+    (["--segment-frames", "0"], "(--segment-frames) must be 1 or more"),
+    (["--references", "no_such_folder"], "references folder 'no_such_folder' is not a folder"),
+    (["--split"], "--split needs --ray"), (["--cpus-per-worker", "2"], "--cpus-per-worker needs --ray"),
+    (["--gpus-per-worker", "1"], "--gpus-per-worker needs --ray"), (["--ray", "--workers", "0"], "--workers of 1 or more"),
+])
+def test_every_other_colorize_option_checked(option, message, tmp_path):
+    """Issue 27: a bad value of any colorize option (argparse's own checks included) is one
+    line naming it, exit 1, nothing written."""
+    src = make_clip(tmp_path / "a.mp4", 64, 48)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run("colorize", src, out / "x.mp4", *option)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(out.iterdir()) == []
+
+
 def test_crf_help_names_every_codec():
     from streamcolor.cli import _parser
 
