@@ -454,6 +454,13 @@ def output_size(info: VideoInfo, codec: str) -> tuple[int, int]:
     return width, height
 
 
+def _svt_av1_hangs(width: int, height: int) -> bool:
+    """Sizes at which this build's SVT-AV1 encodes forever: one side under 32 pixels and the
+    other over 64 (2000x16, 128x24, 16x128 hang; 64x16, 640x32, 16x16 do not; probed
+    frame by frame, session 14)."""
+    return min(width, height) < 32 and max(width, height) > 64
+
+
 #: AVFieldOrder of interlaced video -> ffprobe's name for it
 _FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 #: the field orders x264 codes (fields coded and shown in the same order)
@@ -565,6 +572,9 @@ class VideoWriter:
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
         if interlace:  # the container's flag too (Matroska, QuickTime)
             cc.field_order = info.field_order
+        if codec == "av1" and _svt_av1_hangs(stream.width, stream.height):
+            raise InputError(f"the av1 encoder (SVT-AV1) never finishes {stream.width}x{stream.height} video (a side "
+                             "under 32 pixels and the other over 64); --codec vp9 takes any size")
         try:  # now rather than at the first frame, so that a refusal is reported as such
             cc.open()
         except av.FFmpegError as exc:

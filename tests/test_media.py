@@ -427,6 +427,12 @@ def test_odd_and_tiny_frame_sizes(colorizer, tmp_path, caplog):
         frames = list(colorizer.colorize_frames(np.zeros((3, height, width), np.uint8)))
         assert len(frames) == 3 and frames[0].shape == (height, width, 3)
     assert "too small for optical flow" in caplog.text and "colorized without motion smoothing" in caplog.text
+    thin = make_clip(tmp_path / "thin.mkv", 128, 24, frames=3, codec="ffv1")
+    with pytest.raises(InputError, match="SVT-AV1.* never finishes 128x24"):  # it would encode forever
+        colorizer.colorize_video(thin, tmp_path / "thin.mkv.webm", codec="av1")
+    assert not (tmp_path / "thin.mkv.webm").exists()
+    colorizer.colorize_video(make_clip(tmp_path / "64x16.mkv", 64, 16, frames=3, codec="ffv1"),
+                             tmp_path / "64x16.webm", codec="av1")
 
 
 def _two_video_streams(path):
