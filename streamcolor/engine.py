@@ -110,6 +110,7 @@ class Engine:
                  references: dict[int, np.ndarray] | None = None, batch_size: int = 8) -> None:
         self.backend, self.settings = backend, settings
         self.references = dict(references or {})
+        self.warned_small = False  # the too-small-for-flow warning, once per run, not per segment
         self.reset(batch_size)
 
     def reset(self, batch_size: int | None = None) -> None:
@@ -149,8 +150,10 @@ class Engine:
         if self.references:
             raise InputError(f"reference colour is carried along optical flow, which needs {needed}; the generator "
                              f"sees these frames at {size[1]}x{size[0]}")
-        log.warning("the frames are too small for optical flow (the generator sees them at %dx%d; it needs %s): "
-                    "colorized without motion smoothing", size[1], size[0], needed)
+        if not self.warned_small:
+            self.warned_small = True
+            log.warning("the frames are too small for optical flow (the generator sees them at %dx%d; it needs %s): "
+                        "colorized without motion smoothing", size[1], size[0], needed)
         return make_smoother("off", None)
 
     @property

@@ -470,14 +470,18 @@ _X264_FIELDS = {2: "tff", 3: "bff"}
 def _interlace_options(info: VideoInfo, codec: str) -> dict[str, str]:
     """x264 options that code the picture's two fields in the source's order, so that
     players deinterlace it as they did the source; other codecs (and the rare mixed orders)
-    code it progressive, with a warning."""
-    if info.field_order not in _FIELD_ORDERS:
-        return {}
+    code it progressive (:func:`warn_field_order_lost`)."""
     if codec == "h264" and info.field_order in _X264_FIELDS:
         return {"x264-params": f"{_X264_FIELDS[info.field_order]}=1"}
-    log.warning("the source is interlaced (field order %s) and %s does not code that here: the output is "
-                "flagged progressive (--codec h264 keeps tt and bb)", _FIELD_ORDERS[info.field_order], codec)
     return {}
+
+
+def warn_field_order_lost(info: VideoInfo, codec: str) -> None:
+    """Warn when ``codec`` will flag interlaced ``info`` progressive; once per run (a resumed
+    run writes a file per segment)."""
+    if info.field_order in _FIELD_ORDERS and not _interlace_options(info, codec):
+        log.warning("the source is interlaced (field order %s) and %s does not code that here: the output is "
+                    "flagged progressive (--codec h264 keeps tt and bb)", _FIELD_ORDERS[info.field_order], codec)
 
 
 def _encoder_options(codec: str, encode: EncodeSettings) -> dict[str, str]:

@@ -33,7 +33,8 @@ from streamcolor.engine import Engine
 from streamcolor.errors import InputError
 from streamcolor.frame import Frame
 from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
-                               frames_within, mux_segments, output_pix_fmt, output_size, probe)
+                               frames_within, mux_segments, output_pix_fmt, output_size, probe,
+                               warn_field_order_lost)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
 
@@ -190,6 +191,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, fir
 def _resolve(encode: EncodeSettings, dst: Path, info: VideoInfo) -> tuple[EncodeSettings, str, tuple[int, int]]:
     """``encode`` with the codec chosen for ``dst``'s container, and the pixel format and size to encode."""
     codec = encode.codec or default_codec(dst)
+    warn_field_order_lost(info, codec)
     return dataclasses.replace(encode, codec=codec), output_pix_fmt(info, codec), output_size(info, codec)
 
 

@@ -472,6 +472,10 @@ def test_second_video_stream_and_field_order_kept(colorizer, tmp_path, caplog):
                 assert c.streams.video[0].codec_context.field_order == order, path
     colorizer.colorize_video(tmp_path / "tff.mp4", tmp_path / "tff_out.webm")
     assert "interlaced (field order tt) and vp9" in caplog.text
+    caplog.clear()  # a resumed run writes a file per segment, and warns once
+    src = make_clip(tmp_path / "tff_gop2.mp4", 64, 48, frames=12, options={"x264-params": "tff=1:keyint=2"})
+    colorizer.colorize_video(src, tmp_path / "tff_segments.webm", resume=True, segment_frames=2)
+    assert caplog.text.count("interlaced (field order tt)") == 1 and caplog.text.count("too small for optical") == 1
 
 
 def test_still_image_truncated_mp4_and_suffixes_named(colorizer, tmp_path, caplog):
