@@ -93,9 +93,8 @@ def write_table(rows: list, seconds: float, threads: int) -> None:
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, encoder, steps, params, fps, s in rows:
         k, m = s["kodak24"], s["mcmaster18"]
-        if steps is None:  # the baseline row
-            steps, params, fps = "–", float("nan"), float("nan")
-        lines.append(f"| {name} | {encoder} | {steps} | {params:.1f} | {fps:.1f} | {k.psnr:.2f} | {k.ssim:.3f} | "
+        size = "– | –" if steps is None else f"{params:.1f} | {fps:.1f}"  # the baseline row has none
+        lines.append(f"| {name} | {encoder} | {'–' if steps is None else steps} | {size} | {k.psnr:.2f} | {k.ssim:.3f} | "
                      f"{k.ciede2000:.2f} | {k.colourfulness:.1f} | {k.hue['mean']:.2f} | {m.psnr:.2f} | {m.ssim:.3f} | "
                      f"{m.ciede2000:.2f} | {m.colourfulness:.1f} | {m.hue['mean']:.2f} |")
     (ROOT / "docs" / "leaderboard.md").write_text("\n".join(lines) + "\n")
