@@ -99,7 +99,7 @@ class _Counting:
     """The real default backend, counting the frames it is asked to colorize."""
 
     def __init__(self, backend):
-        self.backend, self.frames = backend, 0
+        self.backend, self.frames, self.multiple = backend, 0, backend.multiple
 
     def predict_ab(self, L, hints=None):
         self.frames += len(L)
