@@ -204,11 +204,16 @@ def frames_within(budget: int, frame_bytes: int) -> int:
     return max(8, min(32, budget // max(frame_bytes, 1)))
 
 
+def luma_bytes(info: VideoInfo) -> int:
+    """Bytes of one decoded Y' plane of the video ``info`` describes (8 bits: 1 a sample, more: 2)."""
+    return info.width * info.height * (1 if info.bit_depth == 8 else 2)
+
+
 def read_queue_size(info: VideoInfo) -> int:
     """Decoded pictures the reader may hold ahead of the engine: 32 up to 1080p, 8 at
     3840x2160. Decoding runs well ahead of inference, so a short queue costs no speed, while
     32 4K Y' planes held 265 MB (docs/performance.md, session 14)."""
-    return frames_within(READ_QUEUE_BYTES, info.width * info.height * (1 if info.bit_depth == 8 else 2))
+    return frames_within(READ_QUEUE_BYTES, luma_bytes(info))
 
 
 class VideoReader:

@@ -33,7 +33,7 @@ from streamcolor.engine import Engine
 from streamcolor.errors import InputError
 from streamcolor.frame import Frame
 from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
-                               frames_within, mux_segments, output_pix_fmt, output_size, probe,
+                               frames_within, luma_bytes, mux_segments, output_pix_fmt, output_size, probe,
                                warn_field_order_lost)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
@@ -396,9 +396,8 @@ def encode_queue_size(info: VideoInfo) -> int:
     the bunny clip against 1.89 with 32, and 20-25 % fewer fps, docs/performance.md). 32 jobs
     of 854x480 hold 52 MB; of 3840x2160 they would hold 1 GB, so 4K gets 8.
     """
-    luma = info.width * info.height * (1 if info.bit_depth == 8 else 2)
     lab = ((info.width + 1) // 2) * ((info.height + 1) // 2) * 3 * 4  # float32
-    return frames_within(ENCODE_QUEUE_BYTES, luma + lab)
+    return frames_within(ENCODE_QUEUE_BYTES, luma_bytes(info) + lab)
 
 
 class _EncodeThread:
