@@ -450,7 +450,12 @@ _EVEN_SIZES = {"h264", "h265"}
 def output_size(info: VideoInfo, codec: str) -> tuple[int, int]:
     """(width, height) to encode: the source's, or one pixel more on an odd side for
     H.264 and H.265 (the last column or row repeated, with a warning): the smallest change
-    that keeps every pixel."""
+    that keeps every pixel.
+
+    Raises:
+        InputError: a size the codec's encoder cannot take (:func:`_refuse_size`).
+    """
+    _refuse_size(info.width, info.height, codec)
     if codec not in _EVEN_SIZES or (info.width % 2 == 0 and info.height % 2 == 0):
         return info.width, info.height
     width, height = info.width + info.width % 2, info.height + info.height % 2
@@ -459,11 +464,18 @@ def output_size(info: VideoInfo, codec: str) -> tuple[int, int]:
     return width, height
 
 
-def _svt_av1_hangs(width: int, height: int) -> bool:
-    """Sizes at which this build's SVT-AV1 encodes forever: one side under 32 pixels and the
-    other over 64 (2000x16, 128x24, 16x128 hang; 64x16, 640x32, 16x16 do not; probed
-    frame by frame, session 14)."""
-    return min(width, height) < 32 and max(width, height) > 64
+def _refuse_size(width: int, height: int, codec: str) -> None:
+    """Refuse, before anything is written or warned, a size this build's encoder cannot code:
+    SVT-AV1 encodes forever with one side under 32 pixels and the other over 64 (2000x16,
+    128x24, 16x128 hang; 64x16, 640x32, 16x16 do not; session 14); x265 refuses a side under
+    16 pixels after the padding to even sizes (14x64 and 12x12 refused, 16x16 and 16x2000 not;
+    session 15)."""
+    if codec == "av1" and min(width, height) < 32 and max(width, height) > 64:
+        raise InputError(f"the av1 encoder (SVT-AV1) never finishes {width}x{height} video (a side under 32 pixels "
+                         "and the other over 64); --codec vp9 takes any size")
+    if codec == "h265" and min(width + width % 2, height + height % 2) < 16:
+        raise InputError(f"the h265 encoder (x265) refuses {width}x{height} video (a side under 16 pixels); "
+                         "--codec vp9 takes any size")
 
 
 #: AVFieldOrder of interlaced video -> ffprobe's name for it
@@ -581,9 +593,6 @@ class VideoWriter:
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
         if interlace:  # the container's flag too (Matroska, QuickTime)
             cc.field_order = info.field_order
-        if codec == "av1" and _svt_av1_hangs(stream.width, stream.height):
-            raise InputError(f"the av1 encoder (SVT-AV1) never finishes {stream.width}x{stream.height} video (a side "
-                             "under 32 pixels and the other over 64); --codec vp9 takes any size")
         try:  # now rather than at the first frame, so that a refusal is reported as such
             cc.open()
         except av.FFmpegError as exc:

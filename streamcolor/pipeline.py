@@ -153,13 +153,13 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
     if info.has_alpha:
         log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", source.name)
     engine.reset(settings.batch_size)
-    bar = tqdm(total=info.frames or None, unit="frame", desc="colorize", disable=not progress)
-    run = _Run(engine, settings, info, bar, on_batch)
-    if resume_run is None:
-        frames, copied = run.whole(source, dst)
-    else:
-        frames, copied = run.segmented(source, dst, resume_run)
-    bar.close()
+    # delay: a refusal while the output opens is then the only line on stderr
+    with tqdm(total=info.frames or None, unit="frame", desc="colorize", disable=not progress, delay=0.5) as bar:
+        run = _Run(engine, settings, info, bar, on_batch)
+        if resume_run is None:
+            frames, copied = run.whole(source, dst)
+        else:
+            frames, copied = run.segmented(source, dst, resume_run)
     return Report(frames, copied, time.perf_counter() - started, {**run.stages, **engine.seconds})
 
 

@@ -431,6 +431,10 @@ def test_odd_and_tiny_frame_sizes(colorizer, tmp_path, caplog):
     with pytest.raises(InputError, match="SVT-AV1.* never finishes 128x24"):  # it would encode forever
         colorizer.colorize_video(thin, tmp_path / "thin.mkv.webm", codec="av1")
     assert not (tmp_path / "thin.mkv.webm").exists()
+    caplog.clear()
+    with pytest.raises(InputError, match="x265.* refuses 1x1"):  # refused before the padding is announced
+        colorizer.colorize_video(tmp_path / "1x1.mkv", tmp_path / "one.mp4", codec="h265")
+    assert "odd side" not in caplog.text and not (tmp_path / "one.mp4").exists()
     colorizer.colorize_video(make_clip(tmp_path / "64x16.mkv", 64, 16, frames=3, codec="ffv1"),
                              tmp_path / "64x16.webm", codec="av1")
 
