@@ -18,6 +18,8 @@ from streamcolor.models.registry import create_model
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+#: optional: grey frames that set int8 activation ranges (streamcolor.backends.onnx_backend)
+CALIBRATION_FILE = "calibration.safetensors"
 
 
 def shipped_dir() -> Path:
@@ -109,4 +111,22 @@ def from_pretrained(dir_or_name: str | os.PathLike) -> nn.Module:
     model = create_model(config["architecture"], **config["model_args"])
     model.load_state_dict(load_weights(directory))
     model.config = config
+    model.calibration = load_calibration(directory)
     return model.eval()
+
+
+def save_calibration(directory: str | os.PathLike, L: torch.Tensor) -> Path:
+    """Write ``calibration.safetensors``: uint8 L ``(N, 1, H, W)`` (Lab L scaled to 0-255) of
+    grey frames like those the model will colorize; int8 backends take their activation ranges
+    from them."""
+    if L.dtype != torch.uint8 or L.ndim != 4 or L.shape[1] != 1:
+        raise ValueError(f"calibration L: uint8 (N, 1, H, W); got {L.dtype} {tuple(L.shape)}")
+    path = Path(directory) / CALIBRATION_FILE
+    save_file({"L": L.contiguous()}, str(path))
+    return path
+
+
+def load_calibration(directory: str | os.PathLike) -> torch.Tensor | None:
+    """float32 L ``(N, 1, H, W)`` in [-1, 1] from ``calibration.safetensors``, or None without one."""
+    path = Path(directory) / CALIBRATION_FILE
+    return load_file(str(path))["L"].float() / 127.5 - 1 if path.is_file() else None

@@ -67,6 +67,44 @@ def test_onnxruntime_matches_torch_on_film_frames(tmp_path, monkeypatch):
     np.testing.assert_allclose(OnnxBackend(model).predict_ab(L), ab, atol=1e-4)  # a corrupt entry is rebuilt
 
 
+def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak, caplog):
+    import onnx
+    from streamcolor.api import image_to_L
+    from streamcolor.images import read_rgb, resize_short_side
+    from streamcolor.models import from_pretrained
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model = from_pretrained(DEFAULT_MODEL)
+    assert model.calibration.shape[1] == 1 and -1 <= model.calibration.min() < model.calibration.max() <= 1
+    with caplog.at_level(logging.INFO, logger="streamcolor"):
+        int8 = select_backend("auto", model) if not torch.cuda.is_available() else OnnxBackend(model, precision="int8")
+    assert int8.name == "onnxruntime-int8"
+    graph = onnx.load(str(onnx_cache_path(model, model.calibration)))
+    assert sum(node.op_type == "QuantizeLinear" for node in graph.graph.node) > 50  # every conv's input
+    L = np.stack([image_to_L(resize_short_side(read_rgb(path), 128)) for path in kodak[:3]])  # (3, 128, 192)
+    fp32 = OnnxBackend(model).predict_ab(L)
+    ab = int8.predict_ab(L)
+    assert ab.shape == fp32.shape == (3, 128, 192, 2)
+    assert np.abs(ab - fp32).mean() < 1.5 and np.abs(fp32).mean() > 5  # Lab units: the same colour, not grey
+
+
+def test_int8_needs_calibration_frames(no_tensorrt, tmp_path):
+    from streamcolor.models import from_pretrained, save_calibration, save_pretrained
+
+    model = create_model("unet_tiny")
+    assert getattr(model, "calibration", None) is None
+    with pytest.raises(InputError, match="'onnxruntime-int8' cannot run here: int8 needs the model's calibration"):
+        select_backend("onnxruntime-int8", model)
+    if not torch.cuda.is_available():
+        assert select_backend("auto", model).name == "onnxruntime"
+    save_pretrained(model, tmp_path)
+    with pytest.raises(ValueError, match="uint8"):
+        save_calibration(tmp_path, torch.zeros(2, 1, 32, 32))
+    save_calibration(tmp_path, torch.tensor([0, 255], dtype=torch.uint8).reshape(1, 1, 1, 2).repeat(2, 1, 32, 16))
+    loaded = from_pretrained(tmp_path).calibration
+    assert loaded.shape == (2, 1, 32, 32) and loaded.min() == -1 and loaded.max() == 1
+
+
 def test_named_backend_that_cannot_run(no_tensorrt):
     with pytest.raises(InputError, match="'tensorrt' cannot run here"):
         select_backend("tensorrt", create_model("unet_tiny"))

@@ -1,7 +1,7 @@
 """Backends run a generator: ``predict_ab(L_batch) -> ab_batch`` (see :mod:`.base`).
 
-``select_backend("auto", ...)`` prefers tensorrt > torch-cuda > onnxruntime (the fast CPU
-path) > torch-cpu and logs the choice and why each better one was skipped.
+``select_backend("auto", ...)`` prefers tensorrt > torch-cuda > onnxruntime-int8 (the fast CPU
+path, for models that ship calibration frames) > onnxruntime > torch-cpu and logs the choice and why each better one was skipped.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ def _onnxruntime(model: nn.Module) -> Backend:
     return OnnxBackend(model)
 
 
+def _onnxruntime_int8(model: nn.Module) -> Backend:
+    from streamcolor.backends.onnx_backend import OnnxBackend
+
+    return OnnxBackend(model, precision="int8")
+
+
 def _torch_cpu(model: nn.Module) -> Backend:
     return TorchBackend(model, "cpu")
 
@@ -45,6 +51,7 @@ def _torch_cpu(model: nn.Module) -> Backend:
 BACKENDS: dict[str, Callable[[nn.Module], Backend]] = {
     "tensorrt": _tensorrt,
     "torch-cuda": _torch_cuda,
+    "onnxruntime-int8": _onnxruntime_int8,
     "onnxruntime": _onnxruntime,
     "torch-cpu": _torch_cpu,
 }
