@@ -67,7 +67,7 @@ def test_onnxruntime_matches_torch_on_film_frames(tmp_path, monkeypatch):
     np.testing.assert_allclose(OnnxBackend(model).predict_ab(L), ab, atol=1e-4)  # a corrupt entry is rebuilt
 
 
-def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak, caplog):
+def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak):
     import onnx
     from streamcolor.api import image_to_L
     from streamcolor.images import read_rgb, resize_short_side
@@ -76,9 +76,10 @@ def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak, ca
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     model = from_pretrained(DEFAULT_MODEL)
     assert model.calibration.shape[1] == 1 and -1 <= model.calibration.min() < model.calibration.max() <= 1
-    with caplog.at_level(logging.INFO, logger="streamcolor"):
-        int8 = select_backend("auto", model) if not torch.cuda.is_available() else OnnxBackend(model, precision="int8")
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in the CLI, not under pytest's capture
+    int8 = select_backend("auto", model) if not torch.cuda.is_available() else OnnxBackend(model, precision="int8")
     assert int8.name == "onnxruntime-int8"
+    assert logging.getLogger().handlers == []  # the quantizer's logging left no handler behind
     graph = onnx.load(str(onnx_cache_path(model, model.calibration)))
     assert sum(node.op_type == "QuantizeLinear" for node in graph.graph.node) > 50  # every conv's input
     L = np.stack([image_to_L(resize_short_side(read_rgb(path), 128)) for path in kodak[:3]])  # (3, 128, 192)

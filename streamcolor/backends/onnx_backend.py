@@ -80,6 +80,9 @@ def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
 
     prepared = path.with_name(f"{path.stem}.{os.getpid()}.pre")
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+    # the tool logs through the root logger, which gives it a handler of its own: our log lines
+    # would then print twice for the rest of the run
+    root_handlers = list(logging.getLogger().handlers)
     try:
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)  # folds BatchNorm into the convs
         # the ab layer's range, set on film frames that ask for little colour, would clip colourful
@@ -89,6 +92,7 @@ def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=last_conv)
         tmp.replace(path)
     finally:
+        logging.getLogger().handlers[:] = root_handlers
         prepared.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
 
