@@ -89,6 +89,16 @@ def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak):
     assert np.abs(ab - fp32).mean() < 1.5 and np.abs(fp32).mean() > 5  # Lab units: the same colour, not grey
 
 
+def test_int8_weights_keep_to_7_bits_only_where_products_can_saturate():
+    from streamcolor.backends.onnx_backend import needs_reduced_range
+
+    assert not needs_reduced_range("x86_64", "flags : fpu avx2 avx512f avx512_vnni")
+    assert not needs_reduced_range("x86_64", "flags : fpu avx2 avx_vnni")
+    assert needs_reduced_range("x86_64", "flags : fpu avx2 avx512f")
+    assert needs_reduced_range("AMD64", None)  # Windows: no /proc/cpuinfo to tell
+    assert not needs_reduced_range("aarch64", None) and not needs_reduced_range("arm64", "Features : asimd")
+
+
 def test_int8_needs_calibration_frames(no_tensorrt, tmp_path):
     from streamcolor.models import from_pretrained, save_calibration, save_pretrained
 
