@@ -224,8 +224,9 @@ class Colorizer:
         Args:
             name: shipped name or folder; None = :data:`DEFAULT_MODEL`.
             device: ``"cpu"``, ``"cuda"``; None = CUDA when available (torch backend).
-            backend: ``"auto"``, ``"tensorrt"``, ``"torch-cuda"``, ``"torch-cpu"`` (see
-                :func:`streamcolor.backends.select_backend`); overrides ``device``.
+            backend: ``"auto"``, ``"tensorrt"``, ``"torch-cuda"``, ``"onnxruntime-int8"``,
+                ``"onnxruntime"``, ``"torch-cpu"`` (see :func:`streamcolor.backends.select_backend`);
+                overrides ``device``.
             settings: :class:`EngineSettings` fields (``smoothing``, ``smooth_strength`` ...).
 
         Raises:

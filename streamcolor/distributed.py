@@ -78,6 +78,7 @@ def model_payload(colorizer) -> dict[str, Any]:
             "config": {**model.config, "architecture": model.architecture,
                        "model_args": model.model_args},
             "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "calibration": getattr(model, "calibration", None),  # so that CPU workers can run int8
             "settings": dataclasses.asdict(colorizer.settings)}
 
 
@@ -91,7 +92,7 @@ def colorizer_from(payload: dict[str, Any], gpus: float):
     config = payload["config"]
     model = create_model(config["architecture"], **config["model_args"])
     model.load_state_dict(payload["state"])
-    model.config = config
+    model.config, model.calibration = config, payload["calibration"]
     backend = select_backend("torch-cuda" if gpus > 0 else "auto", model.eval())
     return payload["class"](model, settings=EngineSettings(**payload["settings"]), backend=backend)
 

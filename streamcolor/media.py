@@ -593,6 +593,7 @@ class VideoWriter:
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
         if interlace:  # the container's flag too (Matroska, QuickTime)
             cc.field_order = info.field_order
+        _refuse_size(stream.width, stream.height, codec)  # output_size checks too, before its warning
         try:  # now rather than at the first frame, so that a refusal is reported as such
             cc.open()
         except av.FFmpegError as exc:

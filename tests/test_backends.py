@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import platform
 import subprocess
 import sys
 
@@ -32,7 +33,7 @@ def test_auto_falls_back_and_logs_why(no_tensorrt, caplog):
     assert "tensorrt skipped" in caplog.text
     if not torch.cuda.is_available():
         assert isinstance(backend, OnnxBackend)
-        assert "torch-cuda skipped: no CUDA device" in caplog.text and "backend: onnxruntime" in caplog.text
+        assert "torch-cuda skipped: no CUDA device" in caplog.text and "backend: onnxruntime (" in caplog.text
 
 
 def test_auto_without_onnxruntime_uses_torch_cpu(no_tensorrt, monkeypatch, caplog):
@@ -70,12 +71,17 @@ def test_onnxruntime_matches_torch_on_film_frames(tmp_path, monkeypatch):
 def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak):
     import onnx
     from streamcolor.api import image_to_L
+    from streamcolor.backends.onnx_backend import _cpu_features, int8_supported
     from streamcolor.images import read_rgb, resize_short_side
     from streamcolor.models import from_pretrained
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     model = from_pretrained(DEFAULT_MODEL)
     assert model.calibration.shape[1] == 1 and -1 <= model.calibration.min() < model.calibration.max() <= 1
+    if not int8_supported(platform.machine(), _cpu_features()):
+        with pytest.raises(InputError, match="AVX-512 VNNI only"):
+            select_backend("onnxruntime-int8", model)
+        pytest.skip("this CPU lacks AVX-512 VNNI: int8 is refused here (checked above) and auto keeps fp32")
     monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in the CLI, not under pytest's capture
     int8 = select_backend("auto", model) if not torch.cuda.is_available() else OnnxBackend(model, precision="int8")
     assert int8.name == "onnxruntime-int8"
@@ -87,25 +93,33 @@ def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak):
     ab = int8.predict_ab(L)
     assert ab.shape == fp32.shape == (3, 128, 192, 2)
     assert np.abs(ab - fp32).mean() < 1.5 and np.abs(fp32).mean() > 5  # Lab units: the same colour, not grey
+    onnx_cache_path(model).write_bytes(b"not a model")  # a corrupt fp32 entry is rebuilt for a new int8 build
+    onnx_cache_path(model, model.calibration).unlink()
+    np.testing.assert_array_equal(OnnxBackend(model, precision="int8").predict_ab(L), ab)
 
 
-def test_int8_weights_keep_to_7_bits_only_where_products_can_saturate():
-    from streamcolor.backends.onnx_backend import needs_reduced_range
+def test_int8_only_on_x86_with_vnni():
+    from streamcolor.backends.onnx_backend import int8_supported
 
-    assert not needs_reduced_range("x86_64", "flags : fpu avx2 avx512f avx512_vnni")
-    assert not needs_reduced_range("x86_64", "flags : fpu avx2 avx_vnni")
-    assert needs_reduced_range("x86_64", "flags : fpu avx2 avx512f")
-    assert needs_reduced_range("AMD64", None)  # Windows: no /proc/cpuinfo to tell
-    assert not needs_reduced_range("aarch64", None) and not needs_reduced_range("arm64", "Features : asimd")
+    assert int8_supported("x86_64", {"AVX2": True, "AVX512F": True, "AVX512VNNI": True})
+    assert int8_supported("AMD64", {"AVX512VNNI": True})
+    assert not int8_supported("x86_64", {"AVX2": True, "AVX512F": True, "AVX512VNNI": False})
+    assert not int8_supported("x86_64", {"AVX2": True})
+    assert not int8_supported("aarch64", {"ASIMD": True}) and not int8_supported("arm64", {})
 
 
-def test_int8_needs_calibration_frames(no_tensorrt, tmp_path):
+def test_int8_needs_calibration_frames(no_tensorrt, tmp_path, monkeypatch):
     from streamcolor.models import from_pretrained, save_calibration, save_pretrained
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     model = create_model("unet_tiny")
     assert getattr(model, "calibration", None) is None
     with pytest.raises(InputError, match="'onnxruntime-int8' cannot run here: int8 needs the model's calibration"):
         select_backend("onnxruntime-int8", model)
+    model.calibration = torch.zeros(2, 1, 30, 44)  # the model's multiple is 8
+    with pytest.raises(InputError, match="calibration frames are 44x30; int8 needs sides that are multiples of 8"):
+        select_backend("onnxruntime-int8", model)
+    model.calibration = None
     if not torch.cuda.is_available():
         assert select_backend("auto", model).name == "onnxruntime"
     save_pretrained(model, tmp_path)

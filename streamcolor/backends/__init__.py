@@ -1,7 +1,8 @@
 """Backends run a generator: ``predict_ab(L_batch) -> ab_batch`` (see :mod:`.base`).
 
 ``select_backend("auto", ...)`` prefers tensorrt > torch-cuda > onnxruntime-int8 (the fast CPU
-path, for models that ship calibration frames) > onnxruntime > torch-cpu and logs the choice and why each better one was skipped.
+path, for models that ship calibration frames, on x86 with AVX-512 VNNI) > onnxruntime >
+torch-cpu and logs the choice and why each better one was skipped.
 """
 
 from __future__ import annotations

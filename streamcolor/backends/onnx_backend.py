@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 import platform
-import re
 import time
 import warnings
 from pathlib import Path
@@ -38,31 +37,31 @@ OPSET = 17
 
 #: precision -> what the backend is called in the registry and in logs
 PRECISIONS = {"fp32": "onnxruntime", "int8": "onnxruntime-int8"}
-#: part of the int8 cache key: change it whenever :func:`quantize_int8` quantizes differently
-INT8_RECIPE = "qdq u8 activations minmax over frames at gamma 1, 0.6, 1.6; s8 weights per channel; last conv fp32"
 #: the calibration frames are also seen through these tone curves (L ** gamma): films lighter or
 #: darker than the calibration clip then stay inside the activation ranges (kodak24 colourfulness
 #: 28.1 -> 28.5, mcmaster18 29.3 -> 30.4 with chaplin's frames; fp32: 28.8, 30.9)
 CALIBRATION_GAMMAS = (1.0, 0.6, 1.6)
+#: how :func:`quantize_int8` quantizes, as part of the int8 cache key (with the gammas above)
+INT8_RECIPE = "QDQ; uint8 activations, min/max; int8 weights per channel; last conv fp32"
+_X86 = {"x86_64", "amd64", "i386", "i686", "x86"}
 
 
-def needs_reduced_range(machine: str, cpuinfo: str | None) -> bool:
-    """Whether int8 weights must keep to 7 bits on this CPU: x86 without VNNI multiplies
-    uint8 x int8 with AVX2 / AVX-512 instructions that add pairs of products in int16 and can
-    saturate (ONNX Runtime's quantization docs: ``reduce_range`` for non-VNNI CPUs); x86 with
-    VNNI and ARM do not. ``machine`` is :func:`platform.machine`, ``cpuinfo`` the text of
-    /proc/cpuinfo (None where there is none: then x86 is taken to lack VNNI)."""
-    if machine.lower() not in {"x86_64", "amd64", "i386", "i686", "x86"}:
-        return False
-    return cpuinfo is None or not re.search(r"\b(avx512_vnni|avx_vnni)\b", cpuinfo)
+def int8_supported(machine: str, cpu_features: dict[str, bool]) -> bool:
+    """Whether the int8 graph runs here: x86 with AVX-512 VNNI only. Without VNNI, x86 multiplies
+    uint8 x int8 with instructions that add pairs of products in int16 and can saturate (ONNX
+    Runtime's quantization docs); the 7-bit weights that avoid it took the colour 3x further from
+    fp32 (mean |Δab| 2.07 against 0.68 on three kodak24 photos, session 15), and ARM was never
+    measured, so both keep fp32. ``machine`` is :func:`platform.machine`, ``cpu_features``
+    numpy's table of the CPU's features."""
+    return machine.lower() in _X86 and bool(cpu_features.get("AVX512VNNI"))
 
 
-def _reduced_range_here() -> bool:
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        cpuinfo = None
-    return needs_reduced_range(platform.machine(), cpuinfo)
+def _cpu_features() -> dict[str, bool]:
+    try:  # numpy detects the CPU's features at import, on every OS
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__
+    return __cpu_features__
 
 
 def onnx_cache_path(model: nn.Module, calibration: torch.Tensor | None = None) -> Path:
@@ -70,8 +69,8 @@ def onnx_cache_path(model: nn.Module, calibration: torch.Tensor | None = None) -
     versions); with ``calibration``, its int8 quantization (changes with those frames too)."""
     parts = [weights_digest(model), f"opset{OPSET}", *(f"{p}={package_version(p)}" for p in ("torch", "onnx"))]
     if calibration is not None:
-        parts += [INT8_RECIPE, f"reduce_range={_reduced_range_here()}",
-                  hashlib.sha256(calibration.numpy().tobytes()).hexdigest(), f"onnxruntime={package_version('onnxruntime')}"]
+        parts += [INT8_RECIPE, f"gammas={CALIBRATION_GAMMAS}", hashlib.sha256(calibration.numpy().tobytes()).hexdigest(),
+                  f"onnxruntime={package_version('onnxruntime')}"]
     return cache_dir("onnx") / f"{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.onnx"
 
 
@@ -84,15 +83,17 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     axes = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation on every call
-        torch.onnx.export(model, (example,), str(tmp), input_names=["L"], output_names=["ab"], opset_version=OPSET,
-                          dynamic_axes={"L": axes, "ab": axes}, dynamo=False)
-    tmp.replace(path)
+        try:
+            torch.onnx.export(model, (example,), str(tmp), input_names=["L"], output_names=["ab"], opset_version=OPSET,
+                              dynamic_axes={"L": axes, "ab": axes}, dynamo=False)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
     """Quantize the exported graph ``fp32`` to int8 QDQ at ``path`` with ONNX Runtime's tool:
-    weights per output channel (7-bit where :func:`needs_reduced_range`: kodak24 hue 0.528 ->
-    0.514 when forced here), activations to uint8 over their min/max on ``calibration``
+    weights per output channel, activations to uint8 over their min/max on ``calibration``
     (float32 L ``(N, 1, H, W)`` in [-1, 1], one frame at a time, each also through
     :data:`CALIBRATION_GAMMAS`); the last convolution, which gives ab, stays fp32. Written to a
     temporary file and renamed."""
@@ -119,8 +120,7 @@ def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
         # scenes (kodak24 colourfulness 28.8 -> 25.1 with it in int8, 28.1 without, for 5 % more time)
         last_conv = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"][-1:]
         quantize_static(str(prepared), str(tmp), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        reduce_range=_reduced_range_here(), activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, nodes_to_exclude=last_conv)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=last_conv)
         tmp.replace(path)
     finally:
         logging.getLogger().handlers[:] = root_handlers
@@ -141,8 +141,10 @@ class OnnxBackend(Backend):
 
     Raises:
         ImportError: onnxruntime or onnx is not installed.
+        ValueError: an unknown ``precision``.
         RuntimeError: the model cannot be exported, quantized (int8 without calibration
-            frames) or loaded.
+            frames, with frames of sides that are not multiples of the model's, or on a CPU
+            without VNNI: :func:`int8_supported`) or loaded.
     """
 
     name = "onnxruntime"
@@ -153,10 +155,11 @@ class OnnxBackend(Backend):
         if precision not in PRECISIONS:
             raise ValueError(f"precision: one of {', '.join(PRECISIONS)}; got {precision!r}")
         calibration = getattr(model, "calibration", None) if precision == "int8" else None
-        if precision == "int8" and calibration is None:
-            raise RuntimeError("int8 needs the model's calibration frames (calibration.safetensors beside its weights)")
+        if precision == "int8":
+            self._check_int8(calibration, model.multiple)
         model = model.eval().float().cpu()
-        fp32, path = onnx_cache_path(model), onnx_cache_path(model, calibration)
+        fp32 = onnx_cache_path(model)
+        path = fp32 if calibration is None else onnx_cache_path(model, calibration)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) // 2)
         # idle pool threads would otherwise spin, taking the cores the decoder, the encoder
@@ -166,7 +169,8 @@ class OnnxBackend(Backend):
         if session is None:
             started = time.perf_counter()
             try:
-                if not fp32.is_file():
+                # a corrupt fp32 entry would fail every int8 build: loading it checks it (and drops it)
+                if path == fp32 or self._load(onnxruntime, fp32, options) is None:
                     export_onnx(model, fp32)
                 if calibration is not None:
                     quantize_int8(fp32, path, calibration)
@@ -178,6 +182,16 @@ class OnnxBackend(Backend):
         self.session = session
         self.multiple = model.multiple
         self.name = PRECISIONS[precision]
+
+    @staticmethod
+    def _check_int8(calibration: torch.Tensor | None, multiple: int) -> None:
+        if calibration is None:
+            raise RuntimeError("int8 needs the model's calibration frames (calibration.safetensors beside its weights)")
+        if calibration.shape[-2] % multiple or calibration.shape[-1] % multiple:
+            raise RuntimeError(f"the calibration frames are {calibration.shape[-1]}x{calibration.shape[-2]}; "
+                               f"int8 needs sides that are multiples of {multiple}")
+        if not int8_supported(platform.machine(), _cpu_features()):
+            raise RuntimeError("int8 is used on x86 CPUs with AVX-512 VNNI only (elsewhere its colour was not kept)")
 
     @staticmethod
     def _load(onnxruntime, path: Path, options):
