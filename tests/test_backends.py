@@ -108,6 +108,16 @@ def test_int8_only_on_x86_with_vnni():
     assert not int8_supported("aarch64", {"ASIMD": True}) and not int8_supported("arm64", {})
 
 
+def test_int8_cache_key_follows_the_quantization_settings(tmp_path, monkeypatch):
+    from streamcolor.backends import onnx_backend
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model, frames = create_model("unet_tiny"), torch.zeros(2, 64, 64)
+    fp32, int8 = onnx_backend.onnx_cache_path(model), onnx_backend.onnx_cache_path(model, frames)
+    monkeypatch.setitem(onnx_backend.INT8_SETTINGS, "per_channel", False)
+    assert onnx_backend.onnx_cache_path(model) == fp32 and onnx_backend.onnx_cache_path(model, frames) not in (fp32, int8)
+
+
 def test_int8_needs_calibration_frames(no_tensorrt, tmp_path, monkeypatch):
     from streamcolor.models import from_pretrained, save_calibration, save_pretrained
 

@@ -41,8 +41,10 @@ PRECISIONS = {"fp32": "onnxruntime", "int8": "onnxruntime-int8"}
 #: darker than the calibration clip then stay inside the activation ranges (kodak24 colourfulness
 #: 28.1 -> 28.5, mcmaster18 29.3 -> 30.4 with chaplin's frames; fp32: 28.8, 30.9)
 CALIBRATION_GAMMAS = (1.0, 0.6, 1.6)
-#: how :func:`quantize_int8` quantizes, as part of the int8 cache key (with the gammas above)
-INT8_RECIPE = "QDQ; uint8 activations, min/max; int8 weights per channel; last conv fp32"
+#: the arguments :func:`quantize_int8` gives ONNX Runtime's ``quantize_static`` (names of its enums;
+#: min/max calibration, its default); the int8 cache key is built from them, so a change here
+#: makes a new cache entry
+INT8_SETTINGS = {"quant_format": "QDQ", "per_channel": True, "activation_type": "QUInt8", "weight_type": "QInt8"}
 _X86 = {"x86_64", "amd64", "i386", "i686", "x86"}
 
 
@@ -69,7 +71,7 @@ def onnx_cache_path(model: nn.Module, calibration: torch.Tensor | None = None) -
     versions); with ``calibration``, its int8 quantization (changes with those frames too)."""
     parts = [weights_digest(model), f"opset{OPSET}", *(f"{p}={package_version(p)}" for p in ("torch", "onnx"))]
     if calibration is not None:
-        parts += [INT8_RECIPE, f"gammas={CALIBRATION_GAMMAS}", hashlib.sha256(calibration.numpy().tobytes()).hexdigest(),
+        parts += [repr(sorted(INT8_SETTINGS.items())), "last conv fp32", f"gammas={CALIBRATION_GAMMAS}", hashlib.sha256(calibration.numpy().tobytes()).hexdigest(),
                   f"onnxruntime={package_version('onnxruntime')}"]
     return cache_dir("onnx") / f"{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.onnx"
 
@@ -119,8 +121,9 @@ def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
         # the ab layer's range, set on film frames that ask for little colour, would clip colourful
         # scenes (kodak24 colourfulness 28.8 -> 25.1 with it in int8, 28.1 without, for 5 % more time)
         last_conv = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"][-1:]
-        quantize_static(str(prepared), str(tmp), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=last_conv)
+        settings = {name: QuantFormat[value] if name == "quant_format" else QuantType[value] if name.endswith("_type")
+                    else value for name, value in INT8_SETTINGS.items()}
+        quantize_static(str(prepared), str(tmp), Frames(), nodes_to_exclude=last_conv, **settings)
         tmp.replace(path)
     finally:
         logging.getLogger().handlers[:] = root_handlers
