@@ -14,7 +14,7 @@ import torch
 from streamcolor.api import DEFAULT_MODEL
 from streamcolor.backends import TorchBackend, select_backend
 from streamcolor.backends.cache import weights_digest
-from streamcolor.backends.onnx_backend import OnnxBackend, onnx_cache_path
+from streamcolor.backends.onnx_backend import OnnxBackend, int8_cache_path, onnx_cache_path
 from streamcolor.backends.tensorrt import cache_key
 from conftest import data_file
 from streamcolor.errors import InputError
@@ -86,7 +86,7 @@ def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak):
     int8 = select_backend("auto", model) if not torch.cuda.is_available() else OnnxBackend(model, precision="int8")
     assert int8.name == "onnxruntime-int8"
     assert logging.getLogger().handlers == []  # the quantizer's logging left no handler behind
-    graph = onnx.load(str(onnx_cache_path(model, model.calibration)))
+    graph = onnx.load(str(int8_cache_path(onnx_cache_path(model), model.calibration)))
     assert sum(node.op_type == "QuantizeLinear" for node in graph.graph.node) > 50  # every conv's input
     L = np.stack([image_to_L(resize_short_side(read_rgb(path), 128)) for path in kodak[:3]])  # (3, 128, 192)
     fp32 = OnnxBackend(model).predict_ab(L)
@@ -94,7 +94,7 @@ def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak):
     assert ab.shape == fp32.shape == (3, 128, 192, 2)
     assert np.abs(ab - fp32).mean() < 1.5 and np.abs(fp32).mean() > 5  # Lab units: the same colour, not grey
     onnx_cache_path(model).write_bytes(b"not a model")  # a corrupt fp32 entry is rebuilt for a new int8 build
-    onnx_cache_path(model, model.calibration).unlink()
+    int8_cache_path(onnx_cache_path(model), model.calibration).unlink()
     np.testing.assert_array_equal(OnnxBackend(model, precision="int8").predict_ab(L), ab)
 
 
@@ -113,9 +113,12 @@ def test_int8_cache_key_follows_the_quantization_settings(tmp_path, monkeypatch)
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     model, frames = create_model("unet_tiny"), torch.zeros(2, 64, 64)
-    fp32, int8 = onnx_backend.onnx_cache_path(model), onnx_backend.onnx_cache_path(model, frames)
+    fp32 = onnx_backend.onnx_cache_path(model)
+    int8 = onnx_backend.int8_cache_path(fp32, frames)
+    assert int8.parent == fp32.parent and int8 != fp32
     monkeypatch.setitem(onnx_backend.INT8_SETTINGS, "per_channel", False)
-    assert onnx_backend.onnx_cache_path(model) == fp32 and onnx_backend.onnx_cache_path(model, frames) not in (fp32, int8)
+    assert onnx_backend.int8_cache_path(fp32, frames) not in (fp32, int8)
+    assert onnx_backend.int8_cache_path(fp32, frames + 0.5) != onnx_backend.int8_cache_path(fp32, frames)
 
 
 def test_int8_needs_calibration_frames(no_tensorrt, tmp_path, monkeypatch):

@@ -66,14 +66,18 @@ def _cpu_features() -> dict[str, bool]:
     return __cpu_features__
 
 
-def onnx_cache_path(model: nn.Module, calibration: torch.Tensor | None = None) -> Path:
-    """Where the exported ``model`` is cached (changes with its weights and the exporter's
-    versions); with ``calibration``, its int8 quantization (changes with those frames too)."""
+def onnx_cache_path(model: nn.Module) -> Path:
+    """Where the exported ``model`` is cached (changes with its weights and the exporter's versions)."""
     parts = [weights_digest(model), f"opset{OPSET}", *(f"{p}={package_version(p)}" for p in ("torch", "onnx"))]
-    if calibration is not None:
-        parts += [repr(sorted(INT8_SETTINGS.items())), "last conv fp32", f"gammas={CALIBRATION_GAMMAS}", hashlib.sha256(calibration.numpy().tobytes()).hexdigest(),
-                  f"onnxruntime={package_version('onnxruntime')}"]
     return cache_dir("onnx") / f"{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.onnx"
+
+
+def int8_cache_path(fp32: Path, calibration: torch.Tensor) -> Path:
+    """Where the int8 quantization of the export cached at ``fp32`` (:func:`onnx_cache_path`) is
+    cached: it changes with that export, the calibration frames and :data:`INT8_SETTINGS`."""
+    parts = [fp32.stem, repr(sorted(INT8_SETTINGS.items())), "last conv fp32", f"gammas={CALIBRATION_GAMMAS}",
+             hashlib.sha256(calibration.numpy().tobytes()).hexdigest(), f"onnxruntime={package_version('onnxruntime')}"]
+    return fp32.with_name(f"{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.onnx")
 
 
 def export_onnx(model: nn.Module, path: Path) -> None:
@@ -162,7 +166,7 @@ class OnnxBackend(Backend):
             self._check_int8(calibration, model.multiple)
         model = model.eval().float().cpu()
         fp32 = onnx_cache_path(model)
-        path = fp32 if calibration is None else onnx_cache_path(model, calibration)
+        path = fp32 if calibration is None else int8_cache_path(fp32, calibration)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) // 2)
         # idle pool threads would otherwise spin, taking the cores the decoder, the encoder
