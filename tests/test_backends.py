@@ -117,7 +117,10 @@ def test_int8_cache_key_follows_the_quantization_settings(tmp_path, monkeypatch)
     int8 = onnx_backend.int8_cache_path(fp32, frames)
     assert int8.parent == fp32.parent and int8 != fp32
     monkeypatch.setitem(onnx_backend.INT8_SETTINGS, "per_channel", False)
-    assert onnx_backend.int8_cache_path(fp32, frames) not in (fp32, int8)
+    per_tensor = onnx_backend.int8_cache_path(fp32, frames)
+    assert per_tensor not in (fp32, int8)
+    monkeypatch.setattr(onnx_backend, "FP32_LAST_CONVS", 2)
+    assert onnx_backend.int8_cache_path(fp32, frames) not in (fp32, int8, per_tensor)
     assert onnx_backend.int8_cache_path(fp32, frames + 0.5) != onnx_backend.int8_cache_path(fp32, frames)
 
 

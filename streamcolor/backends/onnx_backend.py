@@ -45,6 +45,8 @@ CALIBRATION_GAMMAS = (1.0, 0.6, 1.6)
 #: min/max calibration, its default); the int8 cache key is built from them, so a change here
 #: makes a new cache entry
 INT8_SETTINGS = {"quant_format": "QDQ", "per_channel": True, "activation_type": "QUInt8", "weight_type": "QInt8"}
+#: how many of the last convolutions (the ab head first) :func:`quantize_int8` leaves in fp32
+FP32_LAST_CONVS = 1
 _X86 = {"x86_64", "amd64", "i386", "i686", "x86"}
 
 
@@ -75,8 +77,9 @@ def onnx_cache_path(model: nn.Module) -> Path:
 def int8_cache_path(fp32: Path, calibration: torch.Tensor) -> Path:
     """Where the int8 quantization of the export cached at ``fp32`` (:func:`onnx_cache_path`) is
     cached: it changes with that export, the calibration frames and :data:`INT8_SETTINGS`."""
-    parts = [fp32.stem, repr(sorted(INT8_SETTINGS.items())), "last conv fp32", f"gammas={CALIBRATION_GAMMAS}",
-             hashlib.sha256(calibration.numpy().tobytes()).hexdigest(), f"onnxruntime={package_version('onnxruntime')}"]
+    parts = [fp32.stem, repr(sorted(INT8_SETTINGS.items())), f"fp32 last convs={FP32_LAST_CONVS}",
+             f"gammas={CALIBRATION_GAMMAS}", hashlib.sha256(calibration.numpy().tobytes()).hexdigest(),
+             f"onnxruntime={package_version('onnxruntime')}"]
     return fp32.with_name(f"{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.onnx")
 
 
@@ -124,9 +127,10 @@ def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)  # folds BatchNorm into the convs
         # the ab layer's range, set on film frames that ask for little colour, would clip colourful
         # scenes (kodak24 colourfulness 28.8 -> 25.1 with it in int8, 28.1 without, for 5 % more time)
-        last_conv = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"][-1:]
-        settings = {name: QuantFormat[value] if name == "quant_format" else QuantType[value] if name.endswith("_type")
-                    else value for name, value in INT8_SETTINGS.items()}
+        convs = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"]
+        last_conv = convs[-FP32_LAST_CONVS:]
+        enums = {"quant_format": QuantFormat, "activation_type": QuantType, "weight_type": QuantType}
+        settings = {name: enums[name][value] if name in enums else value for name, value in INT8_SETTINGS.items()}
         quantize_static(str(prepared), str(tmp), Frames(), nodes_to_exclude=last_conv, **settings)
         tmp.replace(path)
     finally:
