@@ -130,27 +130,6 @@ def hint_input(L: np.ndarray, hints: np.ndarray, spreads: tuple[float, ...] = (S
     return torch.from_numpy(np.stack(out).astype(np.float32)).permute(0, 3, 1, 2)
 
 
-def expand_input_channels(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``state`` of a smaller generator (a plain colorizer, an older hint model) made loadable
-    into ``model``: first-layer weights get zero weights for the extra channels, and blocks
-    the old model lacks (a :class:`NonLocalBlock` or :class:`ResidualBlock`, which start as
-    the identity) keep their initial weights, so the result starts as the old model until
-    trained."""
-    own = model.state_dict()
-    added = tuple(f"{name}." for name, module in model.named_modules()
-                  if isinstance(module, (NonLocalBlock, ResidualBlock)))
-    out = {name: own[name] for name in own.keys() - state.keys() if name.startswith(added)}
-    for name, tensor in state.items():
-        target = own.get(name)
-        if target is not None and tensor.ndim == 4 and tensor.shape[1] < target.shape[1] \
-                and tensor.shape[0] == target.shape[0] and tensor.shape[2:] == target.shape[2:]:
-            padded = tensor.new_zeros(target.shape)
-            padded[:, : tensor.shape[1]] = tensor
-            tensor = padded
-        out[name] = tensor
-    return out
-
-
 @register_model
 def unet_small_hints(**kwargs) -> HintUNet:
     """The default's U-Net (5 downsamplings, ngf 32) with hint inputs (Zhang et al. 2017)."""

@@ -148,13 +148,13 @@ def test_hint_model_learns_on_a_fixed_batch():
 
 
 def test_wide_spread_reaches_further_and_a_narrower_model_loads_unchanged():
-    from streamcolor.models.hints import expand_input_channels
+    from streamcolor.models.transfer import transfer_state
 
     torch.manual_seed(0)
     narrow = create_model("unet_small_hints", ngf=8).eval()
     wide = create_model("unet_small_hints", ngf=8, spreads=[1e3, 3e4]).eval()
     assert (narrow.hint_channels, wide.hint_channels) == (6, 9) and wide.model_args["spreads"] == [1e3, 3e4]
-    wide.load_state_dict(expand_input_channels(wide, narrow.state_dict()))
+    wide.load_state_dict(transfer_state(wide, narrow.state_dict())[0])
     L = np.tile(np.linspace(20, 80, 96, dtype=np.float32), (1, 64, 1))  # a smooth ramp, no edges
     sparse = np.zeros((1, 64, 96, 3), np.float32)
     sparse[0, 30:33, 2:5] = (40.0, 20.0, 1.0)  # one hint at the left end
@@ -167,12 +167,12 @@ def test_wide_spread_reaches_further_and_a_narrower_model_loads_unchanged():
 
 def test_attention_hint_model_starts_as_the_model_without_it_and_reaches_across_the_picture():
     from streamcolor.models.blocks import NonLocalBlock
-    from streamcolor.models.hints import expand_input_channels
+    from streamcolor.models.transfer import transfer_state
 
     torch.manual_seed(0)
     plain = create_model("unet_small_hints", ngf=8).eval()
     attended = create_model("unet_small_hints", ngf=8, attention=2).eval()
-    attended.load_state_dict(expand_input_channels(attended, plain.state_dict()))
+    attended.load_state_dict(transfer_state(attended, plain.state_dict())[0])
     x = torch.randn(1, 7, 64, 96)
     with torch.no_grad():
         torch.testing.assert_close(attended(x), plain(x))  # the block starts as the identity
@@ -189,14 +189,14 @@ def test_attention_hint_model_starts_as_the_model_without_it_and_reaches_across_
 
 def test_deeper_hint_model_starts_as_the_model_without_its_residual_blocks():
     from streamcolor.models.blocks import ResidualBlock
-    from streamcolor.models.hints import expand_input_channels
+    from streamcolor.models.transfer import transfer_state
 
     torch.manual_seed(0)
     shallow = create_model("unet_small_hints", ngf=8, attention=2).eval()
     deep = create_model("unet_small_hints", ngf=8, attention=2, depth=1).eval()
     blocks = [m for m in deep.modules() if isinstance(m, ResidualBlock)]
     assert len(blocks) == deep.model_args["num_downs"] == 5 and deep.model_args["depth"] == 1
-    deep.load_state_dict(expand_input_channels(deep, shallow.state_dict()))  # the attention weights keep their names
+    deep.load_state_dict(transfer_state(deep, shallow.state_dict())[0])  # the attention weights keep their names
     x = torch.randn(1, 7, 64, 96)
     with torch.no_grad():
         torch.testing.assert_close(deep(x), shallow(x))  # every block starts as the identity

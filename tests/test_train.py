@@ -98,3 +98,56 @@ def test_bad_objective(tmp_path):
         Trainer(_config(tmp_path, objective="nope"))
     with pytest.raises(ValueError, match="classification model"):
         Trainer(_config(tmp_path, objective="classification"))
+
+
+def test_init_carries_shared_weights_across_architectures_in_order():
+    from streamcolor.api import DEFAULT_MODEL
+    from streamcolor.models import create_model
+    from streamcolor.models.io import load_weights
+    from streamcolor.models.transfer import transfer_state
+
+    torch.manual_seed(0)
+    regression = load_weights(DEFAULT_MODEL)  # lite0_unet
+    classifier = create_model("lite0_classification")
+    own_head = classifier.classifier.weight.detach().clone()
+    state, fresh = transfer_state(classifier, regression)
+    assert fresh == ["centres", "class_weights", "classifier.bias", "classifier.weight", "prior"]
+    classifier.load_state_dict(state)
+    carried = {k: v for k, v in classifier.state_dict().items() if k.startswith(("encoder.", "decoder."))}
+    assert len(carried) > 300 and all(torch.equal(v, regression[k].to(v.dtype)) for k, v in carried.items())
+    assert torch.equal(classifier.classifier.weight, own_head)
+    # a regression model from the shipped one, then the classifier's encoder and decoder over it
+    unet = create_model("lite0_unet")
+    moved = {k: v + 1 if k.startswith("decoder.0.") and v.is_floating_point() else v
+             for k, v in classifier.state_dict().items()}
+    state, fresh = transfer_state(unet, regression, moved)
+    assert fresh == []
+    assert torch.equal(state["decoder.0.conv.0.weight"], moved["decoder.0.conv.0.weight"])
+    assert torch.equal(state["head.0.weight"], regression["head.0.weight"].float())
+    with pytest.raises(ValueError, match="shares no weights"):
+        transfer_state(unet, create_model("unet_tiny").state_dict())
+
+
+def test_soup_averages_saved_models_weight_for_weight(tmp_path, capsys):
+    from streamcolor.api import DEFAULT_MODEL
+    from streamcolor.models import from_pretrained, save_pretrained
+    from streamcolor.models.io import load_weights, read_config
+    from streamcolor.train.soup import main as soup_main
+
+    shipped = from_pretrained(DEFAULT_MODEL)
+    with torch.no_grad():
+        for p in shipped.parameters():
+            p.add_(0.25)
+    save_pretrained(shipped, tmp_path / "moved", dtype=torch.float16)
+    assert soup_main([str(tmp_path / "soup"), f"{DEFAULT_MODEL}:0.5", f"{tmp_path / 'moved'}:0.5"]) == 0
+    a, b, soup = load_weights(DEFAULT_MODEL), load_weights(tmp_path / "moved"), load_weights(tmp_path / "soup")
+    name = "head.0.weight"
+    torch.testing.assert_close(soup[name].float(), (a[name].float() + b[name].float()) / 2, atol=2e-3, rtol=0)
+    assert not torch.equal(soup[name], a[name])
+    config = read_config(tmp_path / "soup")
+    assert config["name"] == "soup" and config["inference_short_side"] == read_config(DEFAULT_MODEL)["inference_short_side"]
+    capsys.readouterr()
+    assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.7", f"{tmp_path / 'moved'}:0.5"]) == 1
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "bad").exists()
+    assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.5", "unet_small_hints_v3:0.5"]) == 1
+    assert "different architectures" in capsys.readouterr().err

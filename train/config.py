@@ -23,7 +23,9 @@ class TrainConfig:
     model: str = "unet_small"
     model_args: dict[str, Any] = field(default_factory=dict)
     pretrained: bool = False  # start the encoder from ImageNet weights (lite0_unet ...; the train extra)
-    init: str = ""  # saved generator folder to start from (e.g. L1 pre-training before cGAN)
+    # saved generators to start from, in order: each puts in the weights it shares with --model by
+    # name and shape, over the earlier ones' (streamcolor.models.transfer); e.g. L1 pre-training before cGAN
+    init: tuple[str, ...] = ()
     objective: str = "l1"  # l1, mse, cgan (cGAN + lambda_l1 * L1), classification
     lambda_l1: float = 100.0
     discriminator: str = "patchgan70"
@@ -57,6 +59,8 @@ class TrainConfig:
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
         data = json.loads(text)
+        if isinstance(data.get("init"), str):  # checkpoints before init took several folders
+            data["init"] = [data["init"]] if data["init"] else []
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 

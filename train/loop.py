@@ -18,8 +18,8 @@ from streamcolor.color import AB_SCALE
 from streamcolor.errors import InputError
 from streamcolor.images import list_images
 from streamcolor.models import create_model, save_pretrained
-from streamcolor.models.hints import expand_input_channels
 from streamcolor.models.io import load_weights
+from streamcolor.models.transfer import transfer_state
 from streamcolor.models.zhang import hard_encode
 from streamcolor.train.checkpoint import load_checkpoint, save_checkpoint
 from streamcolor.train.config import TrainConfig
@@ -69,9 +69,10 @@ class Trainer:
         torch.manual_seed(config.seed)
         generator = create_model(config.model, pretrained=config.pretrained and not config.init, **config.model_args)
         if config.init:
-            # a hint model may start from a plain colorizer or an older hint model: its new
-            # inputs start at zero weight
-            generator.load_state_dict(expand_input_channels(generator, load_weights(config.init)))
+            state, fresh = transfer_state(generator, *(load_weights(path) for path in config.init))
+            generator.load_state_dict(state)
+            if fresh:
+                tqdm.write(f"init: {len(fresh)} tensors keep their initialisation: {', '.join(fresh)}")
         self.objective = build_objective(generator.to(self.device), config)
         for model in self.objective.models.values():
             model.to(self.device)
