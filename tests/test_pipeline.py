@@ -65,7 +65,7 @@ def test_luma_kept_and_colour_added(colorized):
     mse = np.mean((s_Y.astype(np.float64) - d_Y) ** 2)
     assert 10 * np.log10(255**2 / mse) >= 40
     chroma_spread = np.mean([np.abs(c).mean() for c in d_chroma])
-    # a grey film would stay at 128 everywhere (0); lite0_unet_v4 leaves chaplin's pavement and
+    # a grey film would stay at 128 everywhere (0); the default leaves chaplin's pavement and
     # walls neutral and colours skin, coats and palms: about 1.9 codes on average
     assert chroma_spread > 1.0
 

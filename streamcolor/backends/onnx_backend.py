@@ -8,9 +8,9 @@ about 1.3x faster under ONNX Runtime than in eager PyTorch (docs/performance.md)
 int8: ONNX Runtime's static quantization of that graph (QDQ; int8 weights per output
 channel, uint8 activations whose ranges are the min/max over the model's calibration frames,
 ``calibration.safetensors`` beside its weights), cached under a key that adds the frames'
-sha256 and the onnxruntime version. For ``lite0_unet_v4`` the generator runs 2.5x faster than
+sha256 and the onnxruntime version. For the default ``lite0_unet`` the generator runs 2.5x faster than
 in fp32, with hue accuracy within 0.01 and colourfulness up to 1.0 lower (docs/performance.md,
-session 15). onnxruntime is imported lazily.
+session 15, measured with ``lite0_unet_v4``). onnxruntime is imported lazily.
 """
 
 from __future__ import annotations
