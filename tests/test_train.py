@@ -151,3 +151,23 @@ def test_soup_averages_saved_models_weight_for_weight(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "bad").exists()
     assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.5", "unet_small_hints_v3:0.5"]) == 1
     assert "different architectures" in capsys.readouterr().err
+
+
+def test_freeze_keeps_the_trunk_and_its_batchnorm_statistics(tmp_path):
+    from streamcolor.api import DEFAULT_MODEL
+
+    trunk = ("encoder", "decoder.0", "decoder.1", "decoder.2")
+    trainer = Trainer(_config(tmp_path, model="lite0_unet", init=(str(DEFAULT_MODEL),), freeze=trunk, steps=2,
+                              checkpoint_every=2))
+    before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    trainer.fit()
+    after = trainer.generator.state_dict()
+    for key, value in after.items():
+        if key.startswith(trunk) and not key.endswith("num_batches_tracked"):
+            assert torch.equal(value, before[key]), key  # weights and BatchNorm running statistics
+    changed = [k for k in after if not k.startswith(trunk) and not torch.equal(after[k], before[k])]
+    assert any(k.startswith("decoder.3.") for k in changed) and any(k.startswith("head.") for k in changed)
+    with pytest.raises(ValueError, match="no submodule 'decoder.9'"):
+        Trainer(_config(tmp_path, model="lite0_unet", freeze=("encoder", "decoder.9")))
+    with pytest.raises(ValueError, match="nothing left to train"):
+        Trainer(_config(tmp_path, freeze=("model",)))

@@ -26,6 +26,9 @@ class TrainConfig:
     # saved generators to start from, in order: each puts in the weights it shares with --model by
     # name and shape, over the earlier ones' (streamcolor.models.transfer); e.g. L1 pre-training before cGAN
     init: tuple[str, ...] = ()
+    # submodules (names as in named_modules(), e.g. encoder decoder.0) whose weights and BatchNorm
+    # statistics stay as loaded: fine-tune a new head on a trunk without eroding what the trunk knows
+    freeze: tuple[str, ...] = ()
     objective: str = "l1"  # l1, mse, cgan (cGAN + lambda_l1 * L1), classification
     lambda_l1: float = 100.0
     discriminator: str = "patchgan70"

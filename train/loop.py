@@ -50,6 +50,24 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def freeze(model: torch.nn.Module, names: tuple[str, ...]) -> list[torch.nn.Module]:
+    """Stop training the submodules ``names`` of ``model`` (their parameters get no gradient;
+    the caller keeps them in eval mode so BatchNorm statistics stay too). Returns those modules.
+
+    Raises:
+        InputError: a name that is not a submodule of ``model``.
+    """
+    modules = dict(model.named_modules())
+    unknown = [name for name in names if not name or name not in modules]
+    if unknown:
+        tops = ", ".join(name for name, _ in model.named_children())
+        raise InputError(f"--freeze: no submodule {', '.join(map(repr, unknown))} in this model (its parts: {tops}; "
+                         f"inner ones by dotted name, e.g. decoder.0)")
+    for name in names:
+        modules[name].requires_grad_(False)
+    return [modules[name] for name in names]
+
+
 class Trainer:
     """One training run in ``config.out``: ``losses.csv`` and ``losses.png``, ``val.csv``,
     ``grid_epochNNN.png`` (grey | generated | truth), ``checkpoint.safetensors`` (+ ``.json``)
@@ -73,6 +91,7 @@ class Trainer:
             generator.load_state_dict(state)
             if fresh:
                 tqdm.write(f"init: {len(fresh)} tensors keep their initialisation: {', '.join(fresh)}")
+        self.frozen = freeze(generator, config.freeze)
         self.objective = build_objective(generator.to(self.device), config)
         for model in self.objective.models.values():
             model.to(self.device)
@@ -150,6 +169,8 @@ class Trainer:
         started = time.time()
         for model in self.objective.models.values():
             model.train()
+        for module in self.frozen:
+            module.eval()
         amp = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else contextlib.nullcontext()
         bar = tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step")
         for L, ab in self._loader():

@@ -29,7 +29,10 @@ from streamcolor.train.hints import sample_hints
 
 
 def _adam(model: nn.Module, config: TrainConfig) -> torch.optim.Adam:
-    return torch.optim.Adam(model.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise InputError(f"nothing left to train: --freeze {' '.join(config.freeze)} covers the whole model")
+    return torch.optim.Adam(trainable, lr=config.lr, betas=(config.beta1, 0.999))
 
 
 class Objective:
