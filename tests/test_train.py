@@ -171,3 +171,34 @@ def test_freeze_keeps_the_trunk_and_its_batchnorm_statistics(tmp_path):
         Trainer(_config(tmp_path, model="lite0_unet", freeze=("encoder", "decoder.9")))
     with pytest.raises(ValueError, match="nothing left to train"):
         Trainer(_config(tmp_path, freeze=("model",)))
+
+
+def test_renormalize_reestimates_batchnorm_statistics_from_photos(tmp_path, capsys):
+    from streamcolor.api import DEFAULT_MODEL
+    from streamcolor.images import read_rgb
+    from streamcolor.models import from_pretrained
+    from streamcolor.train.datasets import to_L_ab
+    from streamcolor.train.soup import main as soup_main, renormalize
+
+    L, _ = to_L_ab(read_rgb(data_file("eval/kodak24/kodim23.png"))[:256, :384])
+    photos = (str(data_file("train/val")),)
+    outputs = []
+    for corrupt in (False, True):
+        model = from_pretrained(DEFAULT_MODEL).float().eval()
+        if corrupt:  # what a soup does to the statistics, exaggerated
+            for module in model.modules():
+                if isinstance(module, torch.nn.BatchNorm2d):
+                    module.running_var.mul_(4)
+                    module.running_mean.add_(0.5)
+        with torch.no_grad():
+            before = model(L[None])
+            renormalize(model, photos, batches=4)
+            outputs.append((before, model(L[None])))
+    (shipped, shipped_renormalized), (corrupted, corrupted_renormalized) = outputs
+    assert (corrupted - shipped).abs().mean() > 0.02
+    # the stored statistics are replaced, not blended: both models end with the same ones
+    torch.testing.assert_close(corrupted_renormalized, shipped_renormalized, atol=1e-4, rtol=0)
+    assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.5", f"{DEFAULT_MODEL}:0.5",
+                      "--renormalize", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no images" in err and not (tmp_path / "bad").exists()

@@ -1,6 +1,10 @@
-"""``python -m streamcolor.train.soup OUT MODEL:WEIGHT MODEL:WEIGHT ...``: average saved models of one
-architecture, weight for weight (:func:`streamcolor.models.transfer.average_states`), into a new saved
-model in float16, with the first model's inference size, named after OUT."""
+"""``python -m streamcolor.train.soup OUT MODEL:WEIGHT MODEL:WEIGHT ... [--renormalize DIR ...]``: average
+saved models of one architecture, weight for weight (:func:`streamcolor.models.transfer.average_states`),
+into a new saved model in float16, with the first model's inference size, named after OUT.
+
+Averaged weights spread their activations less than the averaged BatchNorm statistics say ("variance
+collapse", Jordan et al. 2022, "REPAIR"), which mutes the colour; ``--renormalize`` re-estimates the
+statistics on training photos, as SWA does after averaging (docs/quality.md, "Session 18")."""
 
 from __future__ import annotations
 
@@ -9,11 +13,18 @@ import sys
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import update_bn
+from torch.utils.data import DataLoader
 
 from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.models import from_pretrained, save_pretrained
 from streamcolor.models.io import load_weights, read_config
 from streamcolor.models.transfer import average_states
+from streamcolor.train.datasets import ColorizationDataset, RunSampler
+
+#: --renormalize: batches of 16 random 128 px crops of photos scaled to 160, half through a film stock
+#: (the training recipe of the shipped models)
+RENORMALIZE_BATCHES = 300
 
 
 def _ingredient(text: str) -> tuple[str, float]:
@@ -26,11 +37,29 @@ def _ingredient(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected MODEL:WEIGHT, e.g. runs/a/final:0.5; got {text!r}") from None
 
 
-def soup(out: Path, ingredients: list[tuple[str, float]]) -> Path:
-    """Write the weighted average of the saved models ``(folder or shipped name, weight)`` to ``out``.
+def renormalize(model: torch.nn.Module, dirs: tuple[str, ...], batches: int = RENORMALIZE_BATCHES) -> None:
+    """Re-estimate ``model``'s BatchNorm running statistics (the cumulative average over ``batches``
+    batches of training crops from the photo folders ``dirs``); leaves it in eval mode.
 
     Raises:
-        InputError: see :func:`average_states`; UnknownModelError: a model that is not there.
+        InputError: no photos in ``dirs``.
+    """
+    data = ColorizationDataset(dirs, scale=160, crop=128, seed=0, film=0.5)
+    if len(data) < 16:
+        raise InputError(f"--renormalize: {len(data)} photos in {', '.join(dirs)}; needs at least 16")
+    loader = DataLoader(data, batch_sampler=RunSampler(len(data), 16, 0, 0, batches))
+    with torch.no_grad():
+        update_bn((L for L, _ in loader), model.float())
+    model.eval()
+
+
+def soup(out: Path, ingredients: list[tuple[str, float]], photos: tuple[str, ...] = ()) -> Path:
+    """Write the weighted average of the saved models ``(folder or shipped name, weight)`` to ``out``;
+    with ``photos`` (folders), its BatchNorm statistics re-estimated on them (:func:`renormalize`).
+
+    Raises:
+        InputError: see :func:`average_states` and :func:`renormalize`; UnknownModelError: a model
+        that is not there.
     """
     models, weights = zip(*ingredients)
     architectures = {read_config(m)["architecture"] for m in models}
@@ -38,6 +67,8 @@ def soup(out: Path, ingredients: list[tuple[str, float]]) -> Path:
         raise InputError(f"soup: the models are of different architectures ({', '.join(sorted(architectures))})")
     base = from_pretrained(models[0])
     base.load_state_dict(average_states([load_weights(m) for m in models], list(weights)))
+    if photos:
+        renormalize(base, photos)
     size = {k: base.config[k] for k in ("inference_short_side",) if k in base.config}
     return save_pretrained(base, out, dtype=torch.float16, name=out.name, **size)
 
@@ -47,9 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="folder for the averaged model")
     parser.add_argument("ingredients", nargs="+", type=_ingredient, metavar="MODEL:WEIGHT",
                         help="saved model folder or shipped name, and its weight (weights sum to 1)")
+    parser.add_argument("--renormalize", nargs="+", default=[], metavar="DIR",
+                        help="re-estimate BatchNorm statistics on the photos in these folders")
     args = parser.parse_args(argv)
     try:
-        print(f"saved {soup(args.out, args.ingredients)}")
+        print(f"saved {soup(args.out, args.ingredients, tuple(args.renormalize))}")
     except StreamcolorError as exc:
         print(f"streamcolor.train.soup: error: {exc}", file=sys.stderr)
         return 1
