@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                           "between (default: the library's, see EngineSettings.infer_every)")
     col.add_argument("--render-size", type=int, default=None, metavar="PIXELS",
                      help="short side of the picture the generator sees (default: the model's; larger is "
-                          "steadier on detail and slower, like DeOldify's render_factor)")
+                          "steadier on detail and slower, like DeOldify's render_factor; at most the video's "
+                          "chroma-plane size, half its height for 4:2:0)")
     col.add_argument("--no-bars", action="store_true",
                      help="do not look for letterbox/pillarbox bars (by default the picture inside them is "
                           "colorized and they stay black)")
