@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     from streamcolor.backends import BACKENDS
+    from streamcolor.film import STOCKS
     from streamcolor.stages.smooth import SMOOTHERS
 
     parser = _Parser(prog="streamcolor", description="Colorize black-and-white film.")
@@ -97,9 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--tint-from", nargs="*", default=[], help="photo folders whose mean ab is the 'tint' baseline")
     ev.add_argument("--save-dir", default=None, help="write grey | model | truth strips here")
     ev.add_argument("--output", default=None, help="also write the markdown table to this file")
-    ev.add_argument("--film", action="store_true",
-                    help="also score the photos as old film stocks render them (blue-sensitive, orthochromatic, "
-                         "panchromatic; grain, softness): rows marked '+film'")
+    ev.add_argument("--film", nargs="*", choices=list(STOCKS), default=None, metavar="STOCK",
+                    help="also score the photos as old film stocks render them (grain, softness): alone, a random "
+                         "stock per photo (rows '+film'); with names, one row per stock ('+film:STOCK'), of: "
+                         + ", ".join(STOCKS))
     return parser
 
 
@@ -317,8 +319,9 @@ def _eval(args: argparse.Namespace) -> None:
     for d in args.image_dirs:
         files = list_images([d])
         results[Path(d).name] = evaluate_images(colorizer.colorize_image, files, tint, save_dir)
-        if args.film:
-            results[Path(d).name + "+film"] = evaluate_images(colorizer.colorize_image, files, tint, film=True)
+        for stock in [] if args.film is None else args.film or [True]:
+            label = "+film" if stock is True else f"+film:{stock}"
+            results[Path(d).name + label] = evaluate_images(colorizer.colorize_image, files, tint, film=stock)
     table = markdown_table(results)
     print(table)
     if args.output:

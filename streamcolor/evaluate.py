@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from streamcolor.color import lab_to_rgb, rgb_to_lab
-from streamcolor.film import film_L
+from streamcolor.errors import InputError
+from streamcolor.film import STOCKS, film_L
 from streamcolor.images import read_rgb
 from streamcolor.metrics import HUE_SECTORS, ciede2000, colourfulness, hue_accuracy, hue_counts, psnr, ssim
 
@@ -47,31 +48,38 @@ def L_to_grey(L: np.ndarray) -> np.ndarray:
     return (lab_to_rgb(lab)[..., 0] * 255 + 0.5).astype(np.uint8)
 
 
-def _grey_input(rgb: np.ndarray, film_seed: int | None) -> np.ndarray:
+def _grey_input(rgb: np.ndarray, film_seed: int | None, stock: str | None = None) -> np.ndarray:
     if film_seed is None:
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return L_to_grey(film_L(rgb, np.random.default_rng(film_seed)))
+    return L_to_grey(film_L(rgb, np.random.default_rng(film_seed), stock))
 
 
 def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Path], tint: np.ndarray | None = None,
-                    save_dir: Path | None = None, film: bool = False) -> dict[str, Scores]:
+                    save_dir: Path | None = None, film: bool | str = False) -> dict[str, Scores]:
     """Score ``colorize`` (uint8 grey H x W -> uint8 RGB H x W x 3) on colour photos.
 
     The grey input is the photo's luma, or with ``film`` the photo as a random old film stock
     renders it (:func:`streamcolor.film.film_L`, seeded by the image's index, so every run
     and every model sees the same renderings); then the output's ab is scored on the photo's own
-    L, so that only the colour is measured. Baselines: ``grey`` (ab = 0, L kept), ``sepia``
+    L, so that only the colour is measured. ``film`` may also name one stock (a key of
+    :data:`streamcolor.film.STOCKS`), used for every photo. Baselines: ``grey`` (ab = 0, L kept), ``sepia``
     (the constant :data:`SEPIA_AB`) and, when
     ``tint`` (ab, Lab units) is given, a constant ``tint``. With ``save_dir``, writes a
     grey | model | truth JPEG per image.
+
+    Raises:
+        InputError: an unknown stock.
     """
+    stock = film if isinstance(film, str) else None
+    if stock is not None and stock not in STOCKS:
+        raise InputError(f"unknown film stock {stock!r}; one of {', '.join(STOCKS)}")
     rows: dict[str, list[tuple[float, ...]]] = {"model": [], "grey": [], "sepia": []}
     if tint is not None:
         rows["tint"] = []
     hues = {key: np.zeros((len(HUE_SECTORS), 2), np.int64) for key in rows}
     for index, path in enumerate(files):
         rgb = read_rgb(path)
-        grey = _grey_input(rgb, index if film else None)
+        grey = _grey_input(rgb, index if film else None, stock)
         model = colorize(grey)
         if film:
             model = replace_ab(rgb, rgb_to_lab(model.astype(np.float32) / 255)[..., 1:])

@@ -67,3 +67,22 @@ def test_eval_scores_film_renderings_on_the_photos_own_L():
     scores = evaluate_images(oracle, files, film=True)
     assert scores["model"].hue["mean"] > 0.99 and scores["model"].psnr > 40
     assert scores["grey"].hue["mean"] == 0 and scores["sepia"].colourfulness > 5
+
+
+def test_eval_command_scores_each_named_film_stock(tmp_path):
+    import subprocess
+    import sys
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for f in sorted(data_file("eval/mcmaster18").glob("*.png"))[:3]:
+        (photos / f.name).symlink_to(f)
+    cmd = [sys.executable, "-m", "streamcolor", "eval", str(photos), "--film", "orthochromatic", "panchromatic"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split(" | ")[0].lstrip("| ") for line in done.stdout.splitlines() if line.startswith("| photos")}
+    assert rows == {"photos", "photos+film:orthochromatic", "photos+film:panchromatic"}
+    model_rows = [line for line in done.stdout.splitlines() if line.startswith("| photos+film:") and "| model |" in line]
+    assert len(model_rows) == 2 and model_rows[0] != model_rows[1].replace("panchromatic", "orthochromatic")
+    bad = subprocess.run([*cmd[:5], "--film", "kodachrome"], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "kodachrome" in bad.stderr
