@@ -157,8 +157,9 @@ def test_freeze_keeps_the_trunk_and_its_batchnorm_statistics(tmp_path):
     from streamcolor.api import DEFAULT_MODEL
 
     trunk = ("encoder", "decoder.0", "decoder.1", "decoder.2")
-    trainer = Trainer(_config(tmp_path, model="lite0_unet", init=(str(DEFAULT_MODEL),), freeze=trunk, steps=2,
-                              checkpoint_every=2))
+    # 24 photos in batches of 8: step 3 ends an epoch, whose validation must leave the trunk in eval mode
+    trainer = Trainer(_config(tmp_path, model="lite0_unet", init=(str(DEFAULT_MODEL),), freeze=trunk, steps=4,
+                              checkpoint_every=4, train_dirs=(str(data_file("eval/kodak24")),), batch_size=8))
     before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
     trainer.fit()
     after = trainer.generator.state_dict()
@@ -171,6 +172,23 @@ def test_freeze_keeps_the_trunk_and_its_batchnorm_statistics(tmp_path):
         Trainer(_config(tmp_path, model="lite0_unet", freeze=("encoder", "decoder.9")))
     with pytest.raises(ValueError, match="nothing left to train"):
         Trainer(_config(tmp_path, freeze=("model",)))
+
+
+def test_freeze_bn_keeps_every_batchnorm_statistic_and_trains_the_weights(tmp_path):
+    from streamcolor.api import DEFAULT_MODEL
+
+    trainer = Trainer(_config(tmp_path, model="lite0_unet", init=(str(DEFAULT_MODEL),), freeze_bn=True, steps=4,
+                              checkpoint_every=4, train_dirs=(str(data_file("eval/kodak24")),), batch_size=8))
+    before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    trainer.fit()
+    after = trainer.generator.state_dict()
+    statistics = [k for k in after if k.endswith(("running_mean", "running_var"))]
+    assert len(statistics) > 50 and all(torch.equal(after[k], before[k]) for k in statistics)
+    changed = [k for k in after if not torch.equal(after[k], before[k])]
+    assert any(k.startswith("encoder.") and k.endswith(".weight") for k in changed)
+    shifts = {f"{name}.bias" for name, module in trainer.generator.named_modules()
+              if isinstance(module, torch.nn.BatchNorm2d)}
+    assert shifts & set(changed)  # the BatchNorm scales and shifts still train
 
 
 def test_renormalize_reestimates_batchnorm_statistics_from_photos(tmp_path, capsys):

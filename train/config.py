@@ -29,6 +29,9 @@ class TrainConfig:
     # submodules (names as in named_modules(), e.g. encoder decoder.0) whose weights and BatchNorm
     # statistics stay as loaded: fine-tune a new head on a trunk without eroding what the trunk knows
     freeze: tuple[str, ...] = ()
+    # every BatchNorm keeps its loaded running statistics (eval mode; its scale and shift still train):
+    # fine-tuning a weight average without re-estimating, and so undoing, the statistics it was judged with
+    freeze_bn: bool = False
     objective: str = "l1"  # l1, mse, cgan (cGAN + lambda_l1 * L1), classification
     lambda_l1: float = 100.0
     discriminator: str = "patchgan70"

@@ -68,6 +68,11 @@ def freeze(model: torch.nn.Module, names: tuple[str, ...]) -> list[torch.nn.Modu
     return [modules[name] for name in names]
 
 
+def batchnorms(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """Every BatchNorm layer of ``model`` (held in eval mode by ``--freeze-bn``)."""
+    return [module for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)]
+
+
 class Trainer:
     """One training run in ``config.out``: ``losses.csv`` and ``losses.png``, ``val.csv``,
     ``grid_epochNNN.png`` (grey | generated | truth), ``checkpoint.safetensors`` (+ ``.json``)
@@ -91,7 +96,7 @@ class Trainer:
             generator.load_state_dict(state)
             if fresh:
                 tqdm.write(f"init: {len(fresh)} tensors keep their initialisation: {', '.join(fresh)}")
-        self.frozen = freeze(generator, config.freeze)
+        self.frozen = freeze(generator, config.freeze) + (batchnorms(generator) if config.freeze_bn else [])
         self.objective = build_objective(generator.to(self.device), config)
         for model in self.objective.models.values():
             model.to(self.device)

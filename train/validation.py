@@ -39,7 +39,8 @@ def validate(model: nn.Module, files: list[Path], scale: int, grid_path: Path | 
     When ``grid_path`` is given, writes a PNG of the first ``grid_rows`` images as
     grey | generated | ground truth, each cropped to a square.
     """
-    was_training = model.training
+    # each module's own mode comes back, so layers a run holds in eval mode (--freeze) stay so
+    modes = [(module, module.training) for module in model.modules()]
     model.eval()
     scores, grey_scores, rows = [], [], []
     for path in files:
@@ -48,7 +49,8 @@ def validate(model: nn.Module, files: list[Path], scale: int, grid_path: Path | 
         grey_scores.append(psnr(grey, truth))
         if len(rows) < grid_rows:
             rows.append(np.concatenate([im[:scale, :scale] for im in (grey, gen, truth)], 1))
-    model.train(was_training)
+    for module, training in modes:
+        module.training = training
     if grid_path is not None and rows:
         cv2.imwrite(str(grid_path), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
     return {"val_psnr": float(np.mean(scores)), "val_psnr_grey": float(np.mean(grey_scores))}
