@@ -22,11 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from streamcolor.color import AB_SCALE
 from streamcolor.errors import InputError
 from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.efficientnet import TAP_CHANNELS, EfficientNetLite0, load_imagenet_state
 from streamcolor.models.registry import register_model
-from streamcolor.models.zhang import BinClassifier
+from streamcolor.models.zhang import BinClassifier, annealed_mean
 
 
 class _UpBlock(nn.Module):
@@ -68,12 +69,17 @@ class _LiteTrunk(nn.Module):
         state = {k: v for k, v in load_imagenet_state().items() if not k.startswith(("head.", "fc."))}
         self.encoder.load_state_dict(state, strict=True)
 
-    def decode(self, L: torch.Tensor) -> torch.Tensor:
+    def decode_stages(self, L: torch.Tensor) -> list[torch.Tensor]:
+        """The decoder's outputs, one per block: strides 16, 8, 4 (and 2 for four blocks)."""
         taps = self.encoder.features(torch.cat([L, L, L], 1))  # not expand: ONNX export would fix its size
-        x = taps[-1]
+        x, stages = taps[-1], []
         for block, skip in zip(self.decoder, reversed(taps[:-1])):
             x = block(x, skip)
-        return x
+            stages.append(x)
+        return stages
+
+    def decode(self, L: torch.Tensor) -> torch.Tensor:
+        return self.decode_stages(L)[-1]
 
 
 class LiteUNet(_LiteTrunk):
@@ -90,8 +96,51 @@ class LiteUNet(_LiteTrunk):
         self.model_args = dict(decoder_widths=list(decoder_widths), head_width=head_width)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(self.decode(L), size=L.shape[-2:], mode="bilinear", align_corners=False)
+        return self._regress(L, self.decode(L))
+
+    def _regress(self, L: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(features, size=L.shape[-2:], mode="bilinear", align_corners=False)
         return self.head(torch.cat([x, L], 1))
+
+
+class LiteUNetBins(LiteUNet, BinClassifier):
+    """:class:`LiteUNet` with a second head: Zhang et al. 2016's classification over ab bins (a
+    1x1 conv on the stride-4 decoder features, the annealed mean at ``temperature``), mixed into
+    the regression's ab where the classifier is sure. Per pixel,
+    ``ab = reg + g * (annealed - reg)``, ``g = clamp(gate[0] + gate[1] * p_max, 0, 1)``, with
+    ``p_max`` the largest bin probability (upsampled from stride 4). L1 regression averages
+    the colours a grey pixel could have into brown; where one bin dominates, the annealed mean
+    keeps that colour's chroma.
+
+    Trained in two stages on a trained :class:`LiteUNet` (``--init`` it): the classifier with
+    ``--objective classification --freeze encoder decoder head``, then the two gate numbers with
+    ``--objective mse --freeze encoder decoder head classifier``: a least-squares fit of how far to
+    trust the classifier at each confidence. ``gate = (0, 0)`` (as built) is the regression alone.
+
+    Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1].
+    """
+
+    def __init__(self, decoder_widths: tuple[int, ...] = (192, 96, 64, 32), head_width: int = 16,
+                 temperature: float = 0.38, lam: float = 0.5) -> None:
+        super().__init__(decoder_widths, head_width)
+        self._register_bins(temperature, lam)
+        self.classifier = nn.Conv2d(decoder_widths[2], len(self.centres), 1)
+        self.gate = nn.Parameter(torch.zeros(2))
+        self.model_args = dict(self.model_args, temperature=temperature, lam=lam)
+
+    def logits(self, L: torch.Tensor) -> torch.Tensor:
+        """``(N, Q, H/4, W/4)`` bin logits."""
+        return self.classifier(self.decode_stages(L)[2])
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        stages = self.decode_stages(L)
+        ab = self._regress(L, stages[3])
+        logits = self.classifier(stages[2])
+        confidence = torch.softmax(logits, 1).amax(1, keepdim=True)
+        vivid = torch.cat([annealed_mean(logits, self.centres, self.temperature) / AB_SCALE, confidence], 1)
+        vivid = F.interpolate(vivid, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        g = (self.gate[0] + self.gate[1] * vivid[:, 2:]).clamp(0, 1)
+        return ab + g * (vivid[:, :2] - ab)
 
 
 class LiteClassifier(_LiteTrunk, BinClassifier):
@@ -119,6 +168,13 @@ def lite0_classification(**kwargs) -> LiteClassifier:
     """Zhang-style classification colorizer (rebalancing, annealed mean) on the ImageNet-pretrained
     EfficientNet-Lite0 encoder; train with ``--objective classification --pretrained``."""
     return LiteClassifier(**kwargs)
+
+
+@register_model
+def lite0_unet_bins(**kwargs) -> LiteUNetBins:
+    """:func:`lite0_unet` with a Zhang-style bin classifier as a second head, trusted where it is
+    sure (:class:`LiteUNetBins`); start it from a trained ``lite0_unet`` with ``--init``."""
+    return LiteUNetBins(**kwargs)
 
 
 @register_model

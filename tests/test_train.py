@@ -191,6 +191,32 @@ def test_freeze_bn_keeps_every_batchnorm_statistic_and_trains_the_weights(tmp_pa
     assert shifts & set(changed)  # the BatchNorm scales and shifts still train
 
 
+def test_lite0_unet_bins_starts_as_its_regression_then_trains_the_classifier_and_the_gate(tmp_path):
+    from streamcolor.api import DEFAULT_MODEL
+    from streamcolor.images import read_rgb
+    from streamcolor.models import from_pretrained
+    from streamcolor.train.datasets import to_L_ab
+
+    L, _ = to_L_ab(read_rgb(data_file("eval/kodak24/kodim23.png"))[:128, :192])
+    regression = from_pretrained(DEFAULT_MODEL).float()
+    photos = dict(train_dirs=(str(data_file("eval/kodak24")),), batch_size=8, checkpoint_every=2, steps=2,
+                  model="lite0_unet_bins")
+    head = Trainer(_config(tmp_path / "head", init=(str(DEFAULT_MODEL),), freeze=("encoder", "decoder", "head"),
+                           objective="classification", lr=1e-3, **photos))
+    final = head.fit()
+    with torch.no_grad():
+        torch.testing.assert_close(head.generator.eval()(L[None]), regression(L[None]))  # gate (0, 0): the regression
+    assert head.generator.gate.abs().max() == 0 and head.generator.prior.max() > 2 / len(head.generator.prior)
+    gate = Trainer(_config(tmp_path / "gate", init=(str(final),), objective="mse", lr=0.05,
+                           freeze=("encoder", "decoder", "head", "classifier"), **photos))
+    before = {k: v.clone() for k, v in gate.generator.state_dict().items()}
+    gate.fit()
+    after = gate.generator.state_dict()
+    assert [k for k in after if not torch.equal(after[k], before[k])] == ["gate"]
+    with torch.no_grad():
+        assert (gate.generator.eval()(L[None]) - regression(L[None])).abs().mean() > 1e-3
+
+
 def test_renormalize_reestimates_batchnorm_statistics_from_photos(tmp_path, capsys):
     from streamcolor.api import DEFAULT_MODEL
     from streamcolor.images import read_rgb
