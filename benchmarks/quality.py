@@ -1,6 +1,6 @@
 """Colour quality of several models side by side: photos made grey and through old film stocks.
 
-    python benchmarks/quality.py --models runs/unet_small_v1 lite0_unet_v5 [--sets kodak24 mcmaster18 coco_val]
+    python benchmarks/quality.py --models runs/unet_small_v1 lite0_unet_v6 [--sets kodak24 mcmaster18 coco_val]
                                  [--render-sizes 150 224] [--table docs/quality_table.md]
                                  [--figure docs/quality.jpg] [--figure-photos kodim03 kodim05 ...]
 

@@ -27,7 +27,7 @@ from streamcolor.errors import InputError
 from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.efficientnet import TAP_CHANNELS, EfficientNetLite0, load_imagenet_state
 from streamcolor.models.registry import register_model
-from streamcolor.models.zhang import BinClassifier, annealed_mean
+from streamcolor.models.zhang import BinClassifier
 
 
 class _UpBlock(nn.Module):
@@ -135,10 +135,13 @@ class LiteUNetBins(LiteUNet, BinClassifier):
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         stages = self.decode_stages(L)
         ab = self._regress(L, stages[3])
-        logits = self.classifier(stages[2])
-        confidence = torch.softmax(logits, 1).amax(1, keepdim=True)
-        vivid = torch.cat([annealed_mean(logits, self.centres, self.temperature) / AB_SCALE, confidence], 1)
-        vivid = F.interpolate(vivid, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        # bins last: ONNX Runtime's Softmax and MatMul are fast over the innermost axis, its Einsum
+        # and channel-axis Softmax are not (they tripled the model's int8 time per frame)
+        logits = self.classifier(stages[2]).permute(0, 2, 3, 1)
+        confidence = torch.softmax(logits, -1).amax(-1, keepdim=True)
+        vivid = torch.softmax(logits / self.temperature, -1) @ (self.centres / AB_SCALE)
+        vivid = F.interpolate(torch.cat([vivid, confidence], -1).permute(0, 3, 1, 2), size=L.shape[-2:],
+                              mode="bilinear", align_corners=False)
         g = (self.gate[0] + self.gate[1] * vivid[:, 2:]).clamp(0, 1)
         return ab + g * (vivid[:, :2] - ab)
 

@@ -35,7 +35,7 @@ __all__ = ["DEFAULT_MODEL", "HINT_MODEL", "Colorizer", "FileResult", "check_refe
 log = logging.getLogger("streamcolor")
 
 #: Shipped weights used when no model is named.
-DEFAULT_MODEL = "lite0_unet_v5"
+DEFAULT_MODEL = "lite0_unet_v6"
 
 _GREY_TO_L = luma_code_to_L(full_range=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import platform
 import subprocess
@@ -13,7 +14,7 @@ import torch
 
 from streamcolor.api import DEFAULT_MODEL
 from streamcolor.backends import TorchBackend, select_backend
-from streamcolor.backends.cache import weights_digest
+from streamcolor.backends.cache import model_digest
 from streamcolor.backends.onnx_backend import OnnxBackend, int8_cache_path, onnx_cache_path
 from streamcolor.backends.tensorrt import cache_key
 from conftest import data_file
@@ -161,14 +162,17 @@ def test_torch_cpu_backend_matches_model():
     assert ab.shape == (2, 20, 28, 2) and ab.dtype == np.float32 and np.abs(ab).max() <= 110
 
 
-def test_cache_key_changes_with_what_the_engine_depends_on():
+def test_cache_key_changes_with_what_the_engine_depends_on(monkeypatch):
     torch.manual_seed(0)
     a = create_model("unet_tiny")
-    digest = weights_digest(a)
-    assert digest == weights_digest(a)
+    digest = model_digest(a)
+    assert digest == model_digest(a)
     with torch.no_grad():
         next(a.parameters()).add_(1e-3)
-    assert weights_digest(a) != digest
+    assert model_digest(a) != digest
+    changed_code = model_digest(a)
+    monkeypatch.setattr(inspect, "getsource", lambda module: "def forward(self, L): ...  # another release")
+    assert model_digest(a) != changed_code  # a graph bakes in forward: new code, new cache entry
     versions = {"torch": "2.13.0", "torch-tensorrt": "2.13.0", "tensorrt": "10.13"}
     base = cache_key(digest, (160, 288), "fp16", 16, "NVIDIA H100", versions)
     assert base == cache_key(digest, (160, 288), "fp16", 16, "NVIDIA H100", versions)

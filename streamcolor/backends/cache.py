@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import inspect
+import sys
 from pathlib import Path
 
 import torch
 from torch import nn
 
 
-def weights_digest(model: nn.Module) -> str:
-    """sha256 over the model's state dict (names, shapes, dtypes and bytes)."""
+def model_digest(model: nn.Module) -> str:
+    """sha256 over the model's state dict (names, shapes, dtypes and bytes) and the source of its
+    classes' modules: a compiled graph bakes in ``forward`` too, so a release that changes it
+    must not reuse a graph cached from the old one."""
     digest = hashlib.sha256()
+    for module in sorted({cls.__module__ for cls in type(model).__mro__ if cls.__module__.startswith("streamcolor")}):
+        digest.update(inspect.getsource(sys.modules[module]).encode())
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from streamcolor.backends.base import Backend
-from streamcolor.backends.cache import cache_dir, package_version, weights_digest
+from streamcolor.backends.cache import cache_dir, package_version, model_digest
 
 log = logging.getLogger("streamcolor")
 
@@ -70,7 +70,7 @@ def _cpu_features() -> dict[str, bool]:
 
 def onnx_cache_path(model: nn.Module) -> Path:
     """Where the exported ``model`` is cached (changes with its weights and the exporter's versions)."""
-    parts = [weights_digest(model), f"opset{OPSET}", *(f"{p}={package_version(p)}" for p in ("torch", "onnx"))]
+    parts = [model_digest(model), f"opset{OPSET}", *(f"{p}={package_version(p)}" for p in ("torch", "onnx"))]
     return cache_dir("onnx") / f"{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.onnx"
 
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from streamcolor.backends.base import Backend
-from streamcolor.backends.cache import cache_dir, package_version, weights_digest
+from streamcolor.backends.cache import cache_dir, package_version, model_digest
 
 log = logging.getLogger("streamcolor")
 
@@ -59,7 +59,7 @@ class TensorRTBackend(Backend):
         self.model = model.eval().to(self.device).half()
         self.multiple = model.multiple
         self.max_batch = max_batch
-        self.digest = weights_digest(model)
+        self.digest = model_digest(model)
         self.programs: dict[tuple[int, int], nn.Module] = {}
 
     def _program(self, shape: tuple[int, int]) -> nn.Module:
