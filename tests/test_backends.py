@@ -15,7 +15,7 @@ import torch
 from streamcolor.api import DEFAULT_MODEL
 from streamcolor.backends import TorchBackend, select_backend
 from streamcolor.backends.cache import model_digest
-from streamcolor.backends.onnx_backend import OnnxBackend, int8_cache_path, onnx_cache_path
+from streamcolor.backends.onnx_backend import OnnxBackend, int8_cache_path, onnx_cache_path, output_tail
 from streamcolor.backends.tensorrt import cache_key
 from conftest import data_file
 from streamcolor.errors import InputError
@@ -89,6 +89,10 @@ def test_int8_is_quantized_and_keeps_the_colour(tmp_path, monkeypatch, kodak):
     assert logging.getLogger().handlers == []  # the quantizer's logging left no handler behind
     graph = onnx.load(str(int8_cache_path(onnx_cache_path(model), model.calibration)))
     assert sum(node.op_type == "QuantizeLinear" for node in graph.graph.node) > 50  # every conv's input
+    # the ab layer, the bin classifier and what mixes them into ab stay fp32: nothing there is quantized
+    tail = [node for node in graph.graph.node if node.name in output_tail(graph.graph)]
+    assert {"/head/head.2/Conv", "/classifier/Conv", "Softmax", "MatMul"} <= {n.name for n in tail} | {n.op_type for n in tail}
+    assert not [node.name for node in tail if node.op_type in ("QuantizeLinear", "DequantizeLinear")]
     L = np.stack([image_to_L(resize_short_side(read_rgb(path), 128)) for path in kodak[:3]])  # (3, 128, 192)
     fp32 = OnnxBackend(model).predict_ab(L)
     ab = int8.predict_ab(L)
@@ -120,8 +124,6 @@ def test_int8_cache_key_follows_the_quantization_settings(tmp_path, monkeypatch)
     monkeypatch.setitem(onnx_backend.INT8_SETTINGS, "per_channel", False)
     per_tensor = onnx_backend.int8_cache_path(fp32, frames)
     assert per_tensor not in (fp32, int8)
-    monkeypatch.setattr(onnx_backend, "FP32_LAST_CONVS", 2)
-    assert onnx_backend.int8_cache_path(fp32, frames) not in (fp32, int8, per_tensor)
     assert onnx_backend.int8_cache_path(fp32, frames + 0.5) != onnx_backend.int8_cache_path(fp32, frames)
 
 

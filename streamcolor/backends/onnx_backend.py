@@ -45,8 +45,6 @@ CALIBRATION_GAMMAS = (1.0, 0.6, 1.6)
 #: min/max calibration, its default); the int8 cache key is built from them, so a change here
 #: makes a new cache entry
 INT8_SETTINGS = {"quant_format": "QDQ", "per_channel": True, "activation_type": "QUInt8", "weight_type": "QInt8"}
-#: how many of the last convolutions (the ab head first) :func:`quantize_int8` leaves in fp32
-FP32_LAST_CONVS = 1
 _X86 = {"x86_64", "amd64", "i386", "i686", "x86"}
 
 
@@ -77,10 +75,31 @@ def onnx_cache_path(model: nn.Module) -> Path:
 def int8_cache_path(fp32: Path, calibration: torch.Tensor) -> Path:
     """Where the int8 quantization of the export cached at ``fp32`` (:func:`onnx_cache_path`) is
     cached: it changes with that export, the calibration frames and :data:`INT8_SETTINGS`."""
-    parts = [fp32.stem, repr(sorted(INT8_SETTINGS.items())), f"fp32 last convs={FP32_LAST_CONVS}",
+    parts = [fp32.stem, repr(sorted(INT8_SETTINGS.items())), "fp32 output tail",
              f"gammas={CALIBRATION_GAMMAS}", hashlib.sha256(calibration.numpy().tobytes()).hexdigest(),
              f"onnxruntime={package_version('onnxruntime')}"]
     return fp32.with_name(f"{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.onnx")
+
+
+def output_tail(graph) -> list[str]:
+    """Names of the nodes of an ONNX ``graph`` from which no convolution can be reached: the output
+    layers (the ab conv; a classifier's bin logits, whose errors a softmax at a low temperature
+    multiplies) and whatever combines them into ab. :func:`quantize_int8` leaves them in fp32: ranges
+    calibrated on film frames that ask for little colour would clip colourful scenes."""
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    feeds_conv: dict[str, bool] = {}
+
+    def reaches_conv(node) -> bool:
+        if node.name not in feeds_conv:
+            feeds_conv[node.name] = False  # the graph is acyclic; this only stops a revisit
+            children = [child for output in node.output for child in consumers.get(output, [])]
+            feeds_conv[node.name] = any(child.op_type == "Conv" or reaches_conv(child) for child in children)
+        return feeds_conv[node.name]
+
+    return [node.name for node in graph.node if not reaches_conv(node)]
 
 
 def export_onnx(model: nn.Module, path: Path) -> None:
@@ -104,8 +123,8 @@ def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
     """Quantize the exported graph ``fp32`` to int8 QDQ at ``path`` with ONNX Runtime's tool:
     weights per output channel, activations to uint8 over their min/max on ``calibration``
     (float32 L ``(N, 1, H, W)`` in [-1, 1], one frame at a time, each also through
-    :data:`CALIBRATION_GAMMAS`); the last convolution, which gives ab, stays fp32. Written to a
-    temporary file and renamed."""
+    :data:`CALIBRATION_GAMMAS`); the output layers and what follows them stay fp32
+    (:func:`output_tail`). Written to a temporary file and renamed."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -127,11 +146,10 @@ def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)  # folds BatchNorm into the convs
         # the ab layer's range, set on film frames that ask for little colour, would clip colourful
         # scenes (kodak24 colourfulness 28.8 -> 25.1 with it in int8, 28.1 without, for 5 % more time)
-        convs = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"]
-        last_conv = convs[-FP32_LAST_CONVS:]
+        tail = output_tail(onnx.load(str(prepared)).graph)
         enums = {"quant_format": QuantFormat, "activation_type": QuantType, "weight_type": QuantType}
         settings = {name: enums[name][value] if name in enums else value for name, value in INT8_SETTINGS.items()}
-        quantize_static(str(prepared), str(tmp), Frames(), nodes_to_exclude=last_conv, **settings)
+        quantize_static(str(prepared), str(tmp), Frames(), nodes_to_exclude=tail, **settings)
         tmp.replace(path)
     finally:
         logging.getLogger().handlers[:] = root_handlers
