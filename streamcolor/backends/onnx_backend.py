@@ -67,7 +67,7 @@ def _cpu_features() -> dict[str, bool]:
 
 
 def onnx_cache_path(model: nn.Module) -> Path:
-    """Where the exported ``model`` is cached (changes with its weights and the exporter's versions)."""
+    """Where the exported ``model`` is cached (changes with its weights, its code and the exporter's versions)."""
     parts = [model_digest(model), f"opset{OPSET}", *(f"{p}={package_version(p)}" for p in ("torch", "onnx"))]
     return cache_dir("onnx") / f"{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}.onnx"
 
