@@ -69,11 +69,12 @@ class _LiteTrunk(nn.Module):
         state = {k: v for k, v in load_imagenet_state().items() if not k.startswith(("head.", "fc."))}
         self.encoder.load_state_dict(state, strict=True)
 
-    def decode_stages(self, L: torch.Tensor) -> list[torch.Tensor]:
-        """The decoder's outputs, one per block: strides 16, 8, 4 (and 2 for four blocks)."""
+    def decode_stages(self, L: torch.Tensor, blocks: int | None = None) -> list[torch.Tensor]:
+        """The outputs of the decoder's first ``blocks`` blocks (all when None): strides 16, 8, 4
+        (and 2 for four blocks)."""
         taps = self.encoder.features(torch.cat([L, L, L], 1))  # not expand: ONNX export would fix its size
         x, stages = taps[-1], []
-        for block, skip in zip(self.decoder, reversed(taps[:-1])):
+        for block, skip in zip(self.decoder[:blocks], reversed(taps[:-1])):
             x = block(x, skip)
             stages.append(x)
         return stages
@@ -130,7 +131,7 @@ class LiteUNetBins(LiteUNet, BinClassifier):
 
     def logits(self, L: torch.Tensor) -> torch.Tensor:
         """``(N, Q, H/4, W/4)`` bin logits."""
-        return self.classifier(self.decode_stages(L)[2])
+        return self.classifier(self.decode_stages(L, blocks=3)[2])
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
         stages = self.decode_stages(L)
