@@ -117,6 +117,7 @@ class LiteUNetBins(LiteUNet, BinClassifier):
     ``--objective classification --freeze encoder decoder head``, then the two gate numbers with
     ``--objective mse --freeze encoder decoder head classifier``: a least-squares fit of how far to
     trust the classifier at each confidence. ``gate = (0, 0)`` (as built) is the regression alone.
+    Or train both heads and the trunk together with ``--objective multitask``, then the gate.
 
     Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1].
     """
@@ -133,12 +134,17 @@ class LiteUNetBins(LiteUNet, BinClassifier):
         """``(N, Q, H/4, W/4)`` bin logits."""
         return self.classifier(self.decode_stages(L, blocks=3)[2])
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
+    def heads(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The regression's ``(N, 2, H, W)`` ab and the ``(N, Q, H/4, W/4)`` bin logits, from one
+        pass of the trunk."""
         stages = self.decode_stages(L)
-        ab = self._regress(L, stages[3])
+        return self._regress(L, stages[3]), self.classifier(stages[2])
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        ab, logits = self.heads(L)
         # bins last: ONNX Runtime's Softmax and MatMul are fast over the innermost axis, its Einsum
         # and channel-axis Softmax are not (they tripled the model's int8 time per frame)
-        logits = self.classifier(stages[2]).permute(0, 2, 3, 1)
+        logits = logits.permute(0, 2, 3, 1)
         confidence = torch.softmax(logits, -1).amax(-1, keepdim=True)
         vivid = torch.softmax(logits / self.temperature, -1) @ (self.centres / AB_SCALE)
         vivid = F.interpolate(torch.cat([vivid, confidence], -1).permute(0, 3, 1, 2), size=L.shape[-2:],

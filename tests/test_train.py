@@ -98,6 +98,10 @@ def test_bad_objective(tmp_path):
         Trainer(_config(tmp_path, objective="nope"))
     with pytest.raises(ValueError, match="classification model"):
         Trainer(_config(tmp_path, objective="classification"))
+    with pytest.raises(ValueError, match="two-head model"):
+        Trainer(_config(tmp_path, objective="multitask"))
+    with pytest.raises(ValueError, match="lambda-classification"):
+        Trainer(_config(tmp_path, objective="multitask", model="lite0_unet_bins", lambda_classification=-1.0))
 
 
 def test_init_carries_shared_weights_across_architectures_in_order():
@@ -221,6 +225,24 @@ def test_lite0_unet_bins_starts_as_its_regression_then_trains_the_classifier_and
     assert [k for k in after if not torch.equal(after[k], before[k])] == ["gate"]
     with torch.no_grad():
         assert (gate.generator.eval()(L[None]) - regression(L[None])).abs().mean() > 1e-3
+
+
+def test_multitask_trains_trunk_and_both_heads_but_not_the_gate(tmp_path):
+    from streamcolor.api import DEFAULT_MODEL
+
+    config = _config(tmp_path, model="lite0_unet_bins", init=(DEFAULT_MODEL,), objective="multitask",
+                     train_dirs=(str(data_file("eval/kodak24")),), scale=160, crop=128, batch_size=4, steps=2,
+                     checkpoint_every=2, lr=1e-4, lambda_classification=0.5, freeze_bn=True)
+    trainer = Trainer(config)
+    before = {k: v.clone() for k, v in trainer.generator.named_parameters()}
+    trainer.fit()
+    changed = {k.split(".")[0] for k, v in trainer.generator.named_parameters() if not torch.equal(v, before[k])}
+    assert changed == {"encoder", "decoder", "head", "classifier"}  # the gate is fitted afterwards
+    with open(tmp_path / "run" / "losses.csv") as f:
+        header, *rows = list(csv.reader(f))
+    assert {"L1", "CE"} <= set(header) and len(rows) == 2
+    ce = [float(row[header.index("CE")]) for row in rows]
+    assert all(0 < x < 20 for x in ce)  # finite cross-entropies over 258 bins
 
 
 def test_renormalize_reestimates_batchnorm_statistics_from_photos(tmp_path, capsys):

@@ -9,6 +9,9 @@ optimisation step per batch; :data:`OBJECTIVES` maps the ``--objective`` names t
   its true colour's ab bin, so rare saturated colours count as much as the common browns that
   plain L1 averages everything into.
 - ``classification``: cross-entropy over ab bins with class rebalancing (Zhang et al. 2016).
+- ``multitask``: a two-head model's regression (rebalanced L1) and bin classifier (rebalanced
+  cross-entropy, weight ``lambda_classification``) trained together, so the shared trunk learns
+  from both.
 """
 
 from __future__ import annotations
@@ -101,9 +104,12 @@ class RebalancedL1(Objective):
         self.pixel_weights = weights[self.nearest]
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.rebalanced_l1(self.generate(L, ab), ab)
+
+    def rebalanced_l1(self, predicted: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         index = ((ab.detach().float() + 1) * AB_SCALE).round().long().clamp(0, len(self.GRID) - 1)
         weights = self.pixel_weights.to(ab.device)[index[:, 0], index[:, 1]]
-        error = (self.generate(L, ab) - ab).abs().mean(1)
+        error = (predicted - ab).abs().mean(1)
         loss = (weights * error).mean()
         return loss, {"G": loss.item(), "L1": error.mean().item()}
 
@@ -166,14 +172,42 @@ class Classification(Objective):
         super().__init__(generator, config)
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        G = self.models["G"]
-        logits = G.logits(L)
-        ab_small = F.adaptive_avg_pool2d(ab, logits.shape[-2:]) * AB_SCALE
-        target = soft_encode(ab_small, G.centres)
-        weights = G.class_weights[hard_encode(ab_small, G.centres)]
-        ce = -(target * F.log_softmax(logits, 1)).sum(1)
-        loss = (weights * ce).mean()
+        loss = rebalanced_cross_entropy(self.models["G"], self.models["G"].logits(L), ab)
         return loss, {"G": loss.item()}
+
+
+def rebalanced_cross_entropy(G: nn.Module, logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """Zhang et al.'s loss: cross-entropy of ``logits`` ``(N, Q, h, w)`` against the soft-encoded
+    bins of ``ab`` (scaled, ``(N, 2, H, W)``, averaged down to ``h, w``), each pixel weighted by
+    ``G.class_weights`` of its nearest bin."""
+    ab_small = F.adaptive_avg_pool2d(ab, logits.shape[-2:]) * AB_SCALE
+    target = soft_encode(ab_small, G.centres)
+    weights = G.class_weights[hard_encode(ab_small, G.centres)]
+    ce = -(target * F.log_softmax(logits, 1)).sum(1)
+    return (weights * ce).mean()
+
+
+class MultiTask(RebalancedL1):
+    """A two-head model's regression and bin classifier on one trunk, trained together:
+    rebalanced L1 on the regression's ab (λ = ``rebalance_lambda``) plus ``lambda_classification``
+    times the classifier's rebalanced cross-entropy. The generator must have ``heads`` returning
+    both (:class:`streamcolor.models.lite_unet.LiteUNetBins`); the mix of the two (its gate) is
+    not trained here: fit it afterwards with ``mse`` and the rest frozen."""
+
+    def __init__(self, generator: nn.Module, config: TrainConfig) -> None:
+        if not hasattr(generator, "heads"):
+            raise InputError(f"objective 'multitask' needs a two-head model such as lite0_unet_bins, not {config.model!r}")
+        if not config.lambda_classification >= 0:
+            raise InputError(f"--lambda-classification must be >= 0, got {config.lambda_classification}")
+        super().__init__(generator, config)
+
+    def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        G = self.models["G"]
+        predicted, logits = G.heads(L)  # training crops are multiples of G.multiple: no padding
+        l1, logs = self.rebalanced_l1(predicted, ab)
+        ce = rebalanced_cross_entropy(G, logits, ab)
+        loss = l1 + self.config.lambda_classification * ce
+        return loss, {**logs, "G": loss.item(), "CE": ce.item()}
 
 
 OBJECTIVES: dict[str, Callable[[nn.Module, TrainConfig], Objective]] = {
@@ -182,6 +216,7 @@ OBJECTIVES: dict[str, Callable[[nn.Module, TrainConfig], Objective]] = {
     "mse": lambda g, c: Regression(g, c, F.mse_loss),
     "cgan": CGAN,
     "classification": Classification,
+    "multitask": MultiTask,
 }
 
 
