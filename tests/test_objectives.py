@@ -37,17 +37,18 @@ def test_forward_backward_tiny(name):
 
 @pytest.mark.parametrize("objective, model", [("l1", "unet_tiny"), ("mse", "unet_tiny"), ("cgan", "unet_tiny"),
                                               ("l1_rebalanced", "unet_tiny"),
-                                              ("classification", "zhang_classification")])
+                                              ("classification", "zhang_classification"),
+                                              ("multitask", "lite0_unet_bins")])
 def test_one_step_lowers_loss(objective, model):
     torch.manual_seed(0)
     config = TrainConfig(objective=objective, model=model, lr=1e-3,
                          model_args={"width": 8} if model.startswith("zhang") else {})
     generator = create_model(model, **config.model_args)
     obj = build_objective(generator, config)
-    L, ab = _batch(size=64 if model.startswith("zhang") else 32)
-    if objective == "classification":
+    L, ab = _batch(size=64 if model.startswith(("zhang", "lite0")) else 32)
+    if objective in ("classification", "multitask"):
         generator.set_prior(torch.ones(len(ab_bins())))
-    if objective == "l1_rebalanced":
+    if objective in ("l1_rebalanced", "multitask"):
         obj.set_prior(torch.arange(1.0, len(ab_bins()) + 1))
     for m in obj.models.values():
         m.eval()  # BatchNorm in eval so the two loss readings see the same function
@@ -59,7 +60,7 @@ def test_one_step_lowers_loss(objective, model):
     before = g_loss()
     obj.step(L, ab, progress=0.0)
     assert g_loss() < before
-    assert set(OBJECTIVES) == {"l1", "mse", "cgan", "classification", "l1_rebalanced"}
+    assert set(OBJECTIVES) == {"l1", "mse", "cgan", "classification", "l1_rebalanced", "multitask"}
 
 
 def test_rebalanced_l1_weighs_saturated_colours_above_grey():
