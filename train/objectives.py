@@ -224,7 +224,8 @@ def build_objective(generator: nn.Module, config: TrainConfig) -> Objective:
     """The objective named by ``config.objective``.
 
     Raises:
-        InputError: unknown name, or a model that the objective cannot train.
+        InputError: unknown name, a model that the objective cannot train, or a negative
+            ``lambda_classification``.
     """
     if config.objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {config.objective!r}")
