@@ -34,7 +34,7 @@ class TrainConfig:
     freeze_bn: bool = False
     objective: str = "l1"  # l1, mse, cgan (cGAN + lambda_l1 * L1), classification, multitask
     lambda_l1: float = 100.0
-    lambda_classification: float = 0.1  # multitask: weight of the bins' cross-entropy beside the rebalanced L1
+    lambda_classification: float = 0.05  # multitask: weight of the bins' cross-entropy beside the rebalanced L1
     discriminator: str = "patchgan70"
     discriminator_args: dict[str, Any] = field(default_factory=dict)
     soft_labels: bool = False  # cgan: real targets U(0.7, 1.2), fake U(0, 0.3)

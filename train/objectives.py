@@ -203,7 +203,7 @@ class MultiTask(RebalancedL1):
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         G = self.models["G"]
-        predicted, logits = G.heads(L)  # training crops are multiples of G.multiple: no padding
+        predicted, logits = G.heads(L)
         l1, logs = self.rebalanced_l1(predicted, ab)
         ce = rebalanced_cross_entropy(G, logits, ab)
         loss = l1 + self.config.lambda_classification * ce
