@@ -10,7 +10,10 @@ from safetensors.torch import load_file
 
 from conftest import data_file
 from streamcolor.train.__main__ import main as train_main
+from streamcolor.images import resize_short_side
+from streamcolor.train import datasets
 from streamcolor.train.config import TrainConfig, parse_args
+from streamcolor.train.datasets import ColorizationDataset
 from streamcolor.train.loop import Trainer, learning_rate
 
 
@@ -79,6 +82,34 @@ def test_resume_refuses_other_flags_and_a_new_run_keeps_the_old_checkpoint(tmp_p
     code = train_main(["--out", str(tmp_path / "run"), "--model", "unet_tiny", "--steps", "1",
                        "--train-dirs", str(data_file("train/val")), "--val-dirs", str(data_file("train/val"))])
     assert code == 1 and "add --resume" in capsys.readouterr().err and checkpoint.read_bytes() == before
+
+
+@pytest.mark.parametrize("flags, message", [(["--film", "1.5"], "--film is a probability"),
+                                             (["--scale", "160", "--scale-max", "100"], "--scale-max must be"),
+                                             (["--crop", "0"], "--crop must be")])
+def test_bad_sizes_and_probabilities_get_one_line(flags, message, capsys):
+    assert train_main(flags) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_scale_max_draws_each_photos_short_side_from_the_range(monkeypatch):
+    sizes = []
+
+    def record(image, short_side):
+        sizes.append(short_side)
+        return resize_short_side(image, short_side)
+
+    monkeypatch.setattr(datasets, "resize_short_side", record)
+    photos = (str(data_file("train/faces_val")),)
+    jittered = ColorizationDataset(photos, scale=64, crop=48, scale_max=96)
+    items = [jittered[(0, i)] for i in range(20)]
+    assert all(L.shape == (1, 48, 48) and ab.shape == (2, 48, 48) for L, ab in items)
+    assert set(sizes) <= set(range(64, 97)) and len(set(sizes)) > 5
+    assert torch.equal(jittered[(0, 3)][1], items[3][1])  # the same key, the same item: exact resume
+    sizes.clear()
+    [ColorizationDataset(photos, scale=64, crop=48)[(0, i)] for i in range(5)]
+    assert sizes == [64] * 5
 
 
 def test_cosine_schedule_decays_to_zero(tmp_path):

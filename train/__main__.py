@@ -9,8 +9,8 @@ from streamcolor.train.loop import CHECKPOINT, Trainer
 
 
 def main(argv: list[str] | None = None) -> int:
-    config, resume = parse_args(argv)
     try:
+        config, resume = parse_args(argv)
         if not resume and (Path(config.out) / CHECKPOINT).is_file():
             # starting over would overwrite the checkpoint of hours of training
             raise InputError(f"{config.out!r} holds a run: add --resume to continue it, or choose another --out")

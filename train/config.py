@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamcolor.errors import InputError
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -43,6 +45,9 @@ class TrainConfig:
     rebalance_lambda: float = 0.5  # l1_rebalanced: Zhang's lambda, mixing the prior with uniform (1 = plain L1)
     prior_images: int = 500  # classification: images sampled to measure the ab-bin prior
     scale: int = 150
+    # augmentation: each photo's short side is drawn uniformly from scale .. scale_max (0: always scale),
+    # so objects are seen at more than one size, as whole frames show them at inference
+    scale_max: int = 0
     crop: int = 128
     film: float = 0.0  # augmentation: probability of rendering the input L through a random old film stock
     rotate90: bool = False  # augmentation: rotate by +-90 degrees with probability 1/2 (report 002)
@@ -59,6 +64,14 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     workers: int = 0  # data-loading processes
     device: str = "auto"  # cpu, cuda, auto (cuda when available; mixed precision there)
+
+    def __post_init__(self) -> None:
+        if self.scale < 1 or self.crop < 1:
+            raise InputError(f"--scale and --crop must be >= 1 pixel, got {self.scale} and {self.crop}")
+        if self.scale_max and self.scale_max < self.scale:
+            raise InputError(f"--scale-max must be 0 or >= --scale ({self.scale}), got {self.scale_max}")
+        if not 0 <= self.film <= 1:
+            raise InputError(f"--film is a probability in [0, 1], got {self.film}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

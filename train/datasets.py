@@ -26,7 +26,8 @@ def to_L_ab(rgb: np.ndarray, L: np.ndarray | None = None) -> tuple[torch.Tensor,
 
 
 class ColorizationDataset(Dataset):
-    """Photos resized to short side ``scale``; training items are random ``crop`` squares,
+    """Photos resized to short side ``scale`` (with ``scale_max``, a short side drawn uniformly
+    from ``scale`` .. ``scale_max`` per item); training items are random ``crop`` squares,
     flipped at random and, with ``rotate90``, turned by +-90 degrees half the time; with
     probability ``film`` the input L is the photo as a random old film stock renders it
     (:func:`streamcolor.film.film_L`), the target ab staying the photo's.
@@ -37,9 +38,10 @@ class ColorizationDataset(Dataset):
     """
 
     def __init__(self, dirs: tuple[str, ...], scale: int, crop: int, seed: int = 0, rotate90: bool = False,
-                 film: float = 0.0) -> None:
+                 film: float = 0.0, scale_max: int = 0) -> None:
         self.files = list_images(dirs)
         self.scale, self.crop, self.seed, self.rotate90, self.film = scale, crop, seed, rotate90, film
+        self.scale_max = scale_max
 
     def __len__(self) -> int:
         return len(self.files)
@@ -47,7 +49,8 @@ class ColorizationDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         epoch, index = key
         rng = np.random.default_rng((self.seed, epoch, index))
-        image = resize_short_side(read_rgb(self.files[index]), max(self.scale, self.crop))
+        scale = int(rng.integers(self.scale, self.scale_max + 1)) if self.scale_max else self.scale
+        image = resize_short_side(read_rgb(self.files[index]), max(scale, self.crop))
         h, w = image.shape[:2]
         y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
         image = image[y : y + self.crop, x : x + self.crop]

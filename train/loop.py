@@ -102,7 +102,7 @@ class Trainer:
             model.to(self.device)
         self.generator = generator
         self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90,
-                                        config.film)
+                                        config.film, config.scale_max)
         self.val_files = self._val_subset(list_images(config.val_dirs))
         self.step = 0
         self.elapsed_before = 0.0
