@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import data_file
-from streamcolor.train.__main__ import main as train_main
 from streamcolor.images import resize_short_side
 from streamcolor.train import datasets
+from streamcolor.train.__main__ import main as train_main
 from streamcolor.train.config import TrainConfig, parse_args
 from streamcolor.train.datasets import ColorizationDataset
 from streamcolor.train.loop import Trainer, learning_rate
