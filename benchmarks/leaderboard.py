@@ -23,7 +23,7 @@ import torch
 
 from streamcolor import Colorizer
 from streamcolor.errors import InputError
-from streamcolor.evaluate import evaluate_images
+from streamcolor.evaluate import evaluate_images, photo_to_grey
 from streamcolor.images import list_images, read_rgb
 from streamcolor.models import create_model, from_pretrained, list_models
 from streamcolor.train.config import TrainConfig
@@ -76,7 +76,7 @@ def main() -> None:
         scores = {s: r["model"] for s, r in results.items()}
         params = sum(p.numel() for p in trainer.generator.parameters()) / 1e6
         rows.append((name, "ImageNet" if pretrained else "scratch", trainer.step, params, cpu_fps(name), scores))
-        strips.append((name, colorizer.colorize_image(cv2.cvtColor(sample, cv2.COLOR_RGB2GRAY))))
+        strips.append((name, colorizer.colorize_image(photo_to_grey(sample))))
         print(rows[-1][:5], {k: round(v.psnr, 2) for k, v in scores.items()}, flush=True)
     rows.append(("*grey (ab = 0), for reference*", "–", None, None, None, {s: r["grey"] for s, r in results.items()}))
     write_table(rows, args.seconds, args.threads)

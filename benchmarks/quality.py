@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from streamcolor import Colorizer
-from streamcolor.evaluate import Scores, evaluate_images, markdown_table
+from streamcolor.evaluate import Scores, evaluate_images, markdown_table, photo_to_grey
 from streamcolor.images import list_images, read_rgb, resize_short_side
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -57,7 +57,7 @@ def figure(models: list[str], photos: list[str], path: Path) -> None:
     rows = []
     for stem in photos:
         rgb = resize_short_side(read_rgb(DATA / "eval" / "kodak24" / f"{stem}.png"), 256)
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        grey = photo_to_grey(rgb)
         tiles = [np.repeat(grey[..., None], 3, 2), *(c.colorize_image(grey) for c in colorizers), rgb]
         rows.append(np.concatenate([t[:256, :384] for t in tiles], 1))
     labels = ["grey", *(Path(m).name for m in models), "original"]

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from streamcolor import __version__
 from streamcolor.errors import StreamcolorError
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     from streamcolor.stages.smooth import SMOOTHERS
 
     parser = _Parser(prog="streamcolor", description="Colorize black-and-white film.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="also show progress notes (backend chosen, exports, resume point)")

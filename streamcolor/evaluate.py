@@ -48,9 +48,15 @@ def L_to_grey(L: np.ndarray) -> np.ndarray:
     return (lab_to_rgb(lab)[..., 0] * 255 + 0.5).astype(np.uint8)
 
 
+def photo_to_grey(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``(H, W, 3)`` -> uint8 ``(H, W)`` grey of the photo's own Lab L: the input the
+    colorizer is scored on (not the BT.601 luma, which renders saturated colours darker)."""
+    return L_to_grey(rgb_to_lab(rgb.astype(np.float32) / 255)[..., 0])
+
+
 def _grey_input(rgb: np.ndarray, film_seed: int | None, stock: str | None = None) -> np.ndarray:
     if film_seed is None:
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        return photo_to_grey(rgb)
     return L_to_grey(film_L(rgb, np.random.default_rng(film_seed), stock))
 
 
@@ -58,10 +64,11 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
                     save_dir: Path | None = None, film: bool | str = False) -> dict[str, Scores]:
     """Score ``colorize`` (uint8 grey H x W -> uint8 RGB H x W x 3) on colour photos.
 
-    The grey input is the photo's luma, or with ``film`` the photo as a random old film stock
+    The grey input is the photo's Lab L, or with ``film`` the photo as a random old film stock
     renders it (:func:`streamcolor.film.film_L`, seeded by the image's index, so every run
-    and every model sees the same renderings); then the output's ab is scored on the photo's own
-    L, so that only the colour is measured. ``film`` may also name one stock (a key of
+    and every model sees the same renderings). Either way the output's ab is scored on the photo's
+    own L, the field's protocol (e.g. Zhang et al. 2016), so that only the colour is measured and
+    a model that adds none scores as the grey baseline. ``film`` may also name one stock (a key of
     :data:`streamcolor.film.STOCKS`), used for every photo. Baselines: ``grey`` (ab = 0, L kept), ``sepia``
     (the constant :data:`SEPIA_AB`) and, when
     ``tint`` (ab, Lab units) is given, a constant ``tint``. With ``save_dir``, writes a
@@ -80,9 +87,7 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
     for index, path in enumerate(files):
         rgb = read_rgb(path)
         grey = _grey_input(rgb, index if film else None, stock)
-        model = colorize(grey)
-        if film:
-            model = replace_ab(rgb, rgb_to_lab(model.astype(np.float32) / 255)[..., 1:])
+        model = replace_ab(rgb, rgb_to_lab(colorize(grey).astype(np.float32) / 255)[..., 1:])
         outputs = {"model": model, "grey": replace_ab(rgb, np.zeros(2)), "sepia": replace_ab(rgb, SEPIA_AB)}
         if tint is not None:
             outputs["tint"] = replace_ab(rgb, tint)

@@ -188,6 +188,13 @@ def test_every_colorize_option_checked_where_defined(option, message, tmp_path):
     assert list(out.iterdir()) == []
 
 
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"streamcolor {version('streamcolor')}", result
+
+
 def test_crf_help_names_every_codec():
     from streamcolor.cli import _parser
 

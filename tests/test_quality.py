@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import data_file
+from streamcolor.color import rgb_to_lab
 from streamcolor.evaluate import SEPIA_AB, evaluate_images, replace_ab
 from streamcolor.film import STOCKS, film_L
 from streamcolor.images import read_rgb
@@ -67,6 +68,22 @@ def test_eval_scores_film_renderings_on_the_photos_own_L():
     scores = evaluate_images(oracle, files, film=True)
     assert scores["model"].hue["mean"] > 0.99 and scores["model"].psnr > 40
     assert scores["grey"].hue["mean"] == 0 and scores["sepia"].colourfulness > 5
+
+
+def test_eval_gives_the_photos_lab_L_and_scores_only_colour():
+    files = sorted(data_file("eval/kodak24").glob("*.png"))[:2]
+    seen = []
+
+    def no_colour(grey):
+        seen.append(grey)
+        return np.repeat(grey[..., None], 3, 2)
+
+    scores = evaluate_images(no_colour, files)
+    for grey, f in zip(seen, files):
+        L = rgb_to_lab(read_rgb(f).astype(np.float32) / 255)[..., 0]
+        assert np.abs(rgb_to_lab(np.repeat(grey[..., None], 3, 2).astype(np.float32) / 255)[..., 0] - L).max() < 0.5
+    assert scores["model"].psnr == pytest.approx(scores["grey"].psnr, abs=0.01)
+    assert scores["model"].ciede2000 == pytest.approx(scores["grey"].ciede2000, abs=0.01)
 
 
 def test_eval_command_scores_each_named_film_stock(tmp_path):
