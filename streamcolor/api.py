@@ -156,8 +156,9 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 
 def default_settings(name: str | os.PathLike | None = None) -> EngineSettings:
     """The colour settings a model runs with unless told otherwise: the defaults of
-    :class:`EngineSettings` at the generator's training scale (``inference_short_side`` in its
-    config), read without loading the weights.
+    :class:`EngineSettings` at the generator's inference scale (``inference_short_side`` in its
+    config) and, where its config gives one, the scale of its training photos
+    (``via_short_side``), read without loading the weights.
 
     Args:
         name: shipped name or saved model folder; None = :data:`DEFAULT_MODEL`.
@@ -166,7 +167,8 @@ def default_settings(name: str | os.PathLike | None = None) -> EngineSettings:
         UnknownModelError: no such shipped model or folder.
     """
     config = read_config(DEFAULT_MODEL if name is None else name)
-    return EngineSettings(inference_short_side=config.get("inference_short_side", 150))
+    return EngineSettings(inference_short_side=config.get("inference_short_side", 150),
+                          via_short_side=config.get("via_short_side"))
 
 
 def _rgb8(lab: np.ndarray) -> np.ndarray:

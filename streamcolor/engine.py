@@ -59,10 +59,15 @@ class EngineSettings:
         bars: find letterbox/pillarbox bars at the start of each shot
             (:func:`streamcolor.bars.find_active_area`): the generator sees only the picture
             inside them, and they stay neutral (ab = 0).
+        via_short_side: a picture larger than this short side (pixels) is shrunk to it before
+            it is shrunk to ``inference_short_side`` (:func:`streamcolor.stages.infer.shrink`): the
+            scale of the photos the model learnt from, whose softness it knows. None, or not above
+            the inference size: in one step.
 
     Raises:
         InputError: a strength outside 0 to :data:`MAX_STRENGTH` (or NaN), an unknown smoothing, a smoothing
-            strength outside [0, 1), ``infer_every`` below 1, an inference size below 16.
+            strength outside [0, 1), ``infer_every`` below 1, an inference size or a
+            ``via_short_side`` below 16.
     """
 
     inference_short_side: int = 150
@@ -72,6 +77,7 @@ class EngineSettings:
     strength: float = 1.0
     infer_every: int = 4
     bars: bool = True
+    via_short_side: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.strength <= MAX_STRENGTH:
@@ -84,6 +90,8 @@ class EngineSettings:
                              f"got {self.smooth_strength}")
         if self.inference_short_side < 16:
             raise InputError(f"inference_short_side (--render-size) must be 16 pixels or more, got {self.inference_short_side}")
+        if self.via_short_side is not None and self.via_short_side < 16:
+            raise InputError(f"via_short_side must be None or 16 pixels or more, got {self.via_short_side}")
         if self.infer_every < 1:
             raise InputError(f"infer_every (--infer-every) must be 1 or more, got {self.infer_every}")
 
@@ -126,7 +134,7 @@ class Engine:
         smoother = self._fit_flow(make_smoother(settings.smoothing, settings.smooth_strength), size)
         every = settings.infer_every if carries_colour(smoother) else 1
         stages = [DetectCuts(settings.inference_short_side, self.backend.multiple, settings.bars),
-                  Infer(self.backend, settings.inference_short_side, every, self.batch_size),
+                  Infer(self.backend, settings.inference_short_side, every, self.batch_size, settings.via_short_side),
                   Smooth(smoother)]
         if self.references:
             stages.append(PropagateReferences(self.references))

@@ -106,6 +106,12 @@ def test_bad_colour_option_names_its_flag(option, flag, chaplin, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_render_size_above_the_models_training_scale_runs(chaplin, tmp_path):
+    """lite0_unet_v6 shrinks through 160 px: a render size above that must still run, in one step."""
+    result = run("colorize", chaplin, tmp_path / "big.mp4", "--render-size", "256", "--quiet")
+    assert result.returncode == 0 and (tmp_path / "big.mp4").stat().st_size > 0, result.stderr
+
+
 def test_folder_into_itself_is_refused(tmp_path):
     """Issue 28 item 1: OUTDIR = DIR reported every film 'done' and colorized nothing."""
     make_clip(tmp_path / "a.mp4", 64, 48)

@@ -94,7 +94,10 @@ def test_grey_keeps_L_and_drops_colour():
 
 
 def test_default_settings_are_the_models_render_size():
-    assert default_settings().inference_short_side == read_config(DEFAULT_MODEL)["inference_short_side"]
+    settings, config = default_settings(), read_config(DEFAULT_MODEL)
+    assert settings.inference_short_side == config["inference_short_side"]
+    assert settings.via_short_side == config.get("via_short_side")
+    assert default_settings("unet_small_hints_v3").via_short_side is None
 
 
 def test_demo_imports_only_the_public_api():

@@ -127,6 +127,44 @@ def test_strength_scales_colour(kodak):
         colorizer.with_settings(strength=-1)
 
 
+def test_shrinking_via_the_training_scale_softens_only_larger_pictures(kodak):
+    from streamcolor.color import rgb_to_lab
+    from streamcolor.images import read_rgb
+    from streamcolor.stages.infer import shrink
+
+    L = rgb_to_lab(read_rgb(kodak[0]).astype(np.float32) / 255)[..., 0]  # 512 x 768
+    one_step, via = shrink(L, (192, 128), None), shrink(L, (192, 128), 160)
+    assert one_step.shape == via.shape == (128, 192)
+
+    def detail(x):
+        return np.abs(cv2.Laplacian(x, cv2.CV_32F)).mean()
+
+    assert detail(via) < 0.9 * detail(one_step)
+    assert abs(via.mean() - one_step.mean()) < 0.5
+    small = L[:150, :225]
+    assert np.array_equal(shrink(small, (192, 128), 160), shrink(small, (192, 128), None))
+    assert np.array_equal(shrink(L, (384, 256), 160), shrink(L, (384, 256), None))  # render size above 160
+
+
+def test_via_short_side_changes_the_colour_of_large_photos_only(kodak):
+    from streamcolor.errors import InputError
+    from streamcolor.images import list_images, read_rgb
+    from conftest import data_file
+
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    one_step = colorizer.with_settings(via_short_side=None)
+    large = read_rgb(kodak[0])
+    assert colorizer.settings.via_short_side == 160
+    assert not np.array_equal(colorizer.colorize_image(large), one_step.colorize_image(large))
+    small = read_rgb(list_images([str(data_file("train/coco_val"))])[0])
+    assert min(small.shape[:2]) <= 160
+    assert np.array_equal(colorizer.colorize_image(small), one_step.colorize_image(small))
+    larger_render = colorizer.with_settings(inference_short_side=256)  # above 160: in one step
+    assert np.array_equal(larger_render.colorize_image(large), one_step.with_settings(inference_short_side=256).colorize_image(large))
+    with pytest.raises(InputError, match="via_short_side must be None or 16 pixels or more"):
+        colorizer.with_settings(via_short_side=8)
+
+
 def test_guided_upsample_puts_colour_edges_on_luma_edges():
     from streamcolor.stages.upsample import guided_upsample
 

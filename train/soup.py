@@ -69,8 +69,8 @@ def soup(out: Path, ingredients: list[tuple[str, float]], photos: tuple[str, ...
     base.load_state_dict(average_states([load_weights(m) for m in models], list(weights)))
     if photos:
         renormalize(base, photos)
-    size = {k: base.config[k] for k in ("inference_short_side",) if k in base.config}
-    return save_pretrained(base, out, dtype=torch.float16, name=out.name, **size)
+    scales = {k: base.config[k] for k in ("inference_short_side", "via_short_side") if k in base.config}
+    return save_pretrained(base, out, dtype=torch.float16, name=out.name, **scales)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,20 @@ import numpy as np
 from streamcolor.backends import Backend
 from streamcolor.bars import Area
 from streamcolor.frame import Frame
+from streamcolor.images import resize_short_side
 from streamcolor.stages import Stage
 from streamcolor.stages.cuts import inference_size
+
+
+def shrink(L: np.ndarray, size: tuple[int, int], via_short_side: int | None) -> np.ndarray:
+    """float32 L ``(H, W)`` -> L of ``size`` (w, h) for the generator, by area filter; a picture
+    with a short side above ``via_short_side`` is first shrunk to that short side, when that is
+    larger than ``size``'s. A photo shrunk in one step is sharper than the small photos a model
+    learnt from, which were stored small and then scaled to the training scale: going through
+    that scale gives the generator the softness it knows."""
+    if via_short_side is not None and min(L.shape) > via_short_side > min(size):
+        L = resize_short_side(L, via_short_side)
+    return cv2.resize(L, size, interpolation=cv2.INTER_AREA)
 
 
 class Infer(Stage):
@@ -23,12 +35,16 @@ class Infer(Stage):
         short_side: inference short side in pixels (the picture inside bars is scaled to it).
         every: 1 = every frame (see ``EngineSettings.infer_every``).
         batch_size: frames per generator call.
+        via_short_side: see :func:`shrink` (``EngineSettings.via_short_side``); None: straight
+            to the inference size.
     """
 
     stat = "inference"
 
-    def __init__(self, backend: Backend, short_side: int, every: int, batch_size: int) -> None:
+    def __init__(self, backend: Backend, short_side: int, every: int, batch_size: int,
+                 via_short_side: int | None = None) -> None:
         self.backend, self.short_side, self.every, self.batch_size = backend, short_side, every, batch_size
+        self.via_short_side = via_short_side
         self.delay = batch_size - 1
         self.batch: list[Frame] = []
 
@@ -54,13 +70,16 @@ class Infer(Stage):
         if area is not None:
             return self._predict_inside(area, group)
         hints = None if group[0].hints is None else np.stack([f.hints for f in group])
-        return self.backend.predict_ab(np.stack([f.L_small for f in group]), hints)
+        if self.via_short_side is None:
+            return self.backend.predict_ab(np.stack([f.L_small for f in group]), hints)
+        size = group[0].L_small.shape[::-1]
+        return self.backend.predict_ab(np.stack([shrink(f.L, size, self.via_short_side) for f in group]), hints)
 
     def _predict_inside(self, area: Area, group: list[Frame]) -> list[np.ndarray]:
         """ab at inference size, predicted from the picture inside ``area`` alone; 0 in the bars."""
         crops = [f.L[area.top:area.bottom, area.left:area.right] for f in group]
         h, w = inference_size(*crops[0].shape, self.short_side, self.backend.multiple)
-        ab = self.backend.predict_ab(np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA) for c in crops]))
+        ab = self.backend.predict_ab(np.stack([shrink(c, (w, h), self.via_short_side) for c in crops]))
         small_size = group[0].L_small.shape
         inside = area.scaled(group[0].L.shape, small_size)
         size = (inside.right - inside.left, inside.bottom - inside.top)
