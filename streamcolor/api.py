@@ -166,7 +166,10 @@ def default_settings(name: str | os.PathLike | None = None) -> EngineSettings:
     Raises:
         UnknownModelError: no such shipped model or folder.
     """
-    config = read_config(DEFAULT_MODEL if name is None else name)
+    return _settings_of(read_config(DEFAULT_MODEL if name is None else name))
+
+
+def _settings_of(config: dict[str, Any]) -> EngineSettings:
     return EngineSettings(inference_short_side=config.get("inference_short_side", 150),
                           via_short_side=config.get("via_short_side"))
 
@@ -200,9 +203,9 @@ class FileResult:
 class Colorizer:
     """Colorize images, frame sequences and video files with a trained generator.
 
-    Build with :meth:`from_pretrained`. The generator runs at the short side it was
-    trained at (``inference_short_side`` in its config); colour is upsampled to the
-    full resolution guided by the picture's own L, which is kept exactly.
+    Build with :meth:`from_pretrained`. The generator runs at the short side in its config
+    (``inference_short_side``, through ``via_short_side`` where given: :class:`EngineSettings`);
+    colour is upsampled to the full resolution guided by the picture's own L, which is kept exactly.
 
     Attributes:
         model: the generator (whatever backend runs it).
@@ -212,7 +215,7 @@ class Colorizer:
     def __init__(self, model: Generator, device: str = "cpu", settings: EngineSettings | None = None,
                  backend: Backend | None = None) -> None:
         config = model.config
-        self.settings = settings or EngineSettings(inference_short_side=config.get("inference_short_side", 150))
+        self.settings = settings or _settings_of(config)
         self.backend = backend or TorchBackend(model, device)
         self.name = config.get("name", model.architecture)
         self.takes_hints = model.hint_channels > 0

@@ -98,6 +98,9 @@ def test_default_settings_are_the_models_render_size():
     assert settings.inference_short_side == config["inference_short_side"]
     assert settings.via_short_side == config.get("via_short_side")
     assert default_settings("unet_small_hints_v3").via_short_side is None
+    from streamcolor.models import from_pretrained
+
+    assert Colorizer(from_pretrained(DEFAULT_MODEL)).settings == settings  # built directly, the same
 
 
 def test_demo_imports_only_the_public_api():
