@@ -5,6 +5,7 @@
 """
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 
 # torch's OpenMP threads otherwise spin for a while after each parallel region, taking the
 # cores that the decoder, the encoder and OpenCV need (about 10 ms of CPU a frame at 480p on
@@ -23,5 +24,8 @@ def __getattr__(name: str) -> object:
         return Colorizer
     raise AttributeError(f"module 'streamcolor' has no attribute {name!r}")
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("streamcolor")
+except PackageNotFoundError:  # a source tree run without being installed (e.g. a lent GPU machine)
+    __version__ = "0+unknown"
 __all__ = ["Colorizer", "InputError", "MediaError", "StreamcolorError", "UnknownModelError"]

@@ -1,7 +1,8 @@
 """The colour stages, wired in one place: L in, ab at L's size out, with temporal state.
 
 The order is: cut detection on L resized to the inference size (short side
-``inference_short_side``, the training scale) -> generator -> temporal smoothing at
+``inference_short_side``) -> generator (on L shrunk to that size, through
+``via_short_side`` where the model gives one) -> temporal smoothing at
 inference size (cut-aware) -> reference frames carried along the motion -> ab upsampled
 to L's size by a guided filter whose guide is L, so colour edges snap to the picture's own
 edges (:mod:`streamcolor.stages`).
@@ -10,6 +11,7 @@ edges (:mod:`streamcolor.stages`).
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -41,7 +43,7 @@ class EngineSettings:
     """Colour settings.
 
     Attributes:
-        inference_short_side: short side in pixels the generator sees (its training scale).
+        inference_short_side: short side in pixels the generator sees (the model's render size).
         smoothing: ``"motion"`` (motion-compensated, :class:`MotionSmoother`), ``"ema"``
             (plain moving average) or ``"off"``; images are never smoothed.
         smooth_strength: weight of the past in [0, 1); None = the method's default.
@@ -88,12 +90,17 @@ class EngineSettings:
         if self.smooth_strength is not None and not 0 <= self.smooth_strength < 1:
             raise InputError(f"smooth_strength (--smooth-strength) is the weight of the past, in [0, 1); "
                              f"got {self.smooth_strength}")
-        if self.inference_short_side < 16:
-            raise InputError(f"inference_short_side (--render-size) must be 16 pixels or more, got {self.inference_short_side}")
-        if self.via_short_side is not None and self.via_short_side < 16:
-            raise InputError(f"via_short_side must be None or 16 pixels or more, got {self.via_short_side}")
+        if not _pixels(self.inference_short_side):
+            raise InputError(f"inference_short_side (--render-size) must be 16 pixels or more, got {self.inference_short_side!r}")
+        if self.via_short_side is not None and not _pixels(self.via_short_side):
+            raise InputError(f"via_short_side must be None or 16 pixels or more, got {self.via_short_side!r}")
         if self.infer_every < 1:
             raise InputError(f"infer_every (--infer-every) must be 1 or more, got {self.infer_every}")
+
+
+def _pixels(value: object) -> bool:
+    """A whole number of pixels, 16 or more (bools, floats and strings are not)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 16
 
 
 class Engine:

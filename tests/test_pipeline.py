@@ -161,8 +161,18 @@ def test_via_short_side_changes_the_colour_of_large_photos_only(kodak):
     assert np.array_equal(colorizer.colorize_image(small), one_step.colorize_image(small))
     larger_render = colorizer.with_settings(inference_short_side=256)  # above 160: in one step
     assert np.array_equal(larger_render.colorize_image(large), one_step.with_settings(inference_short_side=256).colorize_image(large))
-    with pytest.raises(InputError, match="via_short_side must be None or 16 pixels or more"):
-        colorizer.with_settings(via_short_side=8)
+    letterboxed = np.zeros((large.shape[0] + 200, *large.shape[1:]), np.uint8)  # bars found: the crop path
+    letterboxed[100:-100] = large
+    from streamcolor.api import image_to_L
+    from streamcolor.bars import find_active_area
+
+    assert find_active_area(image_to_L(letterboxed)).top == 100
+    assert not np.array_equal(colorizer.colorize_image(letterboxed), one_step.colorize_image(letterboxed))
+    for bad in (8, float("nan"), 160.5, "160", True):
+        with pytest.raises(InputError, match="via_short_side must be None or 16 pixels or more"):
+            colorizer.with_settings(via_short_side=bad)
+    with pytest.raises(InputError, match="must be 16 pixels or more"):
+        colorizer.with_settings(inference_short_side=float("nan"))
 
 
 def test_guided_upsample_puts_colour_edges_on_luma_edges():

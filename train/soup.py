@@ -1,6 +1,6 @@
 """``python -m streamcolor.train.soup OUT MODEL:WEIGHT MODEL:WEIGHT ... [--renormalize DIR ...]``: average
 saved models of one architecture, weight for weight (:func:`streamcolor.models.transfer.average_states`),
-into a new saved model in float16, with the first model's inference size, named after OUT.
+into a new saved model in float16, with the first model's inference size (and ``via_short_side``), named after OUT.
 
 Averaged weights spread their activations less than the averaged BatchNorm statistics say ("variance
 collapse", Jordan et al. 2022, "REPAIR"), which mutes the colour; ``--renormalize`` re-estimates the

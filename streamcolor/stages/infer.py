@@ -19,9 +19,13 @@ def shrink(L: np.ndarray, size: tuple[int, int], via_short_side: int | None) -> 
     larger than ``size``'s. A photo shrunk in one step is sharper than the small photos a model
     learnt from, which were stored small and then scaled to the training scale: going through
     that scale gives the generator the softness it knows."""
-    if via_short_side is not None and min(L.shape) > via_short_side > min(size):
+    if _goes_via(L.shape, size, via_short_side):
         L = resize_short_side(L, via_short_side)
     return cv2.resize(L, size, interpolation=cv2.INTER_AREA)
+
+
+def _goes_via(shape: tuple[int, ...], size: tuple[int, int], via_short_side: int | None) -> bool:
+    return via_short_side is not None and min(shape) > via_short_side > min(size)
 
 
 class Infer(Stage):
@@ -70,9 +74,9 @@ class Infer(Stage):
         if area is not None:
             return self._predict_inside(area, group)
         hints = None if group[0].hints is None else np.stack([f.hints for f in group])
-        if self.via_short_side is None:
-            return self.backend.predict_ab(np.stack([f.L_small for f in group]), hints)
         size = group[0].L_small.shape[::-1]
+        if not _goes_via(group[0].L.shape, size, self.via_short_side):  # L_small is already the one-step shrink
+            return self.backend.predict_ab(np.stack([f.L_small for f in group]), hints)
         return self.backend.predict_ab(np.stack([shrink(f.L, size, self.via_short_side) for f in group]), hints)
 
     def _predict_inside(self, area: Area, group: list[Frame]) -> list[np.ndarray]:
