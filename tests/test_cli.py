@@ -107,7 +107,8 @@ def test_bad_colour_option_names_its_flag(option, flag, chaplin, tmp_path):
 
 
 def test_render_size_above_the_models_training_scale_runs(chaplin, tmp_path):
-    """lite0_unet_v6 shrinks through 160 px: a render size above that must still run, in one step."""
+    """lite0_unet_v6 shrinks through 160 px: a render size above that must still be taken (the
+    first version of that setting refused it); tests/test_pipeline.py checks it runs in one step."""
     result = run("colorize", chaplin, tmp_path / "big.mp4", "--render-size", "256", "--quiet")
     assert result.returncode == 0 and (tmp_path / "big.mp4").stat().st_size > 0, result.stderr
 

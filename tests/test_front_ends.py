@@ -16,6 +16,7 @@ from streamcolor import Colorizer, InputError
 from streamcolor.api import DEFAULT_MODEL, default_settings, image_to_L, load_references, to_grey
 from streamcolor.color import rgb_to_lab
 from streamcolor.images import read_rgb
+from streamcolor.models import from_pretrained
 from streamcolor.models.io import read_config
 
 
@@ -98,8 +99,6 @@ def test_default_settings_are_the_models_render_size():
     assert settings.inference_short_side == config["inference_short_side"]
     assert settings.via_short_side == config.get("via_short_side")
     assert default_settings("unet_small_hints_v3").via_short_side is None
-    from streamcolor.models import from_pretrained
-
     assert Colorizer(from_pretrained(DEFAULT_MODEL)).settings == settings  # built directly, the same
 
 
