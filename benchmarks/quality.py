@@ -6,7 +6,7 @@
 
 For each model (shipped name or folder), render size and set: ``streamcolor eval``'s scores
 (PSNR, SSIM, CIEDE2000, colourfulness, hue accuracy per hue sector) on the photos made grey by
-their luma and, in the ``+film`` rows, on the same photos as random old film stocks render them
+their Lab L and, in the ``+film`` rows, on the same photos as random old film stocks render them
 (the colour scored on the photo's own L). Grey and a constant sepia tint are the baselines.
 Sets are folder names under ../shared/data/eval or ../shared/data/train. The figure: per photo,
 grey | each model | the original, at 256 px high. A retired model is a folder taken from git

@@ -22,7 +22,7 @@ from streamcolor.engine import Engine, EngineSettings
 from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.frame import Frame
 from streamcolor.images import read_rgb
-from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds
+from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds, output_name
 from streamcolor.models import Generator, from_pretrained, shipped_models
 from streamcolor.models.io import HINT_MODEL, read_config
 from streamcolor.pipeline import Report, RunSettings, colorize_video
@@ -327,7 +327,8 @@ class Colorizer:
                         progress: bool = False, resume: bool = False, segment_frames: int = 250,
                         ray: RaySettings | None = None, on_file: Callable[[FileResult], None] | None = None,
                         reraise: bool = False, **encode_fields: Any) -> list[FileResult]:
-        """Colorize every video in ``src_dir`` (not recursive) into ``dst_dir``, same names.
+        """Colorize every video in ``src_dir`` (not recursive) into ``dst_dir``, same names
+        (:func:`streamcolor.media.output_name`: an .mpg or .mpeg film is written as .mkv).
 
         A film whose output exists is skipped (``dst_dir`` only ever holds finished files, so a
         rerun picks up where a stopped batch ended) unless ``overwrite``. A film that fails is
@@ -349,8 +350,8 @@ class Colorizer:
             films, then the others, each kind by name.
 
         Raises:
-            InputError: ``dst_dir`` is a file or ``src_dir`` itself, ``src_dir`` holds no video,
-                or ``resume`` with ``ray``.
+            InputError: ``dst_dir`` is a file or ``src_dir`` itself, or its parent folder is
+                missing; ``src_dir`` holds no video, or ``resume`` with ``ray``.
         """
         src_dir, dst_dir = Path(src_dir), Path(dst_dir)
         if ray is not None and resume:
@@ -364,7 +365,9 @@ class Colorizer:
         videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
         if not videos:
             raise InputError(f"no video files ({' '.join(VIDEO_SUFFIXES)}) in {str(src_dir)!r}")
-        dst_dir.mkdir(parents=True, exist_ok=True)
+        if not dst_dir.parent.is_dir():  # a typo must not leave a tree of new folders behind
+            raise InputError(f"output folder {str(dst_dir)!r}: its parent folder does not exist")
+        dst_dir.mkdir(exist_ok=True)
         encode = dataclasses.replace(encode or EncodeSettings(), **encode_fields)
         results: list[FileResult] = []
 
@@ -378,10 +381,10 @@ class Colorizer:
                 done("ignored", other.name, "not a video file suffix")
         todo = []
         for video in videos:
-            if (dst_dir / video.name).exists() and not overwrite:
+            if (dst_dir / output_name(video)).exists() and not overwrite:
                 done("skipped (done)", video.name, "the output exists (--overwrite redoes it)")
             else:
-                todo.append((video, dst_dir / video.name))
+                todo.append((video, dst_dir / output_name(video)))
         if ray is not None:
             task_options = {"encode": encode, "batch_size": batch_size, "overwrite": overwrite}
             for name, frames, fps, status, error in colorize_archive(self, todo, ray, task_options, progress):

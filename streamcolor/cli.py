@@ -21,7 +21,7 @@ from streamcolor.errors import StreamcolorError
 
 if TYPE_CHECKING:
     from streamcolor.api import FileResult
-    from streamcolor.media import EncodeSettings
+    from streamcolor.media import EncodeSettings, VideoInfo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     me.add_argument("video")
     me.add_argument("--reference", default=None, help="the colour original: adds per-frame PSNR and SSIM")
     me.add_argument("--plot", default=None, help="write a per-frame flicker plot PNG here")
-    me.add_argument("--size", type=int, default=240, help="short side frames are scaled to first (pixels)")
+    me.add_argument("--size", type=_pixels, default=240, help="short side frames are scaled to first (pixels, >= 16)")
     ev = sub.add_parser("eval", help="score a model on folders of colour photos (PSNR, SSIM, CIEDE2000, "
                                         "colourfulness, hue accuracy per hue sector)")
     ev.add_argument("image_dirs", nargs="+", help="folders of colour photos, e.g. ../shared/data/eval/kodak24")
@@ -105,6 +105,23 @@ def _parser() -> argparse.ArgumentParser:
                          "stock per photo (rows '+film'); with names, one row per stock ('+film:STOCK'), of: "
                          + ", ".join(STOCKS))
     return parser
+
+
+def _pixels(text: str) -> int:
+    """argparse type: a whole number of pixels, 16 or more."""
+    if not text.isdigit() or int(text) < 16:
+        raise argparse.ArgumentTypeError(f"must be a whole number of pixels, 16 or more; got {text!r}")
+    return int(text)
+
+
+def _check_parent(path: str | None, flag: str) -> None:
+    """Before any work: the folder ``flag`` writes ``path`` into exists.
+
+    Raises:
+        InputError: it does not.
+    """
+    if path is not None and not Path(path).absolute().parent.is_dir():
+        raise _input_error(f"{flag} {path!r}: its folder does not exist")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -278,20 +295,26 @@ def _models(_: argparse.Namespace) -> None:
 
 
 def _metrics(args: argparse.Namespace) -> None:
-    from streamcolor.media import read_rgb_frames
+    from streamcolor.media import probe, read_rgb_frames
     from streamcolor.metrics import FlickerMeter
     from streamcolor.plots import plot_series
 
+    _check_parent(args.plot, "--plot")
     meter = FlickerMeter()
     frames = read_rgb_frames(args.video, args.size)
     references = read_rgb_frames(args.reference, args.size) if args.reference else None
+    mismatch = _input_error(f"reference {args.reference!r} does not match {args.video!r} in frame count or size")
+    if args.reference and not _same_picture(probe(args.video), probe(args.reference)):
+        raise mismatch
     count = 0
     for frame in frames:
         reference = next(references, None) if references is not None else None
         if references is not None and (reference is None or reference.shape != frame.shape):
-            raise _input_error(f"reference {args.reference!r} does not match {args.video!r} in frame count or size")
+            raise mismatch
         meter.push(frame, reference)
         count += 1
+    if references is not None and next(references, None) is not None:
+        raise mismatch
     print(f"{args.video}: {count} frames")
     for key, value in meter.summary().items():
         print(f"  {key:14s} {value:.4f}")
@@ -299,6 +322,11 @@ def _metrics(args: argparse.Namespace) -> None:
         plot_series({k: v for k, v in meter.series.items() if k in ("warp", "cdc1") and v}, args.plot,
                     ylabel="per-frame change", title=f"flicker: {args.video}")
         print(f"plot: {args.plot}")
+
+
+def _same_picture(video: VideoInfo, reference: VideoInfo) -> bool:
+    """The sizes agree, but for the pixel an H.264 or H.265 output adds to an odd side."""
+    return abs(video.width - reference.width) <= 1 and abs(video.height - reference.height) <= 1
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -312,11 +340,13 @@ def _eval(args: argparse.Namespace) -> None:
     from streamcolor.evaluate import evaluate_images, markdown_table, mean_ab
     from streamcolor.images import list_images
 
+    _check_parent(args.output, "--output")
+    _check_parent(args.save_dir, "--save-dir")
     colorizer = Colorizer.from_pretrained(args.model)
     tint = mean_ab(list_images(args.tint_from)) if args.tint_from else None
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir:
-        save_dir.mkdir(parents=True, exist_ok=True)
+        save_dir.mkdir(exist_ok=True)
     results = {}
     for d in args.image_dirs:
         files = list_images([d])
@@ -379,11 +409,22 @@ _STOP_SIGNALS = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = _parser().parse_args(_join_negative_values(argv, "--reference"))
-    _setup_logging(args.verbose)
+    # the interrupt is caught around the parsing too: building the parser imports torch, which
+    # takes a second or more, and a Ctrl-C then must not print a traceback either
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"streamcolor: {how}", file=sys.stderr)
+        return 128 + signum
+
+
+def _run(argv: list[str]) -> int:
     for name in _STOP_SIGNALS:
         signal.signal(getattr(signal, name), _stop)
+    args = _parser().parse_args(_join_negative_values(argv, "--reference"))
+    _setup_logging(args.verbose)
     try:
         {"colorize": _colorize, "models": _models, "eval": _eval, "metrics": _metrics,
          "demo": _demo}[args.command](args)
@@ -392,11 +433,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"streamcolor: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        print(f"streamcolor: {how}", file=sys.stderr)
-        return 128 + signum
     return 0
 
 

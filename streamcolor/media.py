@@ -9,6 +9,7 @@ import contextlib
 import functools
 import heapq
 import logging
+import numbers
 import os
 import queue
 import tempfile
@@ -56,8 +57,16 @@ class VideoInfo:
     field_order: int = 0
 
 
-#: Suffixes of the containers read in folder mode and written (the suffix picks the container).
+#: Suffixes of the containers read in folder mode.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
+#: Suffixes of the containers written (the suffix picks the container). MPEG program streams
+#: (.mpg, .mpeg) are read but not written: they hold none of the ``--codec`` encoders' video.
+OUTPUT_SUFFIXES = tuple(s for s in VIDEO_SUFFIXES if s not in (".mpg", ".mpeg"))
+#: What an MPEG transport stream carries: FFmpeg's muxer has no codec table to ask, so PyAV's
+#: ``supported_codecs`` names only MPEG-2 video for it.
+_MPEGTS_CODECS = {"h264", "hevc", "mpeg2video", "aac", "mp3", "mp2", "ac3", "eac3"}
+#: Audio that FFmpeg puts in an MP4 or QuickTime file but that players do not play there: transcoded.
+_MP4_UNPLAYABLE = {"vorbis"}
 
 
 def check_input(path: str | os.PathLike) -> Path:
@@ -126,8 +135,9 @@ def _starts_as_mp4(path: Path) -> bool:
         return file.read(8)[4:] == b"ftyp"
 
 
-def _suffix_hint(path: Path) -> str:
-    return f"{path.suffix or 'no suffix'} is not a video file suffix; use one of {', '.join(VIDEO_SUFFIXES)}"
+def _suffix_hint(path: Path, suffixes: tuple[str, ...] = VIDEO_SUFFIXES) -> str:
+    found = f"{path.suffix} is not a" if path.suffix else "it has no"
+    return f"{found} video file suffix; use one of {', '.join(suffixes)}"
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -361,17 +371,26 @@ def duration_seconds(path: str | os.PathLike) -> float | None:
         return float(video.duration * video.time_base) if video.duration else None
 
 
+def output_name(source: Path) -> str:
+    """The file name a folder batch writes ``source`` as: its own, except that an MPEG program
+    stream (not written, :data:`OUTPUT_SUFFIXES`) becomes Matroska, which holds its audio as it is."""
+    return source.name if source.suffix.lower() in OUTPUT_SUFFIXES else source.stem + ".mkv"
+
+
 def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path:
     """Raise unless ``path`` can be written without losing anything.
 
     Raises:
-        InputError: not a video file suffix (:data:`VIDEO_SUFFIXES`), same file as the input,
+        InputError: not a written video file suffix (:data:`OUTPUT_SUFFIXES`), same file as the input,
             or it exists and ``overwrite`` is False.
         MediaError: its folder is missing or not writable (checked by creating a file).
     """
     path = Path(path)
-    if path.suffix.lower() not in VIDEO_SUFFIXES and not path.is_dir():
-        raise InputError(f"output {str(path)!r}: {_suffix_hint(path)}")
+    if path.suffix.lower() in VIDEO_SUFFIXES and path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InputError(f"output {str(path)!r}: {path.suffix} files are read but not written; "
+                         f"use one of {', '.join(OUTPUT_SUFFIXES)}")
+    if path.suffix.lower() not in OUTPUT_SUFFIXES and not path.is_dir():
+        raise InputError(f"output {str(path)!r}: {_suffix_hint(path, OUTPUT_SUFFIXES)}")
     if path.exists() and (path.resolve() == source.resolve() or os.path.samefile(path, source)):
         raise InputError(f"output {str(path)!r} is the input file; choose another name")
     if path.is_dir():
@@ -406,7 +425,7 @@ class EncodeSettings:
     where the values are a fixed set, its ``choices``.
 
     Raises:
-        InputError: ``crf`` outside 0-51, an unknown ``preset``.
+        InputError: ``crf`` not a whole number 0-51, an unknown ``preset``.
     """
 
     codec: str | None = field(default=None, metadata={
@@ -419,9 +438,10 @@ class EncodeSettings:
                 "other codecs"})
 
     def __post_init__(self) -> None:
-        if not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
-            raise InputError(f"crf (--crf) must be {CRF_RANGE[0]} to {CRF_RANGE[1]} (lower = better; 18-28 typical), "
-                             f"got {self.crf}")
+        whole = isinstance(self.crf, numbers.Integral) and not isinstance(self.crf, bool)
+        if not whole or not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
+            raise InputError(f"crf (--crf) must be {CRF_RANGE[0]} to {CRF_RANGE[1]}, a whole number (lower = better; "
+                             f"18-28 typical), got {self.crf!r}")
         if self.preset not in PRESETS:
             raise InputError(f"preset (--preset) must be one of {', '.join(PRESETS)}; got {self.preset!r}")
 
@@ -576,7 +596,7 @@ class VideoWriter:
         if codec not in VIDEO_ENCODERS:
             raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(VIDEO_ENCODERS)}")
         canonical = av.codec.Codec(VIDEO_ENCODERS[codec], "w").canonical_name
-        if canonical not in self.container.supported_codecs:
+        if not self._holds(canonical):
             raise InputError(f"a {self.path.suffix} file cannot hold {codec} video; choose another --codec or suffix")
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
         interlace = _interlace_options(info, codec)
@@ -608,13 +628,21 @@ class VideoWriter:
         if info.rotation:
             self.video.set_display_rotation(info.rotation)
 
+    def _holds(self, codec: str) -> bool:
+        """The output container can hold ``codec`` (an FFmpeg codec name) where players read it."""
+        if self.container.format.name == "mpegts":
+            return codec in _MPEGTS_CODECS
+        if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") and codec in _MP4_UNPLAYABLE:
+            return False
+        return codec in self.container.supported_codecs
+
     def _add_copy(self, source: av.stream.Stream) -> tuple[av.stream.Stream, bool] | None:
         """(output stream, transcode?) for a copied stream, or None when it is dropped."""
         name = source.codec_context.name
         if source.type == "video" and source.disposition & av.stream.Disposition.attached_pic:
             log.warning("the cover image (%s video stream %d) is dropped", name, source.index)
             return None
-        if name in self.container.supported_codecs:
+        if self._holds(name):
             out = self.container.add_stream_from_template(source)
             transcode = False
             if source.type == "video":

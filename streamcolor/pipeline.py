@@ -12,6 +12,7 @@ to disk but the output.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import logging
 import os
 import queue
@@ -55,10 +56,23 @@ class RunSettings:
     segment_frames: int = 250
 
     def __post_init__(self) -> None:
-        """Raises InputError for a batch or segment of fewer than 1 frame."""
+        """Raises InputError for a batch or segment that is not a whole number of frames, 1 or
+        more, or a batch above :data:`MAX_BATCH_SIZE`."""
         for name, value in (("batch_size", self.batch_size), ("segment_frames", self.segment_frames)):
-            if value < 1:
-                raise InputError(f"{name} (--{name.replace('_', '-')}) must be 1 or more, got {value}")
+            if not _whole(value) or value < 1:
+                raise InputError(f"{name} (--{name.replace('_', '-')}) must be 1 or more, got {value!r}")
+        if self.batch_size > MAX_BATCH_SIZE:
+            raise InputError(f"batch_size (--batch-size) must be at most {MAX_BATCH_SIZE}: the frames of a batch are "
+                             f"held in memory until it is full; got {self.batch_size}")
+
+
+#: Frames per generator call at most: each waits, at full size, until its batch is full, so
+#: that memory grows with the batch (about 10 MB a 1080p frame).
+MAX_BATCH_SIZE = 64
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

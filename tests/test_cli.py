@@ -177,6 +177,7 @@ def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
     (["--codec", "xvid"], "--codec: invalid choice"), (["--crf", "2.5"], "--crf: invalid int"),
     (["--model"], "--model: expected one argument"), (["--backend", "tpu"], "--backend: invalid choice"),
     (["--batch-size", "0"], "(--batch-size) must be 1 or more"), (["--batch-size", "x"], "--batch-size: invalid int"),
+    (["--batch-size", "100000000"], "(--batch-size) must be at most 64"),
     (["--smoothing", "wobble"], "--smoothing: invalid choice"), (["--infer-every", "0"], "(--infer-every) must be"),
     (["--segment-frames", "0"], "(--segment-frames) must be 1 or more"),
     (["--references", "no_such_folder"], "references folder 'no_such_folder' is not a folder"),
@@ -229,3 +230,50 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(signum, tmp_path):
     assert process.returncode == 128 + signum
     assert stderr.strip() == f"streamcolor: stopped by {signal.Signals(signum).name}"
     assert list(out.iterdir()) == []
+
+
+def test_ctrl_c_while_starting_is_one_line(tmp_path):
+    """A Ctrl-C while the parser imports torch (the first second) ends as one later: one line, 130."""
+    src = make_clip(tmp_path / "a.mp4", 64, 48)
+    process = subprocess.Popen([sys.executable, "-m", "streamcolor", "colorize", src, tmp_path / "x.mp4"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and stderr.strip() == "streamcolor: interrupted", stderr
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--size", "-4"], "--size: must be a whole number of pixels, 16 or more; got '-4'"),
+    (["--plot", "/nonexistent-folder/x.png"], "--plot '/nonexistent-folder/x.png': its folder does not exist"),
+])
+def test_metrics_options_checked_before_any_work(option, message, tmp_path):
+    src = make_clip(tmp_path / "a.mp4", 64, 48)
+    result = run("metrics", src, *option)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+@pytest.mark.parametrize("reference", [dict(frames=6), dict(width=384, height=216)])
+def test_metrics_reference_must_match_both_ways(reference, tmp_path):
+    """A reference longer than the video, or of another size that --size scales to the same, is refused."""
+    video = make_clip(tmp_path / "a.mp4", 192, 108, frames=4)
+    other = make_clip(tmp_path / "b.mp4", reference.get("width", 192), reference.get("height", 108),
+                      frames=reference.get("frames", 4))
+    result = run("metrics", video, "--reference", other, "--size", "108")
+    assert result.returncode == 1 and "does not match" in result.stderr, result.stderr
+    assert run("metrics", video, "--reference", video, "--size", "108").returncode == 0
+
+
+def test_eval_output_folder_checked_before_any_work(tmp_path):
+    result = run("eval", tmp_path, "--output", tmp_path / "missing" / "t.md")
+    assert result.returncode == 1 and "--output" in result.stderr and "its folder does not exist" in result.stderr
+    assert not (tmp_path / "missing").exists()
+
+
+def test_folder_batch_does_not_create_missing_parents(tmp_path):
+    make_clip(tmp_path / "a.mp4", 64, 48)
+    result = run("colorize", tmp_path, tmp_path / "no" / "such" / "out")
+    assert result.returncode == 1 and "its parent folder does not exist" in result.stderr, result.stderr
+    assert not (tmp_path / "no").exists()

@@ -183,17 +183,35 @@ def test_cli_colorize_opens_the_input_twice(tmp_path):
     assert len(_pts(tmp_path / "out.mp4")[0]) == 12
 
 
-@pytest.mark.parametrize("suffix, codec, expect", [(".mov", None, "h264"), (".mkv", "h265", "hevc"),
-                                                   (".webm", None, "vp9"), (".avi", None, "h264"),
-                                                   (".mp4", "av1", "av1")])
-def test_containers_and_codecs(colorizer, tmp_path, suffix, codec, expect):
+@pytest.mark.parametrize("suffix, codec, expect, audio", [
+    (".mov", None, "h264", "aac"), (".mkv", "h265", "hevc", "vorbis"), (".webm", None, "vp9", "vorbis"),
+    (".avi", None, "h264", "vorbis"), (".mp4", "av1", "av1", "aac"), (".ts", None, "h264", "aac"),
+    (".ts", "h265", "hevc", "aac"),
+])
+def test_containers_and_codecs(colorizer, tmp_path, suffix, codec, expect, audio):
+    """Vorbis, which FFmpeg puts in MP4 but players do not play there, and MPEG-TS cannot hold,
+    is transcoded to AAC for those; MPEG-TS takes H.264 and H.265 (PyAV's codec list says not)."""
     src = data_file("video/edge/transparent.webm")  # VP9 + Vorbis, 150 frames
     dst = tmp_path / f"out{suffix}"
     report = colorizer.colorize_video(src, dst, codec=codec)
     with av.open(str(dst)) as c:
         assert c.streams.video[0].codec_context.codec.canonical_name == expect
         assert sum(1 for _ in c.decode(video=0)) == report.frames == 150
-        assert len(c.streams.audio) == 1
+        assert [s.codec_context.codec.canonical_name for s in c.streams.audio] == [audio]
+
+
+def test_mpeg_program_streams_read_not_written(colorizer, tmp_path):
+    """An .mpg holds none of the --codec encoders' video: refused as an output, and a folder
+    batch writes such a film as .mkv."""
+    films = tmp_path / "films"
+    films.mkdir()
+    make_clip(films / "reel.mpg", 64, 48, frames=6, codec="mpeg2video")
+    with pytest.raises(InputError, match=re.escape(".mpg files are read but not written; use one of .mp4")):
+        colorizer.colorize_video(films / "reel.mpg", tmp_path / "reel.mpg")
+    assert not (tmp_path / "reel.mpg").exists()
+    results = colorizer.colorize_folder(films, tmp_path / "out")
+    assert [r.status for r in results] == ["ok"] and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel.mkv"]
+    assert len(_pts(tmp_path / "out" / "reel.mkv")[0]) == 6
 
 
 def test_audio_transcoded_only_when_container_needs_it(colorizer, tmp_path, caplog):
