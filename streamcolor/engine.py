@@ -11,7 +11,6 @@ edges (:mod:`streamcolor.stages`).
 from __future__ import annotations
 
 import logging
-import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamcolor.backends import Backend
-from streamcolor.errors import InputError
+from streamcolor.errors import InputError, is_whole
 from streamcolor.frame import Frame
 from streamcolor.stages import Stage
 from streamcolor.stages.cuts import DetectCuts, inference_size
@@ -100,7 +99,7 @@ class EngineSettings:
 
 def _pixels(value: object) -> bool:
     """A whole number of pixels, 16 or more (bools, floats and strings are not)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 16
+    return is_whole(value) and value >= 16
 
 
 class Engine:

@@ -1,6 +1,8 @@
 """Exceptions. Each also subclasses the builtin it refines (PyAV's pattern), so callers
 may catch ``ValueError`` or ``OSError`` as well as :class:`StreamcolorError`."""
 
+import numbers
+
 
 class StreamcolorError(Exception):
     """Base class: the message is one sentence naming the path and the fix."""
@@ -19,3 +21,9 @@ class UnknownModelError(StreamcolorError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+def is_whole(value: object) -> bool:
+    """A whole number, as the settings take counts and sizes: ints and numpy integers; bools,
+    floats and strings are not (they would compare, or fail to, further on)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -9,7 +9,6 @@ import contextlib
 import functools
 import heapq
 import logging
-import numbers
 import os
 import queue
 import tempfile
@@ -23,7 +22,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from streamcolor.errors import InputError, MediaError
+from streamcolor.errors import InputError, MediaError, is_whole
 from streamcolor.frame import Frame
 
 _END = object()
@@ -438,8 +437,7 @@ class EncodeSettings:
                 "other codecs"})
 
     def __post_init__(self) -> None:
-        whole = isinstance(self.crf, numbers.Integral) and not isinstance(self.crf, bool)
-        if not whole or not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
+        if not is_whole(self.crf) or not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
             raise InputError(f"crf (--crf) must be {CRF_RANGE[0]} to {CRF_RANGE[1]}, a whole number (lower = better; "
                              f"18-28 typical), got {self.crf!r}")
         if self.preset not in PRESETS:

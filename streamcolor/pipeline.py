@@ -12,7 +12,6 @@ to disk but the output.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import logging
 import os
 import queue
@@ -31,7 +30,7 @@ from tqdm import tqdm
 
 from streamcolor.color import lab_to_cbcr, luma_code_to_L
 from streamcolor.engine import Engine
-from streamcolor.errors import InputError
+from streamcolor.errors import InputError, is_whole
 from streamcolor.frame import Frame
 from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
                                frames_within, luma_bytes, mux_segments, output_pix_fmt, output_size, probe,
@@ -59,7 +58,7 @@ class RunSettings:
         """Raises InputError for a batch or segment that is not a whole number of frames, 1 or
         more, or a batch above :data:`MAX_BATCH_SIZE`."""
         for name, value in (("batch_size", self.batch_size), ("segment_frames", self.segment_frames)):
-            if not _whole(value) or value < 1:
+            if not is_whole(value) or value < 1:
                 raise InputError(f"{name} (--{name.replace('_', '-')}) must be 1 or more, got {value!r}")
         if self.batch_size > MAX_BATCH_SIZE:
             raise InputError(f"batch_size (--batch-size) must be at most {MAX_BATCH_SIZE}: the frames of a batch are "
@@ -69,10 +68,6 @@ class RunSettings:
 #: Frames per generator call at most: each waits, at full size, until its batch is full, so
 #: that memory grows with the batch (about 10 MB a 1080p frame).
 MAX_BATCH_SIZE = 64
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
