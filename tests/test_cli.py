@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import av
 import numpy as np
@@ -233,11 +234,16 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(signum, tmp_path):
 
 
 def test_ctrl_c_while_starting_is_one_line(tmp_path):
-    """A Ctrl-C while the parser imports torch (the first second) ends as one later: one line, 130."""
-    src = make_clip(tmp_path / "a.mp4", 64, 48)
+    """A Ctrl-C while the parser imports torch (the first second) ends as one later: one line, 130.
+    The signal is sent once torch's library is mapped, i.e. inside that import: earlier, Python
+    itself is still starting, where no program can catch it."""
+    src = make_clip(tmp_path / "long.mp4", 256, 144, frames=400, options={"preset": "ultrafast"})
     process = subprocess.Popen([sys.executable, "-m", "streamcolor", "colorize", src, tmp_path / "x.mp4"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)
+    maps = Path(f"/proc/{process.pid}/maps")
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline and "libtorch" not in maps.read_text():
+        time.sleep(0.005)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and stderr.strip() == "streamcolor: interrupted", stderr
