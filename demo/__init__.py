@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 
+from streamcolor.argtypes import positive_seconds, whole_number
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The demo's command-line flags (shared by both entry points)."""
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--port", type=whole_number("", 1, 65535), default=7860)
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs internet)")
-    parser.add_argument("--max-upload-mb", type=int, default=50)
-    parser.add_argument("--max-clip-seconds", type=float, default=30.0)
+    parser.add_argument("--max-upload-mb", type=whole_number("megabytes", 1), default=50, help="largest upload accepted (MB)")
+    parser.add_argument("--max-clip-seconds", type=positive_seconds, default=30.0,
+                        help="longest video accepted (seconds); a longer one is refused")
 
 
 def run(args: argparse.Namespace) -> None:

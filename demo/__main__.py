@@ -1,7 +1,11 @@
 import argparse
 
 from streamcolor.demo import add_arguments, run
+from streamcolor.errors import StreamcolorError
 
 parser = argparse.ArgumentParser(prog="python -m streamcolor.demo", description="streamcolor web demo")
 add_arguments(parser)
-run(parser.parse_args())
+try:
+    run(parser.parse_args())
+except StreamcolorError as exc:  # one line, as the streamcolor command reports it
+    parser.exit(1, f"{parser.prog}: error: {exc}\n")

@@ -61,7 +61,7 @@ def load_references(images: Mapping[int, str | os.PathLike] | None = None,
     Args:
         images: image file by 0-based frame index.
         folder: a folder of images named by frame index (``000064.png`` is frame 64; files
-            whose name is not a number are passed over); one of these replaces an image of
+            whose name is not a number are passed over with a warning); one of these replaces an image of
             the same index in ``images``.
 
     Returns:
@@ -75,7 +75,12 @@ def load_references(images: Mapping[int, str | os.PathLike] | None = None,
     if folder is not None:
         if not Path(folder).is_dir():
             raise InputError(f"references folder {str(folder)!r} is not a folder")
-        wanted.update({int(p.stem): p for p in sorted(Path(folder).iterdir()) if p.stem.isdigit() and p.is_file()})
+        files = sorted(p for p in Path(folder).iterdir() if p.is_file())
+        wanted.update({int(p.stem): p for p in files if p.stem.isdigit()})
+        passed_over = [p.name for p in files if not p.stem.isdigit()]
+        if passed_over:  # a misnamed reference would otherwise vanish without a word
+            log.warning("references: %d file(s) in %r not named by frame number passed over (e.g. %r)",
+                        len(passed_over), str(folder), passed_over[0])
         if not wanted:
             raise InputError(f"no reference images named by frame number (e.g. 000064.png) in {str(folder)!r}")
     return {index: _read_reference(path) for index, path in wanted.items()}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from streamcolor import __version__
+from streamcolor.argtypes import whole_number
 from streamcolor.errors import StreamcolorError
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     me.add_argument("video")
     me.add_argument("--reference", default=None, help="the colour original: adds per-frame PSNR and SSIM")
     me.add_argument("--plot", default=None, help="write a per-frame flicker plot PNG here")
-    me.add_argument("--size", type=_pixels, default=240, help="short side frames are scaled to first (pixels, >= 16)")
+    me.add_argument("--size", type=whole_number("pixels", 16), default=240, help="short side frames are scaled to first (pixels, >= 16)")
     ev = sub.add_parser("eval", help="score a model on folders of colour photos (PSNR, SSIM, CIEDE2000, "
                                         "colourfulness, hue accuracy per hue sector)")
     ev.add_argument("image_dirs", nargs="+", help="folders of colour photos, e.g. ../shared/data/eval/kodak24")
@@ -105,13 +106,6 @@ def _parser() -> argparse.ArgumentParser:
                          "stock per photo (rows '+film'); with names, one row per stock ('+film:STOCK'), of: "
                          + ", ".join(STOCKS))
     return parser
-
-
-def _pixels(text: str) -> int:
-    """argparse type: a whole number of pixels, 16 or more."""
-    if not text.isdigit() or int(text) < 16:
-        raise argparse.ArgumentTypeError(f"must be a whole number of pixels, 16 or more; got {text!r}")
-    return int(text)
 
 
 def _check_parent(path: str | None, flag: str) -> None:
@@ -194,7 +188,7 @@ def _colorize(args: argparse.Namespace) -> None:
         return
     report = colorizer.colorize_video(args.input, args.output, references=references, **options)
     print(f"wrote {args.output}: {report.frames} frames in {report.seconds:.1f} s "
-          f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.copied_packets} packets copied")
+          f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.copied_packets} audio/subtitle packets carried over")
     if args.stats:
         _print_stages(report)
 

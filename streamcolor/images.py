@@ -24,6 +24,8 @@ def list_images(dirs: tuple[str, ...] | list[str]) -> list[Path]:
     """
     files: list[Path] = []
     for d in dirs:
+        if not Path(d).is_dir():
+            raise InputError(f"{d!r} is not a folder" if Path(d).exists() else f"folder {d!r} does not exist")
         found = sorted(p for p in Path(d).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not found:
             raise InputError(f"no images in {d!r}: give folders of .jpg/.png photos")

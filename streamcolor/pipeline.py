@@ -72,7 +72,8 @@ MAX_BATCH_SIZE = 64
 
 @dataclass(frozen=True)
 class Report:
-    """What a run did: frames written, copied packets, wall time in seconds, and the wall
+    """What a run did: frames written, packets of the other streams (audio, subtitles) carried
+    into the output (copied, or transcoded where the container needs it), wall time in seconds, and the wall
     seconds each stage was busy (``decode`` and ``encode`` run on their own threads, so the
     stages overlap; the largest is the bottleneck)."""
 

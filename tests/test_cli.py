@@ -283,3 +283,21 @@ def test_folder_batch_does_not_create_missing_parents(tmp_path):
     result = run("colorize", tmp_path, tmp_path / "no" / "such" / "out")
     assert result.returncode == 1 and "its parent folder does not exist" in result.stderr, result.stderr
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("folder, message", [("missing", "does not exist"), ("file.png", "is not a folder")])
+def test_eval_names_a_missing_folder(folder, message, tmp_path):
+    (tmp_path / "file.png").write_bytes(b"")
+    result = run("eval", tmp_path / folder)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--port", "70000"], "--port: must be a whole number, 1 to 65535"),
+    (["--max-upload-mb", "-5"], "--max-upload-mb: must be a whole number of megabytes"),
+    (["--max-clip-seconds", "nan"], "--max-clip-seconds: must be a number of seconds above 0"),
+])
+def test_demo_options_checked_where_defined(option, message):
+    result = run("demo", *option)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

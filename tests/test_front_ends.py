@@ -61,7 +61,7 @@ def test_folder_batch_refusals(case, message, tmp_path):
         colorizer.colorize_folder(tmp_path, dst)
 
 
-def test_load_references_reads_images_and_a_numbered_folder(tmp_path):
+def test_load_references_reads_images_and_a_numbered_folder(tmp_path, caplog):
     photo = data_file("eval/kodak24/kodim05.png")
     folder = tmp_path / "refs"
     folder.mkdir()
@@ -69,6 +69,7 @@ def test_load_references_reads_images_and_a_numbered_folder(tmp_path):
     (folder / "notes.txt").write_text("not numbered: passed over")
     references = load_references({3: photo}, folder)
     assert sorted(references) == [3, 64]
+    assert "1 file(s)" in caplog.text and "notes.txt" in caplog.text
     for image in references.values():
         assert image.dtype == np.uint8 and image.shape == (512, 768, 3)
         assert np.array_equal(image, read_rgb(photo))
@@ -103,7 +104,7 @@ def test_default_settings_are_the_models_render_size():
 
 
 def test_demo_imports_only_the_public_api():
-    allowed = {"streamcolor", "streamcolor.api", "streamcolor.errors"}
+    allowed = {"streamcolor", "streamcolor.api", "streamcolor.errors", "streamcolor.argtypes"}
     for path in (REPO / "demo").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):

@@ -306,4 +306,4 @@ def test_renormalize_reestimates_batchnorm_statistics_from_photos(tmp_path, caps
     assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.5", f"{DEFAULT_MODEL}:0.5",
                       "--renormalize", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no images" in err and not (tmp_path / "bad").exists()
+    assert err.count("\n") == 1 and "none' does not exist" in err and not (tmp_path / "bad").exists()

@@ -1,0 +1,33 @@
+"""argparse types shared by the command-line front ends (``streamcolor``, ``streamcolor demo``):
+each refuses a bad value with one sentence that argparse prefixes with the flag's name."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable
+
+
+def whole_number(unit: str, low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type taking a whole number (of ``unit``, when not empty) from ``low`` to
+    ``high`` (no upper bound when None), e.g. ``whole_number("pixels", 16)``."""
+    what = f"a whole number of {unit}" if unit else "a whole number"
+    bounds = f"{low} or more" if high is None else f"{low} to {high}"
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+            raise argparse.ArgumentTypeError(f"must be {what}, {bounds}; got {text!r}")
+        return int(text)
+
+    return parse
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0; got {text!r}")
+    return value
