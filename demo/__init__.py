@@ -13,8 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=whole_number("", 1, 65535), default=7860)
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs internet)")
-    parser.add_argument("--max-upload-mb", type=whole_number("megabytes", 1), default=50, help="largest upload accepted (MB)")
-    parser.add_argument("--max-clip-seconds", type=positive_seconds, default=30.0,
+    parser.add_argument("--max-upload-mb", type=whole_number("megabytes", 1), default=50, metavar="MB",
+                        help="largest upload accepted (MB)")
+    parser.add_argument("--max-clip-seconds", type=positive_seconds, default=30.0, metavar="S",
                         help="longest video accepted (seconds); a longer one is refused")
 
 
