@@ -70,7 +70,7 @@ def average_states(states: list[dict[str, torch.Tensor]], weights: list[float]) 
     """
     if len(states) < 2 or len(weights) != len(states):
         raise InputError(f"a soup needs two or more models, each with a weight; got {len(states)} and {len(weights)}")
-    if min(weights) <= 0 or abs(sum(weights) - 1) > 1e-6:
+    if not (all(w > 0 for w in weights) and abs(sum(weights) - 1) <= 1e-6):  # written so that NaN fails too
         raise InputError(f"soup weights must be > 0 and sum to 1; got {weights}")
     first = states[0]
     for state in states[1:]:

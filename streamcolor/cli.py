@@ -241,8 +241,8 @@ def _ray_settings(args: argparse.Namespace):
     """RaySettings from the command line, or None without ``--ray``.
 
     Raises:
-        InputError: a Ray-only option without ``--ray``; with it, ``--workers`` below 1,
-            ``--reference`` or ``--resume``.
+        InputError: a Ray-only option without ``--ray``; with it, ``--reference`` or
+            ``--resume``; a bad ``--workers`` or resource count (:class:`RaySettings`).
     """
     if args.ray is None:
         given = ["split"] * args.split + [name for name in _RAY_DEFAULTS if getattr(args, name) is not None]
@@ -253,8 +253,8 @@ def _ray_settings(args: argparse.Namespace):
 
     given = {name: getattr(args, name) for name in _RAY_DEFAULTS}
     ray = {name: default if given[name] is None else given[name] for name, default in _RAY_DEFAULTS.items()}
-    if ray["workers"] < 1 or (args.reference or args.references) or args.resume:
-        raise _input_error("--ray needs --workers of 1 or more, and takes no --reference or --resume")
+    if (args.reference or args.references) or args.resume:
+        raise _input_error("--ray takes no --reference or --resume")
     return RaySettings(args.ray or None, **ray)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import numbers
 import shutil
 import sys
 import time
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from streamcolor.errors import InputError, StreamcolorError
+from streamcolor.errors import InputError, StreamcolorError, is_whole
 
 if TYPE_CHECKING:
     from streamcolor.pipeline import RunSettings
@@ -39,6 +41,26 @@ class RaySettings:
     workers: int = 2
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Raises InputError: ``workers`` below 1 or not whole, ``cpus_per_worker`` not above 0,
+        ``gpus_per_worker`` below 0 (either not finite)."""
+        if not is_whole(self.workers) or self.workers < 1:
+            raise InputError(f"workers (--workers) must be a whole number, 1 or more; got {self.workers!r}")
+        _check_resource("cpus_per_worker", self.cpus_per_worker, zero_allowed=False)
+        _check_resource("gpus_per_worker", self.gpus_per_worker, zero_allowed=True)
+
+
+def _check_resource(name: str, value: object, zero_allowed: bool) -> None:
+    """Ray's resource request per task: a finite number above 0 (or 0 itself where allowed).
+
+    Raises:
+        InputError: it is not.
+    """
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not (number and (value > 0 or zero_allowed and value == 0)):
+        bound = "0 or more" if zero_allowed else "above 0"
+        raise InputError(f"{name} (--{name.replace('_', '-')}) must be a finite number {bound}; got {value!r}")
 
 
 def _ray():

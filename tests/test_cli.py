@@ -183,7 +183,11 @@ def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
     (["--segment-frames", "0"], "(--segment-frames) must be 1 or more"),
     (["--references", "no_such_folder"], "references folder 'no_such_folder' is not a folder"),
     (["--split"], "--split needs --ray"), (["--cpus-per-worker", "2"], "--cpus-per-worker needs --ray"),
-    (["--gpus-per-worker", "1"], "--gpus-per-worker needs --ray"), (["--ray", "--workers", "0"], "--workers of 1 or more"),
+    (["--gpus-per-worker", "1"], "--gpus-per-worker needs --ray"),
+    (["--ray", "--workers", "0"], "workers (--workers) must be a whole number, 1 or more"),
+    (["--ray", "--cpus-per-worker", "-1"], "cpus_per_worker (--cpus-per-worker) must be a finite number above 0"),
+    (["--ray", "--cpus-per-worker", "inf"], "cpus_per_worker (--cpus-per-worker) must be a finite number above 0"),
+    (["--ray", "--gpus-per-worker", "nan"], "gpus_per_worker (--gpus-per-worker) must be a finite number 0 or more"),
 ])
 def test_every_colorize_option_checked_where_defined(option, message, tmp_path):
     """Issues 28 item 5 and 27: each bad value of a colorize option (argparse's own checks

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from conftest import data_file
+from streamcolor.errors import InputError
 from streamcolor.images import resize_short_side
 from streamcolor.train import datasets
 from streamcolor.train.__main__ import main as train_main
@@ -71,6 +73,23 @@ def test_cli_flags_map_to_config_and_bad_resume(tmp_path, capsys):
     code = train_main(["--out", str(tmp_path / "none"), "--resume", "--model", "unet_tiny",
                        "--train-dirs", str(data_file("train/val")), "--val-dirs", str(data_file("train/val"))])
     assert code == 1 and "nothing to resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--lr", "nan", "--lr must be a finite number above 0"), ("--lr", "-1", "--lr must be a finite number above 0"),
+    ("--beta1", "1", "--beta1 must be in [0, 1)"), ("--batch-size", "0", "--batch-size must be a whole number, 1 or"),
+    ("--seed", "-1", "--seed must be a whole number, 0 to"), ("--device", "tpu", "--device must be cpu, cuda"),
+    ("--rebalance-lambda", "3", "--rebalance-lambda must be in [0, 1]"),
+    ("--max-seconds", "-5", "--max-seconds must be a finite number of seconds"),
+])
+def test_every_flag_checked_where_defined(flag, value, message, capsys):
+    """A bad value is one line before any work (optimizer and seed tracebacks before session 24)."""
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse_args([flag, value])
+    assert train_main([flag, value, "--out", "/nonexistent/never-made"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert TrainConfig(batch_size=1, lr=1e-4, beta1=0.0, seed=0, device="cuda:1", steps=0).steps == 0
 
 
 def test_resume_refuses_other_flags_and_a_new_run_keeps_the_old_checkpoint(tmp_path, capsys):
@@ -185,8 +204,9 @@ def test_soup_averages_saved_models_weight_for_weight(tmp_path, capsys):
     assert config["name"] == "soup"
     assert all(config[k] == shipped_config[k] for k in ("inference_short_side", "via_short_side"))
     capsys.readouterr()
-    assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.7", f"{tmp_path / 'moved'}:0.5"]) == 1
-    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "bad").exists()
+    for weight in ("0.7", "nan"):  # NaN compared false both ways and once went through
+        assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:{weight}", f"{tmp_path / 'moved'}:0.5"]) == 1
+        assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "bad").exists()
     assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.5", "unet_small_hints_v3:0.5"]) == 1
     assert "different architectures" in capsys.readouterr().err
 

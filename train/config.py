@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
+import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +69,15 @@ class TrainConfig:
     device: str = "auto"  # cpu, cuda, auto (cuda when available; mixed precision there)
 
     def __post_init__(self) -> None:
+        """Raises InputError: a value out of its range (:data:`_RANGES`), or sizes that do not fit."""
+        for name, (low, high, what) in _RANGES.items():
+            value = getattr(self, name)
+            number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            whole = isinstance(getattr(TrainConfig, name), int)
+            if not number or (whole and value != int(value)) or not low <= value <= high:
+                raise InputError(f"--{name.replace('_', '-')} must be {what}, got {value!r}")
+        if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
+            raise InputError(f"--device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
         if self.scale < 1 or self.crop < 1:
             raise InputError(f"--scale and --crop must be >= 1 pixel, got {self.scale} and {self.crop}")
         if self.scale_max and self.scale_max < self.scale:
@@ -82,6 +94,31 @@ class TrainConfig:
         if isinstance(data.get("init"), str):  # checkpoints before init took several folders
             data["init"] = [data["init"]] if data["init"] else []
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+_BELOW_ONE = math.nextafter(1.0, 0.0)
+
+#: field: (lowest, highest, as the error says it); whole numbers where the default is an int
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "lambda_l1": (0.0, math.inf, "a finite number, 0 or more"),
+    "lambda_classification": (0.0, math.inf, "a finite number, 0 or more"),
+    "label_flip": (0.0, 1.0, "a probability in [0, 1]"),
+    "instance_noise": (0.0, math.inf, "a finite number, 0 or more"),
+    "rebalance_lambda": (0.0, 1.0, "in [0, 1] (1 = plain L1)"),
+    "prior_images": (1, math.inf, "a whole number, 1 or more"),
+    "scale_max": (0, math.inf, "a whole number, 0 or more"),
+    "batch_size": (1, math.inf, "a whole number, 1 or more"),
+    "lr": (math.ulp(0.0), math.inf, "a finite number above 0"),
+    "beta1": (0.0, _BELOW_ONE, "in [0, 1)"),
+    "steps": (0, math.inf, "a whole number, 0 or more"),
+    "max_seconds": (0.0, math.inf, "a finite number of seconds, 0 (no limit) or more"),
+    "checkpoint_every": (1, math.inf, "a whole number, 1 or more"),
+    "log_every": (1, math.inf, "a whole number, 1 or more"),
+    "val_images": (0, math.inf, "a whole number, 0 or more"),
+    "seed": (0, 2**32 - 1, "a whole number, 0 to 2**32 - 1"),
+    "threads": (0, math.inf, "a whole number, 0 (torch's default) or more"),
+    "workers": (0, math.inf, "a whole number, 0 or more"),
+}
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
