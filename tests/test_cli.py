@@ -242,8 +242,11 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
     The signal is sent once torch's library is mapped, i.e. inside that import: earlier, Python
     itself is still starting, where no program can catch it."""
     src = make_clip(tmp_path / "long.mp4", 256, 144, frames=400, options={"preset": "ultrafast"})
+    # a suite started in the background (`cmd &` without job control) runs with SIGINT ignored, which
+    # a child inherits and Python then leaves ignored: the Ctrl-C of a terminal is what is simulated here
     process = subprocess.Popen([sys.executable, "-m", "streamcolor", "colorize", src, tmp_path / "x.mp4"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     maps = Path(f"/proc/{process.pid}/maps")
     deadline = time.monotonic() + 60
     while process.poll() is None and time.monotonic() < deadline and "libtorch" not in maps.read_text():
