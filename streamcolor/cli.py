@@ -289,7 +289,7 @@ def _models(_: argparse.Namespace) -> None:
 
 
 def _metrics(args: argparse.Namespace) -> None:
-    from streamcolor.media import probe, read_rgb_frames
+    from streamcolor.media import check_input, probe, read_rgb_frames
     from streamcolor.metrics import FlickerMeter
     from streamcolor.plots import plot_series
 
@@ -298,7 +298,7 @@ def _metrics(args: argparse.Namespace) -> None:
     frames = read_rgb_frames(args.video, args.size)
     references = read_rgb_frames(args.reference, args.size) if args.reference else None
     mismatch = _input_error(f"reference {args.reference!r} does not match {args.video!r} in frame count or size")
-    if args.reference and not _same_picture(probe(args.video), probe(args.reference)):
+    if args.reference and not _same_picture(probe(args.video), probe(check_input(args.reference, "reference"))):
         raise mismatch
     count = 0
     for frame in frames:

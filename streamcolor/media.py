@@ -68,15 +68,16 @@ _MPEGTS_CODECS = {"h264", "hevc", "mpeg2video", "aac", "mp3", "mp2", "ac3", "eac
 _MP4_UNPLAYABLE = {"vorbis"}
 
 
-def check_input(path: str | os.PathLike) -> Path:
-    """Raise :class:`InputError` unless ``path`` is an existing, non-empty regular file."""
+def check_input(path: str | os.PathLike, role: str = "input") -> Path:
+    """Raise :class:`InputError` unless ``path`` is an existing, non-empty regular file; the
+    message names it by ``role`` (``"input"``, ``"reference"``)."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"input {str(path)!r} does not exist")
+        raise InputError(f"{role} {str(path)!r} does not exist")
     if path.is_dir():
-        raise InputError(f"input {str(path)!r} is a directory; give a video file")
+        raise InputError(f"{role} {str(path)!r} is a directory; give a video file")
     if path.stat().st_size == 0:
-        raise InputError(f"input {str(path)!r} is empty (0 bytes)")
+        raise InputError(f"{role} {str(path)!r} is empty (0 bytes)")
     return path
 
 
