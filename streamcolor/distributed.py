@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-import numbers
 import shutil
 import sys
 import time
@@ -22,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from streamcolor.errors import InputError, StreamcolorError, is_whole
+from streamcolor.errors import InputError, StreamcolorError, is_finite_number, is_whole
 
 if TYPE_CHECKING:
     from streamcolor.pipeline import RunSettings
@@ -57,8 +55,7 @@ def _check_resource(name: str, value: object, zero_allowed: bool) -> None:
     Raises:
         InputError: it is not.
     """
-    number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not (number and (value > 0 or zero_allowed and value == 0)):
+    if not (is_finite_number(value) and (value > 0 or zero_allowed and value == 0)):
         bound = "0 or more" if zero_allowed else "above 0"
         raise InputError(f"{name} (--{name.replace('_', '-')}) must be a finite number {bound}; got {value!r}")
 

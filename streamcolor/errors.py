@@ -1,6 +1,7 @@
 """Exceptions. Each also subclasses the builtin it refines (PyAV's pattern), so callers
 may catch ``ValueError`` or ``OSError`` as well as :class:`StreamcolorError`."""
 
+import math
 import numbers
 
 
@@ -27,3 +28,9 @@ def is_whole(value: object) -> bool:
     """A whole number, as the settings take counts and sizes: ints and numpy integers; bools,
     floats and strings are not (they would compare, or fail to, further on)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_finite_number(value: object) -> bool:
+    """A real, finite number (NaN and infinities are not: they pass or fail range checks by
+    accident); bools are not."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)

@@ -6,12 +6,11 @@ import argparse
 import dataclasses
 import json
 import math
-import numbers
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamcolor.errors import InputError
+from streamcolor.errors import InputError, is_finite_number, is_whole
 
 
 @dataclass(frozen=True)
@@ -72,9 +71,8 @@ class TrainConfig:
         """Raises InputError: a value out of its range (:data:`_RANGES`), or sizes that do not fit."""
         for name, (low, high, what) in _RANGES.items():
             value = getattr(self, name)
-            number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-            whole = isinstance(getattr(TrainConfig, name), int)
-            if not number or (whole and value != int(value)) or not low <= value <= high:
+            kind_ok = is_whole(value) if isinstance(getattr(TrainConfig, name), int) else is_finite_number(value)
+            if not kind_ok or not low <= value <= high:
                 raise InputError(f"--{name.replace('_', '-')} must be {what}, got {value!r}")
         if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
             raise InputError(f"--device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
