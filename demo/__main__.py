@@ -1,9 +1,9 @@
-import argparse
+from streamcolor.argtypes import Parser
 
 from streamcolor.demo import add_arguments, run
 from streamcolor.errors import StreamcolorError
 
-parser = argparse.ArgumentParser(prog="python -m streamcolor.demo", description="streamcolor web demo")
+parser = Parser(prog="python -m streamcolor.demo", description="streamcolor web demo")
 add_arguments(parser)
 try:
     run(parser.parse_args())

@@ -74,12 +74,17 @@ def create_model(name: str, pretrained: bool = False, **config: Any) -> Generato
 
     Raises:
         UnknownModelError: ``name`` is not registered.
-        InputError: ``pretrained`` for a model without a pretrained encoder, or its weights missing.
+        InputError: ``config`` that the model does not take (a name or value it refuses), or ``pretrained`` for a model without a pretrained encoder, or its weights missing.
     """
     if name not in _REGISTRY:
         raise UnknownModelError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
     kwargs = {k: v for k, v in config.items() if v is not None}
-    model = _REGISTRY[name](**kwargs)
+    try:
+        model = _REGISTRY[name](**kwargs)
+    except (TypeError, ValueError) as exc:
+        if not kwargs:
+            raise
+        raise InputError(f"model {name!r} cannot be built with the arguments {kwargs}: {exc}") from exc
     model.architecture = name
     model.model_args = {**getattr(model, "model_args", {}), **kwargs}
     model.config = {}

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamcolor.color import AB_SCALE, lab_to_linear_rgb
+from streamcolor.errors import is_finite_number
 from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.registry import register_model
 
@@ -90,7 +91,15 @@ class BinClassifier(nn.Module):
     upsamples to the input size."""
 
     def _register_bins(self, temperature: float, lam: float) -> None:
-        """Called by subclasses from their ``__init__``, after ``nn.Module.__init__``."""
+        """Called by subclasses from their ``__init__``, after ``nn.Module.__init__``.
+
+        Raises:
+            ValueError: ``temperature`` not above 0, or ``lam`` outside [0, 1].
+        """
+        if not (is_finite_number(temperature) and temperature > 0):
+            raise ValueError(f"temperature must be a number above 0, got {temperature!r}")
+        if not (is_finite_number(lam) and 0 <= lam <= 1):
+            raise ValueError(f"lam must be a number in [0, 1], got {lam!r}")
         centres = ab_bins()
         self.register_buffer("centres", centres)
         self.register_buffer("prior", torch.full((len(centres),), 1.0 / len(centres)))

@@ -1,11 +1,21 @@
-"""argparse types shared by the command-line front ends (``streamcolor``, ``streamcolor demo``):
-each refuses a bad value with one sentence that argparse prefixes with the flag's name."""
+"""What the command-line front ends (``streamcolor``, ``streamcolor demo``, ``python -m
+streamcolor.train``) share of argparse: a parser that reports a bad flag in one line, and types
+that refuse a bad value with one sentence that argparse prefixes with the flag's name."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
-from typing import Callable
+from typing import Any, Callable, NoReturn
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's checks (a choice, a number, a missing value) as every other bad value is
+    reported: one line naming the flag, exit 1; argparse prints its usage and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def whole_number(unit: str, low: int, high: int | None = None) -> Callable[[str], int]:
@@ -30,4 +40,15 @@ def positive_seconds(text: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0; got {text!r}")
+    return value
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """argparse type: a JSON object, e.g. ``'{"lam": 0.5}'``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object such as '{{\"lam\": 0.5}}'; got {text!r}")
     return value

@@ -14,10 +14,10 @@ import re
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from streamcolor import __version__
-from streamcolor.argtypes import whole_number
+from streamcolor.argtypes import Parser, whole_number
 from streamcolor.errors import StreamcolorError
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     from streamcolor.film import STOCKS
     from streamcolor.stages.smooth import SMOOTHERS
 
-    parser = _Parser(prog="streamcolor", description="Colorize black-and-white film.")
+    parser = Parser(prog="streamcolor", description="Colorize black-and-white film.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -116,14 +116,6 @@ def _check_parent(path: str | None, flag: str) -> None:
     """
     if path is not None and not Path(path).absolute().parent.is_dir():
         raise _input_error(f"{flag} {path!r}: its folder does not exist")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse's checks (a choice, a number, a missing value) as every other bad value is
-    reported: one line naming the flag, exit 1; argparse prints its usage and exits 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(1, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _add_encode_arguments(parser: argparse.ArgumentParser) -> None:

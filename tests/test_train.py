@@ -112,6 +112,32 @@ def test_bad_sizes_and_probabilities_get_one_line(flags, message, capsys):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--model-args", "[1]"], "argument --model-args: must be a JSON object"),
+    (["--model-args", "{bad"], "argument --model-args: must be a JSON object"),
+    (["--model-args", '{"depth": 1}'], "model 'unet_tiny' cannot be built with the arguments {'depth': 1}"),
+    (["--model", "lite0_classification", "--model-args", '{"lam": "x"}'], "lam must be a number in [0, 1], got 'x'"),
+    (["--model", "lite0_unet_bins", "--model-args", '{"temperature": 0}'], "temperature must be a number above 0"),
+    (["--objective", "cgan", "--discriminator", "patchgan_nope"], "--discriminator 'patchgan_nope': unknown model"),
+    (["--objective", "cgan", "--discriminator-args", '{"x": 1}'], "model 'patchgan70' cannot be built"),
+    (["--out", "{file}/run"], "cannot write the run there (Not a directory)"),
+])
+def test_model_arguments_and_out_get_one_line(flags, message, tmp_path, capsys):
+    """Tracebacks before session 25: a list or unknown name in --model-args, a string for lam
+    (at the first step), a file in --out's path; an unknown discriminator was named a model."""
+    (tmp_path / "file").write_text("")
+    photos = str(data_file("train/val"))
+    base = ["--model", "unet_tiny", "--train-dirs", photos, "--val-dirs", photos, "--scale", "64", "--crop", "32",
+            "--batch-size", "2", "--steps", "1", "--val-images", "0", "--threads", "1", "--out", str(tmp_path / "run")]
+    try:
+        code = train_main(base + [flag.replace("{file}", str(tmp_path / "file")) for flag in flags])
+    except SystemExit as exc:  # argparse's own checks
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_scale_max_draws_each_photos_short_side_from_the_range(monkeypatch):
     sizes = []
 

@@ -10,7 +10,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamcolor.argtypes import Parser, json_object
 from streamcolor.errors import InputError, is_finite_number, is_whole
+
+
+def _option(default: Any, help: str) -> Any:
+    """A field that is also a flag: ``help`` is its ``--help`` text."""
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
@@ -21,51 +29,53 @@ class TrainConfig:
     cropping (the training scale, which inference should match).
     """
 
-    train_dirs: tuple[str, ...] = ("../shared/data/train/intel",)
-    val_dirs: tuple[str, ...] = ("../shared/data/train/val",)
-    out: str = "runs/unet"
-    model: str = "unet_small"
-    model_args: dict[str, Any] = field(default_factory=dict)
-    pretrained: bool = False  # start the encoder from ImageNet weights (lite0_unet ...; the train extra)
-    # saved generators to start from, in order: each puts in the weights it shares with --model by
-    # name and shape, over the earlier ones' (streamcolor.models.transfer); e.g. L1 pre-training before cGAN
-    init: tuple[str, ...] = ()
-    # submodules (names as in named_modules(), e.g. encoder decoder.0) whose weights and BatchNorm
-    # statistics stay as loaded: fine-tune a new head on a trunk without eroding what the trunk knows
-    freeze: tuple[str, ...] = ()
-    # every BatchNorm keeps its loaded running statistics (eval mode; its scale and shift still train):
-    # fine-tuning a weight average without re-estimating, and so undoing, the statistics it was judged with
-    freeze_bn: bool = False
-    objective: str = "l1"  # l1, mse, cgan (cGAN + lambda_l1 * L1), classification, multitask
-    lambda_l1: float = 100.0
-    lambda_classification: float = 0.05  # multitask: weight of the bins' cross-entropy beside the rebalanced L1
-    discriminator: str = "patchgan70"
-    discriminator_args: dict[str, Any] = field(default_factory=dict)
-    soft_labels: bool = False  # cgan: real targets U(0.7, 1.2), fake U(0, 0.3)
-    label_flip: float = 0.0  # cgan: probability of swapping D's real/fake targets
-    instance_noise: float = 0.0  # cgan: std of Gaussian noise on D inputs, annealed to 0
-    rebalance_lambda: float = 0.5  # l1_rebalanced: Zhang's lambda, mixing the prior with uniform (1 = plain L1)
-    prior_images: int = 500  # classification: images sampled to measure the ab-bin prior
-    scale: int = 150
-    # augmentation: each photo's short side is drawn uniformly from scale .. scale_max (0: always scale),
-    # so objects are seen at more than one size, as whole frames show them at inference
-    scale_max: int = 0
-    crop: int = 128
-    film: float = 0.0  # augmentation: probability of rendering the input L through a random old film stock
-    rotate90: bool = False  # augmentation: rotate by +-90 degrees with probability 1/2 (report 002)
-    batch_size: int = 16
-    lr: float = 2e-4
-    lr_schedule: str = "constant"  # or "cosine": lr * (1 + cos(pi * step / steps)) / 2, reaching 0 at the end
-    beta1: float = 0.5
-    steps: int = 2000
-    max_seconds: float = 0.0  # stop earlier once this much training time has passed (0 = no limit)
-    checkpoint_every: int = 200
-    log_every: int = 20
-    val_images: int = 64
-    seed: int = 0
-    threads: int = 0  # torch intra-op threads; 0 = torch's default
-    workers: int = 0  # data-loading processes
-    device: str = "auto"  # cpu, cuda, auto (cuda when available; mixed precision there)
+    train_dirs: tuple[str, ...] = _option(("../shared/data/train/intel",), "folders of colour training photos")
+    val_dirs: tuple[str, ...] = _option(("../shared/data/train/val",), "folders of colour validation photos")
+    out: str = _option("runs/unet", "folder of the run: checkpoint, log, final model")
+    model: str = _option("unet_small", "registered architecture to train (streamcolor models lists them)")
+    model_args: dict[str, Any] = _option({}, "JSON object of the model's keyword arguments, e.g. '{\"lam\": 0.5}'")
+    pretrained: bool = _option(False, "start the encoder from ImageNet weights (lite0_unet ...; the train extra)")
+    init: tuple[str, ...] = _option((), (
+        "saved models to start from, in order: each puts in the weights it shares with --model by name and "
+        "shape, over the earlier ones' (e.g. L1 pre-training before cGAN)"))
+    freeze: tuple[str, ...] = _option((), (
+        "submodules (as named_modules() names them, e.g. encoder decoder.0) whose weights and BatchNorm "
+        "statistics stay as loaded: a new head on a trunk, without eroding what the trunk knows"))
+    freeze_bn: bool = _option(False, (
+        "every BatchNorm keeps its loaded running statistics (its scale and shift still train): fine-tune a "
+        "weight average without re-estimating, and so undoing, the statistics it was judged with"))
+    objective: str = _option("l1", "l1, l1_rebalanced, mse, cgan (cGAN + lambda_l1 * L1), classification, multitask")
+    lambda_l1: float = _option(100.0, "cgan: weight of L1 beside the cGAN loss (report 000)")
+    lambda_classification: float = _option(0.05, "multitask: weight of the ab bins' cross-entropy beside the rebalanced L1")
+    discriminator: str = _option("patchgan70", "cgan: registered discriminator (PatchGAN)")
+    discriminator_args: dict[str, Any] = _option({}, "cgan: JSON object of the discriminator's keyword arguments")
+    soft_labels: bool = _option(False, "cgan: real targets U(0.7, 1.2), fake U(0, 0.3)")
+    label_flip: float = _option(0.0, "cgan: probability of swapping D's real/fake targets")
+    instance_noise: float = _option(0.0, "cgan: std of Gaussian noise on D's inputs, annealed to 0")
+    rebalance_lambda: float = _option(0.5, (
+        "l1_rebalanced, multitask: Zhang et al.'s lambda mixing the ab prior with uniform in L1's pixel weights "
+        "(1 = plain L1; a classifier's own is its model argument lam)"))
+    prior_images: int = _option(500, "rebalancing and classifiers: training crops sampled to measure the ab-bin prior")
+    scale: int = _option(150, "pixels: photos' short side before cropping (the training scale inference should match)")
+    scale_max: int = _option(0, (
+        "augmentation, pixels: each photo's short side drawn uniformly from --scale to this (0: always --scale), "
+        "so objects are seen at more than one size, as whole frames show them"))
+    crop: int = _option(128, "pixels: side of the square training crops")
+    film: float = _option(0.0, "augmentation: probability of rendering the input L through a random old film stock")
+    rotate90: bool = _option(False, "augmentation: rotate by +-90 degrees with probability 1/2 (report 002)")
+    batch_size: int = _option(16, "photos per step")
+    lr: float = _option(2e-4, "Adam's learning rate")
+    lr_schedule: str = _option("constant", "constant, or cosine: lr * (1 + cos(pi * step / steps)) / 2, 0 at the end")
+    beta1: float = _option(0.5, "Adam's beta1")
+    steps: int = _option(2000, "optimisation steps of the whole run")
+    max_seconds: float = _option(0.0, "stop earlier once this much training time has passed (0: no limit)")
+    checkpoint_every: int = _option(200, "steps between checkpoints (a resume starts from the last)")
+    log_every: int = _option(20, "steps between rows of the training log")
+    val_images: int = _option(64, "validation photos scored at each epoch's end (0: none)")
+    seed: int = _option(0, "seed of the weights' initialisation, the crops and the augmentation")
+    threads: int = _option(0, "torch intra-op threads (0: torch's default)")
+    workers: int = _option(0, "data-loading processes")
+    device: str = _option("auto", "cpu, cuda, cuda:N, or auto (cuda when available; mixed precision there)")
 
     def __post_init__(self) -> None:
         """Raises InputError: a value out of its range (:data:`_RANGES`), or sizes that do not fit."""
@@ -74,6 +84,9 @@ class TrainConfig:
             kind_ok = is_whole(value) if isinstance(getattr(TrainConfig, name), int) else is_finite_number(value)
             if not kind_ok or not low <= value <= high:
                 raise InputError(f"--{name.replace('_', '-')} must be {what}, got {value!r}")
+        for name in ("model_args", "discriminator_args"):
+            if not isinstance(getattr(self, name), dict):
+                raise InputError(f"--{name.replace('_', '-')} must be a JSON object, got {getattr(self, name)!r}")
         if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
             raise InputError(f"--device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
         if self.scale < 1 or self.crop < 1:
@@ -124,19 +137,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
 
     Returns the config and whether ``--resume`` was given.
     """
-    parser = argparse.ArgumentParser(prog="python -m streamcolor.train", description="Train a colorizer.")
+    parser = Parser(prog="python -m streamcolor.train", description="Train a colorizer.",
+                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
+        flag, default, help = "--" + f.name.replace("_", "-"), getattr(defaults, f.name), f.metadata["help"]
         if isinstance(default, tuple):
-            parser.add_argument(flag, nargs="+", default=list(default))
+            parser.add_argument(flag, nargs="+", default=list(default), help=help)
         elif isinstance(default, dict):
-            parser.add_argument(flag, type=json.loads, default=default, help="JSON object")
+            parser.add_argument(flag, type=json_object, default=default, help=help)
         elif isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help)
         else:
-            parser.add_argument(flag, type=type(default), default=default)
+            parser.add_argument(flag, type=type(default), default=default, help=help)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     args = vars(parser.parse_args(argv))
     resume = args.pop("resume")

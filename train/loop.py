@@ -167,9 +167,16 @@ class Trainer:
                           pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(0))
 
     def fit(self) -> Path:
-        """Train to ``config.steps``; returns the folder of the final generator."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(self.config.to_json() + "\n")
+        """Train to ``config.steps``; returns the folder of the final generator.
+
+        Raises:
+            InputError: ``config.out`` cannot be made or written.
+        """
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(self.config.to_json() + "\n")
+        except OSError as exc:
+            raise InputError(f"--out {str(self.out)!r}: cannot write the run there ({exc.strerror})") from exc
         self._measure_prior()
         started = time.time()
         for model in self.objective.models.values():

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamcolor.color import AB_SCALE, denormalize_L
-from streamcolor.errors import InputError
+from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.backends.base import predict_ab
 from streamcolor.models import create_model
 from streamcolor.models.zhang import ab_bins, hard_encode, rebalancing_weights, soft_encode
@@ -119,7 +119,10 @@ class CGAN(Objective):
 
     def __init__(self, generator: nn.Module, config: TrainConfig) -> None:
         super().__init__(generator, config)
-        self.models["D"] = create_model(config.discriminator, **config.discriminator_args)
+        try:
+            self.models["D"] = create_model(config.discriminator, **config.discriminator_args)
+        except StreamcolorError as exc:  # the model it names is the discriminator, not --model
+            raise InputError(f"--discriminator {config.discriminator!r}: {exc}") from exc
         self.optimizers["D"] = _adam(self.models["D"], config)
 
     def _targets(self, logits: torch.Tensor, real: bool) -> torch.Tensor:

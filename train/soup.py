@@ -16,6 +16,7 @@ import torch
 from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader
 
+from streamcolor.argtypes import Parser
 from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.models import from_pretrained, save_pretrained
 from streamcolor.models.io import load_weights, read_config
@@ -74,7 +75,7 @@ def soup(out: Path, ingredients: list[tuple[str, float]], photos: tuple[str, ...
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streamcolor.train.soup", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m streamcolor.train.soup", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder for the averaged model")
     parser.add_argument("ingredients", nargs="+", type=_ingredient, metavar="MODEL:WEIGHT",
                         help="saved model folder or shipped name, and its weight (weights sum to 1)")
