@@ -19,7 +19,7 @@ from streamcolor.backends import Backend, TorchBackend, select_backend
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.distributed import RaySettings, colorize_archive
 from streamcolor.engine import Engine, EngineSettings
-from streamcolor.errors import InputError, StreamcolorError
+from streamcolor.errors import InputError, StreamcolorError, is_finite_number
 from streamcolor.frame import Frame
 from streamcolor.images import read_rgb
 from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds, output_name
@@ -113,9 +113,14 @@ def rasterize_hints(hints: list[tuple[int, int, Any]], shape: tuple[int, int], s
         if not isinstance(hint, (tuple, list)) or len(hint) != 3:
             raise InputError(f"each hint must be (y, x, (R, G, B)), got {hint!r}")
         y, x, rgb = hint
+        if not (is_finite_number(y) and is_finite_number(x)):
+            raise InputError(f"hint coordinates must be numbers (y, x), got ({y!r}, {x!r})")
         if not (0 <= y < shape[0] and 0 <= x < shape[1]):
             raise InputError(f"hint at (y={y}, x={x}) is outside the {shape[1]}x{shape[0]} image")
-        colour = np.asarray(rgb, np.float32).reshape(-1)
+        try:
+            colour = np.asarray(rgb, np.float32).reshape(-1)
+        except (TypeError, ValueError):  # a colour name or other text
+            colour = np.array([np.nan])
         if colour.shape != (3,) or not ((0 <= colour) & (colour <= 255)).all():
             raise InputError(f"hint colour must be three 0-255 values (R, G, B), got {rgb!r}")
         ab = rgb_to_lab(colour / 255)[1:]
@@ -288,7 +293,13 @@ class Colorizer:
 
         Yields:
             uint8 ``(H, W, 3)`` RGB, one per input frame, in order.
+
+        Raises:
+            InputError: a frame of the wrong dtype or shape, or of another size than the first;
+                ``batch_size`` not a whole number from 1 to
+                :data:`~streamcolor.pipeline.MAX_BATCH_SIZE`; bad references.
         """
+        batch_size = RunSettings(batch_size=batch_size).batch_size  # checked as a video run's is
         engine = Engine(self.backend, self.settings, check_references(references), batch_size)
         for done in engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames)):
             yield from map(_rgb, done)

@@ -133,6 +133,7 @@ class Engine:
         self.batch_size = batch_size or self.batch_size
         self.seconds = {"inference": 0.0, "temporal": 0.0, "upsample": 0.0}  # wall time per stage
         self.stages: list[Stage] = []  # built for the first frame's inference size (:meth:`push`)
+        self.shape: tuple[int, ...] | None = None  # the first frame's L shape, which every later one shares
 
     def _stages(self, size: tuple[int, int]) -> list[Stage]:
         """The chain, in order, for frames seen at inference ``size`` (:meth:`_fit_flow`)."""
@@ -182,8 +183,13 @@ class Engine:
         video's frames share one size.
 
         Raises:
-            InputError: reference frames for frames too small for optical flow.
+            InputError: reference frames for frames too small for optical flow; a frame of
+                another size than the first.
         """
+        if self.shape is not None and frame.L.shape != self.shape:
+            raise InputError(f"frame {frame.index} is {frame.L.shape[1]}x{frame.L.shape[0]}, the frames before it "
+                             f"{self.shape[1]}x{self.shape[0]}: the frames of one sequence share one size")
+        self.shape = frame.L.shape
         if not self.stages:
             self.stages = self._stages(inference_size(*frame.L.shape, self.settings.inference_short_side,
                                                         self.backend.multiple))

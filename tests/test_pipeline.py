@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import av
 import cv2
 import numpy as np
 import pytest
 
 from streamcolor import Colorizer
+from streamcolor.errors import InputError
 
 
 def _video_summary(path):
@@ -105,6 +108,16 @@ def test_colorize_frames_keeps_count_and_smooths():
         return np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(seq, seq[1:])])
 
     assert change(smooth) < change(raw)
+
+
+@pytest.mark.parametrize("frames, batch_size, message", [
+    ([np.zeros((72, 96), np.uint8)] * 3 + [np.zeros((48, 64), np.uint8)], 2, "frame 3 is 64x48, the frames before"),
+    ([np.zeros((72, 96), np.uint8)], 0, "batch_size (--batch-size) must be 1 or more"),
+])
+def test_colorize_frames_refuses_a_size_change_and_a_bad_batch(frames, batch_size, message):
+    """Before session 25: a numpy ValueError at the batch, and an AttributeError for batch 0."""
+    with pytest.raises(InputError, match=re.escape(message)):
+        list(Colorizer.from_pretrained(device="cpu").colorize_frames(frames, batch_size=batch_size))
 
 
 def test_strength_scales_colour(kodak):

@@ -122,6 +122,8 @@ def test_hints_change_the_colour_near_the_hint_and_little_far_away(kodak):
     (["red"], "each hint must be"),
     ([(50, 5, (1, 2, 3))], "outside the 60x50 image"),
     ([(5, 5, (300, 0, 0))], "three 0-255 values"),
+    ([(5, 5, "red")], "three 0-255 values"),  # a numpy ValueError before session 25
+    ([("5", 5, (1, 2, 3))], "coordinates must be numbers"),  # a TypeError before session 25
 ])
 def test_a_malformed_hint_is_one_clear_input_error(hints, message):
     colorizer = Colorizer.from_pretrained(HINT_MODEL, device="cpu")
