@@ -60,7 +60,7 @@ def is_model(name: str) -> bool:
     return name in _REGISTRY
 
 
-def create_model(name: str, pretrained: bool = False, **config: Any) -> Generator:
+def create_model(name: str, /, pretrained: bool = False, **config: Any) -> Generator:
     """Build the registered model ``name``; ``config`` entries that are None are dropped,
     so unset command-line flags never override the variant's defaults.
 
@@ -81,7 +81,7 @@ def create_model(name: str, pretrained: bool = False, **config: Any) -> Generato
     kwargs = {k: v for k, v in config.items() if v is not None}
     try:
         model = _REGISTRY[name](**kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: torch refusing a width, e.g. -1
         if not kwargs:
             raise
         raise InputError(f"model {name!r} cannot be built with the arguments {kwargs}: {exc}") from exc

@@ -96,7 +96,7 @@ def _read_reference(path: Path) -> np.ndarray:
         raise InputError(f"reference {str(path)!r} is not an image OpenCV can read") from None
 
 
-def rasterize_hints(hints: list[tuple[int, int, Any]], shape: tuple[int, int], size: tuple[int, int],
+def rasterize_hints(hints: Iterable[tuple[int, int, Any]], shape: tuple[int, int], size: tuple[int, int],
                     radius: int = 1) -> np.ndarray:
     """Hint points at image ``shape`` -> the hint channels at inference ``size``.
 
@@ -105,9 +105,12 @@ def rasterize_hints(hints: list[tuple[int, int, Any]], shape: tuple[int, int], s
         ``2 * radius + 1`` square around the scaled point (overlaps: the later hint wins).
 
     Raises:
-        InputError: a hint that is not ``(y, x, colour)``, a point outside the image or a
-            colour that is not three 0-255 values.
+        InputError: ``hints`` not a sequence, a hint that is not ``(y, x, colour)``, coordinates
+            that are not numbers, a point outside the image or a colour that is not three
+            0-255 values.
     """
+    if not isinstance(hints, Iterable) or isinstance(hints, (str, bytes)):
+        raise InputError(f"hints must be a list of (y, x, (R, G, B)), got {hints!r}")
     out = np.zeros((*size, 3), np.float32)
     for hint in hints:
         if not isinstance(hint, (tuple, list)) or len(hint) != 3:
@@ -274,12 +277,12 @@ class Colorizer:
 
         Raises:
             InputError: wrong dtype or shape; hints for a model (or backend) that takes none,
-                or a hint outside the image.
+                or hints that :func:`rasterize_hints` refuses (outside the image, not numbers).
         """
         L = image_to_L(image)
         engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smoothing": "off"}))
         small = inference_size(*L.shape, self.settings.inference_short_side, self.backend.multiple)
-        hint_map = None if hints is None else rasterize_hints(list(hints), L.shape, small)
+        hint_map = None if hints is None else rasterize_hints(hints, L.shape, small)
         [[frame]] = engine.run([Frame(L=L, hints=hint_map)])
         return _rgb(frame)
 
@@ -291,18 +294,18 @@ class Colorizer:
             frames: uint8 ``(H, W)`` or ``(H, W, 3)`` arrays.
             references: see :meth:`colorize_video`.
 
-        Yields:
-            uint8 ``(H, W, 3)`` RGB, one per input frame, in order.
+        Returns:
+            an iterator of uint8 ``(H, W, 3)`` RGB, one per input frame, in order.
 
         Raises:
-            InputError: a frame of the wrong dtype or shape, or of another size than the first;
-                ``batch_size`` not a whole number from 1 to
-                :data:`~streamcolor.pipeline.MAX_BATCH_SIZE`; bad references.
+            InputError: at the call, ``batch_size`` not a whole number from 1 to
+                :data:`~streamcolor.pipeline.MAX_BATCH_SIZE`, or bad references; while
+                iterating, a frame of the wrong dtype or shape, or of another size than the first.
         """
         batch_size = RunSettings(batch_size=batch_size).batch_size  # checked as a video run's is
         engine = Engine(self.backend, self.settings, check_references(references), batch_size)
-        for done in engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames)):
-            yield from map(_rgb, done)
+        done = engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames))
+        return (_rgb(frame) for batch in done for frame in batch)
 
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, encode: EncodeSettings | None = None,
                        batch_size: int = 8, overwrite: bool = False, progress: bool = False,

@@ -128,8 +128,8 @@ class Engine:
         self.reset(batch_size)
 
     def reset(self, batch_size: int | None = None) -> None:
-        """Forget the previous frames (the next frame starts a new shot), zero :attr:`seconds`
-        and, when given, change the frames per generator call."""
+        """Forget the previous frames (the next frame starts a new shot, and may have another
+        size), zero :attr:`seconds` and, when given, change the frames per generator call."""
         self.batch_size = batch_size or self.batch_size
         self.seconds = {"inference": 0.0, "temporal": 0.0, "upsample": 0.0}  # wall time per stage
         self.stages: list[Stage] = []  # built for the first frame's inference size (:meth:`push`)

@@ -124,6 +124,7 @@ def test_hints_change_the_colour_near_the_hint_and_little_far_away(kodak):
     ([(5, 5, (300, 0, 0))], "three 0-255 values"),
     ([(5, 5, "red")], "three 0-255 values"),  # a numpy ValueError before session 25
     ([("5", 5, (1, 2, 3))], "coordinates must be numbers"),  # a TypeError before session 25
+    (5, "hints must be a list"),  # a TypeError before session 25
 ])
 def test_a_malformed_hint_is_one_clear_input_error(hints, message):
     colorizer = Colorizer.from_pretrained(HINT_MODEL, device="cpu")

@@ -121,6 +121,9 @@ def test_bad_sizes_and_probabilities_get_one_line(flags, message, capsys):
     (["--objective", "cgan", "--discriminator", "patchgan_nope"], "--discriminator 'patchgan_nope': unknown model"),
     (["--objective", "cgan", "--discriminator-args", '{"x": 1}'], "model 'patchgan70' cannot be built"),
     (["--out", "{file}/run"], "cannot write the run there (Not a directory)"),
+    (["--model-args", '{"pretrained": true}'], "(--pretrained is a flag of its own)"),
+    (["--model-args", '{"name": "x"}'], "model 'unet_tiny' cannot be built with the arguments {'name': 'x'}"),
+    (["--objective", "cgan", "--discriminator-args", '{"ndf": -1}'], "model 'patchgan70' cannot be built"),
 ])
 def test_model_arguments_and_out_get_one_line(flags, message, tmp_path, capsys):
     """Tracebacks before session 25: a list or unknown name in --model-args, a string for lam

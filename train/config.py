@@ -17,7 +17,7 @@ from streamcolor.errors import InputError, is_finite_number, is_whole
 def _option(default: Any, help: str) -> Any:
     """A field that is also a flag: ``help`` is its ``--help`` text."""
     if isinstance(default, dict):
-        return field(default_factory=dict, metadata={"help": help})
+        return field(default_factory=lambda: dict(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 
 
@@ -34,7 +34,9 @@ class TrainConfig:
     out: str = _option("runs/unet", "folder of the run: checkpoint, log, final model")
     model: str = _option("unet_small", "registered architecture to train (streamcolor models lists them)")
     model_args: dict[str, Any] = _option({}, "JSON object of the model's keyword arguments, e.g. '{\"lam\": 0.5}'")
-    pretrained: bool = _option(False, "start the encoder from ImageNet weights (lite0_unet ...; the train extra)")
+    pretrained: bool = _option(False, (
+        "start the encoder from ImageNet weights (lite0_unet ...; the train extra); ignored with --init, whose "
+        "weights come first"))
     init: tuple[str, ...] = _option((), (
         "saved models to start from, in order: each puts in the weights it shares with --model by name and "
         "shape, over the earlier ones' (e.g. L1 pre-training before cGAN)"))
@@ -71,11 +73,13 @@ class TrainConfig:
     max_seconds: float = _option(0.0, "stop earlier once this much training time has passed (0: no limit)")
     checkpoint_every: int = _option(200, "steps between checkpoints (a resume starts from the last)")
     log_every: int = _option(20, "steps between rows of the training log")
-    val_images: int = _option(64, "validation photos scored at each epoch's end (0: none)")
-    seed: int = _option(0, "seed of the weights' initialisation, the crops and the augmentation")
+    val_images: int = _option(64, "validation photos scored at each epoch's end and the run's (0: none)")
+    seed: int = _option(0, (
+        "seed of everything random in the run: the weights' initialisation, the batch order, the crops, the "
+        "augmentation, the validation photos"))
     threads: int = _option(0, "torch intra-op threads (0: torch's default)")
     workers: int = _option(0, "data-loading processes")
-    device: str = _option("auto", "cpu, cuda, cuda:N, or auto (cuda when available; mixed precision there)")
+    device: str = _option("auto", "cpu, cuda, cuda:N, or auto (cuda when available); on cuda, mixed precision")
 
     def __post_init__(self) -> None:
         """Raises InputError: a value out of its range (:data:`_RANGES`), or sizes that do not fit."""
@@ -85,8 +89,9 @@ class TrainConfig:
             if not kind_ok or not low <= value <= high:
                 raise InputError(f"--{name.replace('_', '-')} must be {what}, got {value!r}")
         for name in ("model_args", "discriminator_args"):
-            if not isinstance(getattr(self, name), dict):
-                raise InputError(f"--{name.replace('_', '-')} must be a JSON object, got {getattr(self, name)!r}")
+            if not isinstance(getattr(self, name), dict) or "pretrained" in getattr(self, name):
+                raise InputError(f"--{name.replace('_', '-')} must be a JSON object of the model's arguments "
+                                 f"(--pretrained is a flag of its own), got {getattr(self, name)!r}")
         if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
             raise InputError(f"--device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
         if self.scale < 1 or self.crop < 1:

@@ -79,7 +79,8 @@ class Trainer:
     and, at the end, ``final/`` (a saved model for ``--model``).
 
     Raises:
-        InputError: bad objective/model pairing, empty image folders, an unknown --lr-schedule.
+        InputError: bad objective/model pairing, empty image folders, an unknown --lr-schedule,
+            --model-args or --discriminator-args the model does not take.
     """
 
     def __init__(self, config: TrainConfig) -> None:
