@@ -96,26 +96,45 @@ def _parser() -> argparse.ArgumentParser:
     me.add_argument("--size", type=whole_number("pixels", 16), default=240, help="short side frames are scaled to first (pixels, >= 16)")
     ev = sub.add_parser("eval", help="score a model on folders of colour photos (PSNR, SSIM, CIEDE2000, "
                                         "colourfulness, hue accuracy per hue sector)")
-    ev.add_argument("image_dirs", nargs="+", help="folders of colour photos, e.g. ../shared/data/eval/kodak24")
+    # "*", not "+": --film and --tint-from take the words after them, and an IMAGE_DIR they took
+    # is reported by _eval with that said, not as argparse's "required: image_dirs"
+    ev.add_argument("image_dirs", nargs="*", help="folders of colour photos, e.g. ../shared/data/eval/kodak24")
     ev.add_argument("--model", default=None, help="shipped model name or saved model folder")
     ev.add_argument("--tint-from", nargs="*", default=[], help="photo folders whose mean ab is the 'tint' baseline")
     ev.add_argument("--save-dir", default=None, help="write grey | model | truth strips here")
     ev.add_argument("--output", default=None, help="also write the markdown table to this file")
-    ev.add_argument("--film", nargs="*", choices=list(STOCKS), default=None, metavar="STOCK",
+    ev.add_argument("--film", nargs="*", type=_stock_name, choices=list(STOCKS), default=None, metavar="STOCK",
                     help="also score the photos as old film stocks render them (grain, softness): alone, a random "
                          "stock per photo (rows '+film'); with names, one row per stock ('+film:STOCK'), of: "
                          + ", ".join(STOCKS))
     return parser
 
 
-def _check_parent(path: str | None, flag: str) -> None:
-    """Before any work: the folder ``flag`` writes ``path`` into exists.
+def _stock_name(text: str) -> str:
+    """argparse type of ``eval --film``: refuses a folder, which the flag took from IMAGE_DIR."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a film stock: give the photo folders before --film")
+    return text
+
+
+def _check_writable(path: str | None, flag: str, folder: bool = False) -> None:
+    """Before any work: ``flag`` can write ``path``, a file (or, with ``folder``, a folder
+    that is made when missing) in a folder that exists and is writable.
 
     Raises:
-        InputError: it does not.
+        InputError: it cannot.
     """
-    if path is not None and not Path(path).absolute().parent.is_dir():
-        raise _input_error(f"{flag} {path!r}: its folder does not exist")
+    from streamcolor.media import check_writable_folder
+
+    if path is None:
+        return
+    target = Path(path).absolute()
+    if folder and target.exists() and not target.is_dir():
+        raise _input_error(f"{flag} {path!r} is a file, not a folder")
+    try:
+        check_writable_folder(target if folder and target.is_dir() else target.parent)
+    except StreamcolorError as exc:
+        raise _input_error(f"{flag} {path!r}: {exc}") from exc
 
 
 def _add_encode_arguments(parser: argparse.ArgumentParser) -> None:
@@ -285,7 +304,7 @@ def _metrics(args: argparse.Namespace) -> None:
     from streamcolor.metrics import FlickerMeter
     from streamcolor.plots import plot_series
 
-    _check_parent(args.plot, "--plot")
+    _check_writable(args.plot, "--plot")
     meter = FlickerMeter()
     frames = read_rgb_frames(args.video, args.size)
     references = read_rgb_frames(args.reference, args.size) if args.reference else None
@@ -326,16 +345,19 @@ def _eval(args: argparse.Namespace) -> None:
     from streamcolor.evaluate import evaluate_images, markdown_table, mean_ab
     from streamcolor.images import list_images
 
-    _check_parent(args.output, "--output")
-    _check_parent(args.save_dir, "--save-dir")
+    if not args.image_dirs:
+        raise _input_error("no IMAGE_DIR: give the photo folders before --film and --tint-from, which take the "
+                           "words after them")
+    _check_writable(args.output, "--output")
+    _check_writable(args.save_dir, "--save-dir", folder=True)
+    photos = {d: list_images([d]) for d in args.image_dirs}  # every folder checked before any work
     colorizer = Colorizer.from_pretrained(args.model)
     tint = mean_ab(list_images(args.tint_from)) if args.tint_from else None
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir:
         save_dir.mkdir(exist_ok=True)
     results = {}
-    for d in args.image_dirs:
-        files = list_images([d])
+    for d, files in photos.items():
         results[Path(d).name] = evaluate_images(colorizer.colorize_image, files, tint, save_dir)
         for stock in [] if args.film is None else args.film or [True]:
             label = "+film" if stock is True else f"+film:{stock}"

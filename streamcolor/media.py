@@ -397,7 +397,16 @@ def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path
         raise InputError(f"output {str(path)!r} is a directory; give a file name such as out.mp4")
     if path.exists() and not overwrite:
         raise InputError(f"output {str(path)!r} exists; pass --overwrite to replace it")
-    folder = path.parent if str(path.parent) else Path(".")
+    check_writable_folder(path.parent if str(path.parent) else Path("."))
+    return path
+
+
+def check_writable_folder(folder: Path) -> None:
+    """Raise unless a file can be made in ``folder``.
+
+    Raises:
+        MediaError: it is missing, or not writable (checked by creating a file).
+    """
     if not folder.is_dir():
         raise MediaError(f"output folder {str(folder)!r} does not exist")
     try:
@@ -405,7 +414,6 @@ def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path
             pass
     except OSError as exc:
         raise MediaError(f"output folder {str(folder)!r} is not writable ({exc.strerror})") from exc
-    return path
 
 
 #: ``--codec`` names -> FFmpeg encoders.

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import make_clip
+from conftest import data_file, make_clip
 
 
 def run(*args):
@@ -259,7 +259,7 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("option, message", [
     (["--size", "-4"], "--size: must be a whole number of pixels, 16 or more; got '-4'"),
-    (["--plot", "/nonexistent-folder/x.png"], "--plot '/nonexistent-folder/x.png': its folder does not exist"),
+    (["--plot", "/nonexistent-folder/x.png"], "--plot '/nonexistent-folder/x.png': output folder '/nonexistent-folder' does not"),
     (["--reference", "/nonexistent.mp4"], "reference '/nonexistent.mp4' does not exist"),  # not "input"
 ])
 def test_metrics_options_checked_before_any_work(option, message, tmp_path):
@@ -280,10 +280,21 @@ def test_metrics_reference_must_match_both_ways(reference, tmp_path):
     assert run("metrics", video, "--reference", video, "--size", "108").returncode == 0
 
 
-def test_eval_output_folder_checked_before_any_work(tmp_path):
-    result = run("eval", tmp_path, "--output", tmp_path / "missing" / "t.md")
-    assert result.returncode == 1 and "--output" in result.stderr and "its folder does not exist" in result.stderr
-    assert not (tmp_path / "missing").exists()
+@pytest.mark.parametrize("option, message", [
+    (["{tmp}", "--output", "{tmp}/missing/t.md"], "/missing/t.md': output folder '{tmp}/missing' does not exist"),
+    (["{tmp}", "--output", "/proc/t.md"], "--output '/proc/t.md': output folder '/proc' is not writable"),  # a traceback
+    (["{tmp}", "--save-dir", "/proc/strips"], "--save-dir '/proc/strips': output folder '/proc' is not writable"),  # before 25
+    (["{tmp}", "--save-dir", "{tmp}/file"], "/file' is a file, not a folder"),  # a traceback before session 25
+    (["--film", "{kodak}"], "is a folder, not a film stock: give the photo folders before --film"),  # "invalid choice"
+    (["--tint-from", "{kodak}"], "no IMAGE_DIR: give the photo folders before --film and --tint-from"),  # "required"
+    (["{kodak}", "{tmp}/missing"], "/missing' does not exist"),  # after scoring the folders before it, before session 25
+])
+def test_eval_arguments_checked_before_any_work(option, message, tmp_path):
+    (tmp_path / "file").write_text("")
+    kodak = str(data_file("eval/kodak24"))
+    result = run("eval", *[o.replace("{tmp}", str(tmp_path)).replace("{kodak}", kodak) for o in option])
+    assert result.returncode == 1 and message.replace("{tmp}", str(tmp_path)) in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "missing").exists()
 
 
 def test_folder_batch_does_not_create_missing_parents(tmp_path):
