@@ -124,15 +124,12 @@ def _check_writable(path: str | None, flag: str, folder: bool = False) -> None:
     Raises:
         InputError: it cannot.
     """
-    from streamcolor.media import check_writable_folder
+    from streamcolor.media import check_writable
 
     if path is None:
         return
-    target = Path(path).absolute()
-    if folder and target.exists() and not target.is_dir():
-        raise _input_error(f"{flag} {path!r} is a file, not a folder")
     try:
-        check_writable_folder(target if folder and target.is_dir() else target.parent)
+        check_writable(path, folder)
     except StreamcolorError as exc:
         raise _input_error(f"{flag} {path!r}: {exc}") from exc
 

@@ -401,6 +401,20 @@ def check_output(path: str | os.PathLike, source: Path, overwrite: bool) -> Path
     return path
 
 
+def check_writable(path: str | os.PathLike, folder: bool = False) -> None:
+    """Raise unless ``path`` can be written: a file, or with ``folder`` a folder (made when
+    missing), in a folder that exists and takes new files.
+
+    Raises:
+        InputError: with ``folder``, ``path`` is a file.
+        MediaError: see :func:`check_writable_folder`.
+    """
+    path = Path(path).absolute()
+    if folder and path.exists() and not path.is_dir():
+        raise InputError("it is a file, not a folder")
+    check_writable_folder(path if folder and path.is_dir() else path.parent)
+
+
 def check_writable_folder(folder: Path) -> None:
     """Raise unless a file can be made in ``folder``.
 

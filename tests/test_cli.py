@@ -284,7 +284,7 @@ def test_metrics_reference_must_match_both_ways(reference, tmp_path):
     (["{tmp}", "--output", "{tmp}/missing/t.md"], "/missing/t.md': output folder '{tmp}/missing' does not exist"),
     (["{tmp}", "--output", "/proc/t.md"], "--output '/proc/t.md': output folder '/proc' is not writable"),  # a traceback
     (["{tmp}", "--save-dir", "/proc/strips"], "--save-dir '/proc/strips': output folder '/proc' is not writable"),  # before 25
-    (["{tmp}", "--save-dir", "{tmp}/file"], "/file' is a file, not a folder"),  # a traceback before session 25
+    (["{tmp}", "--save-dir", "{tmp}/file"], "/file': it is a file, not a folder"),  # a traceback before session 25
     (["--film", "{kodak}"], "is a folder, not a film stock: give the photo folders before --film"),  # "invalid choice"
     (["--tint-from", "{kodak}"], "no IMAGE_DIR: give the photo folders before --film and --tint-from"),  # "required"
     (["{kodak}", "{tmp}/missing"], "/missing' does not exist"),  # after scoring the folders before it, before session 25

@@ -238,6 +238,16 @@ def test_soup_averages_saved_models_weight_for_weight(tmp_path, capsys):
         assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "bad").exists()
     assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.5", "unet_small_hints_v3:0.5"]) == 1
     assert "different architectures" in capsys.readouterr().err
+    # OUT checked before any work (session 25: a traceback, or a saved model silently replaced)
+    before = (tmp_path / "soup" / "model.safetensors").read_bytes()
+    (tmp_path / "file").write_text("")
+    for out, message in ((tmp_path / "soup", "is not empty: add --overwrite"), (tmp_path / "file", "a file, not a folder"),
+                         ("/proc/soup", "output folder '/proc' is not writable")):
+        assert soup_main([str(out), f"{DEFAULT_MODEL}:0.5", f"{tmp_path / 'moved'}:0.5"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert (tmp_path / "soup" / "model.safetensors").read_bytes() == before
+    assert soup_main([str(tmp_path / "soup"), f"{DEFAULT_MODEL}:0.5", f"{tmp_path / 'moved'}:0.5", "--overwrite"]) == 0
 
 
 def test_freeze_keeps_the_trunk_and_its_batchnorm_statistics(tmp_path):

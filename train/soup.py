@@ -1,4 +1,4 @@
-"""``python -m streamcolor.train.soup OUT MODEL:WEIGHT MODEL:WEIGHT ... [--renormalize DIR ...]``: average
+"""``python -m streamcolor.train.soup OUT MODEL:WEIGHT MODEL:WEIGHT ... [--renormalize DIR ...] [--overwrite]``: average
 saved models of one architecture, weight for weight (:func:`streamcolor.models.transfer.average_states`),
 into a new saved model in float16, with the first model's inference size (and ``via_short_side``), named after OUT.
 
@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from streamcolor.argtypes import Parser
 from streamcolor.errors import InputError, StreamcolorError
+from streamcolor.media import check_writable
 from streamcolor.models import from_pretrained, save_pretrained
 from streamcolor.models.io import load_weights, read_config
 from streamcolor.models.transfer import average_states
@@ -74,6 +75,22 @@ def soup(out: Path, ingredients: list[tuple[str, float]], photos: tuple[str, ...
     return save_pretrained(base, out, dtype=torch.float16, name=out.name, **scales)
 
 
+def check_out(out: Path, overwrite: bool) -> None:
+    """Before any work: ``out`` can take the soup without losing a saved model.
+
+    Raises:
+        InputError: ``out`` is a file, its folder is missing or not writable, or it is a folder
+            with files in it and ``overwrite`` is False.
+    """
+    try:
+        check_writable(out, folder=True)
+    except StreamcolorError as exc:
+        raise InputError(f"OUT {str(out)!r}: {exc}") from exc
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise InputError(f"OUT {str(out)!r} is not empty: add --overwrite to replace what it holds, or choose "
+                         "another folder")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m streamcolor.train.soup", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder for the averaged model")
@@ -81,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="saved model folder or shipped name, and its weight (weights sum to 1)")
     parser.add_argument("--renormalize", nargs="+", default=[], metavar="DIR",
                         help="re-estimate BatchNorm statistics on the photos in these folders")
+    parser.add_argument("--overwrite", action="store_true", help="replace what OUT holds")
     args = parser.parse_args(argv)
     try:
+        check_out(args.out, args.overwrite)
         print(f"saved {soup(args.out, args.ingredients, tuple(args.renormalize))}")
     except StreamcolorError as exc:
         print(f"streamcolor.train.soup: error: {exc}", file=sys.stderr)
