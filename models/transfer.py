@@ -69,7 +69,8 @@ def average_states(states: list[dict[str, torch.Tensor]], weights: list[float]) 
         InputError: fewer than two states, bad weights, or states that differ in names or shapes.
     """
     if len(states) < 2 or len(weights) != len(states):
-        raise InputError(f"a soup needs two or more models, each with a weight; got {len(states)} and {len(weights)}")
+        raise InputError(f"a soup needs two or more models, each with a weight; got {len(states)} "
+                         f"model{'s' * (len(states) != 1)} and {len(weights)} weight{'s' * (len(weights) != 1)}")
     if not (all(w > 0 for w in weights) and abs(sum(weights) - 1) <= 1e-6):  # written so that NaN fails too
         raise InputError(f"soup weights must be > 0 and sum to 1; got {weights}")
     first = states[0]

@@ -120,10 +120,9 @@ def rasterize_hints(hints: Iterable[tuple[int, int, Any]], shape: tuple[int, int
             raise InputError(f"hint coordinates must be numbers (y, x), got ({y!r}, {x!r})")
         if not (0 <= y < shape[0] and 0 <= x < shape[1]):
             raise InputError(f"hint at (y={y}, x={x}) is outside the {shape[1]}x{shape[0]} image")
-        try:
-            colour = np.asarray(rgb, np.float32).reshape(-1)
-        except (TypeError, ValueError):  # a colour name or other text
-            colour = np.array([np.nan])
+        colour = np.asarray(rgb)
+        # numbers only: numpy would read the text "255" as a number, and refuse "red" with a ValueError
+        colour = colour.astype(np.float32).reshape(-1) if colour.dtype.kind in "iuf" else np.array([np.nan])
         if colour.shape != (3,) or not ((0 <= colour) & (colour <= 255)).all():
             raise InputError(f"hint colour must be three 0-255 values (R, G, B), got {rgb!r}")
         ab = rgb_to_lab(colour / 255)[1:]

@@ -123,6 +123,7 @@ def test_hints_change_the_colour_near_the_hint_and_little_far_away(kodak):
     ([(50, 5, (1, 2, 3))], "outside the 60x50 image"),
     ([(5, 5, (300, 0, 0))], "three 0-255 values"),
     ([(5, 5, "red")], "three 0-255 values"),  # a numpy ValueError before session 25
+    ([(5, 5, ("1", "2", "3"))], "three 0-255 values"),
     ([("5", 5, (1, 2, 3))], "coordinates must be numbers"),  # a TypeError before session 25
     (5, "hints must be a list"),  # a TypeError before session 25
 ])
