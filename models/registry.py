@@ -74,7 +74,8 @@ def create_model(name: str, /, pretrained: bool = False, **config: Any) -> Gener
 
     Raises:
         UnknownModelError: ``name`` is not registered.
-        InputError: ``config`` that the model does not take (a name or value it refuses), or ``pretrained`` for a model without a pretrained encoder, or its weights missing.
+        InputError: ``config`` that the model does not take (a name or value it refuses), or
+            ``pretrained`` for a model without a pretrained encoder, or its weights missing.
     """
     if name not in _REGISTRY:
         raise UnknownModelError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")

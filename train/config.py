@@ -14,11 +14,11 @@ from streamcolor.argtypes import Parser, json_object
 from streamcolor.errors import InputError, is_finite_number, is_whole
 
 
-def _option(default: Any, help: str) -> Any:
-    """A field that is also a flag: ``help`` is its ``--help`` text."""
+def _option(default: Any, text: str) -> Any:
+    """A field that is also a flag: ``text`` is its ``--help``."""
     if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: dict(default), metadata={"help": text})
+    return field(default=default, metadata={"help": text})
 
 
 @dataclass(frozen=True)
@@ -146,15 +146,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
-        flag, default, help = "--" + f.name.replace("_", "-"), getattr(defaults, f.name), f.metadata["help"]
+        flag, default, text = "--" + f.name.replace("_", "-"), getattr(defaults, f.name), f.metadata["help"]
         if isinstance(default, tuple):
-            parser.add_argument(flag, nargs="+", default=list(default), help=help)
+            parser.add_argument(flag, nargs="+", default=list(default), help=text)
         elif isinstance(default, dict):
-            parser.add_argument(flag, type=json_object, default=default, help=help)
+            parser.add_argument(flag, type=json_object, default=default, help=text)
         elif isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
         else:
-            parser.add_argument(flag, type=type(default), default=default, help=help)
+            parser.add_argument(flag, type=type(default), default=default, help=text)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     args = vars(parser.parse_args(argv))
     resume = args.pop("resume")

@@ -75,7 +75,7 @@ def soup(out: Path, ingredients: list[tuple[str, float]], photos: tuple[str, ...
     return save_pretrained(base, out, dtype=torch.float16, name=out.name, **scales)
 
 
-def check_out(out: Path, overwrite: bool) -> None:
+def _check_out(out: Path, overwrite: bool) -> None:
     """Before any work: ``out`` can take the soup without losing a saved model.
 
     Raises:
@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="saved model folder or shipped name, and its weight (weights sum to 1)")
     parser.add_argument("--renormalize", nargs="+", default=[], metavar="DIR",
                         help="re-estimate BatchNorm statistics on the photos in these folders")
-    parser.add_argument("--overwrite", action="store_true", help="replace what OUT holds")
+    parser.add_argument("--overwrite", action="store_true", help="write the soup over the model already in OUT")
     args = parser.parse_args(argv)
     try:
-        check_out(args.out, args.overwrite)
+        _check_out(args.out, args.overwrite)
         print(f"saved {soup(args.out, args.ingredients, tuple(args.renormalize))}")
     except StreamcolorError as exc:
         print(f"streamcolor.train.soup: error: {exc}", file=sys.stderr)
