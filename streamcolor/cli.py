@@ -196,7 +196,7 @@ def _colorize(args: argparse.Namespace) -> None:
         return
     report = colorizer.colorize_video(args.input, args.output, references=references, **options)
     print(f"wrote {args.output}: {report.frames} frames in {report.seconds:.1f} s "
-          f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.copied_packets} audio/subtitle packets carried over")
+          f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.carried_packets} audio/subtitle packets carried over")
     if args.stats:
         _print_stages(report)
 

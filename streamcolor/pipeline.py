@@ -78,7 +78,7 @@ class Report:
     stages overlap; the largest is the bottleneck)."""
 
     frames: int
-    copied_packets: int
+    carried_packets: int
     seconds: float
     stages: dict[str, float] = field(default_factory=dict)
 

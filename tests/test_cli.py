@@ -158,7 +158,7 @@ def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
             if src.name == "a.mp4":
                 raise cv2.error("OpenCV(5.1.0) resize.cpp:3590: error: (-215:Assertion failed)\nsecond line")
             dst.write_bytes(b"colour")
-            return Report(frames=4, copied_packets=0, seconds=1.0)
+            return Report(frames=4, carried_packets=0, seconds=1.0)
 
     make_clip(tmp_path / "a.mp4", 64, 48)
     make_clip(tmp_path / "b.mp4", 64, 48)

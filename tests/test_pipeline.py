@@ -57,7 +57,7 @@ def test_frames_timing_and_metadata_kept(colorized):
 def test_audio_copied_packet_for_packet(colorized):
     src, dst, report = colorized
     src_packets = _audio_packets(src)
-    assert report.copied_packets == len(src_packets) > 0
+    assert report.carried_packets == len(src_packets) > 0
     assert [p[0] for p in _audio_packets(dst)] == [p[0] for p in src_packets]
 
 
