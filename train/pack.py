@@ -4,8 +4,8 @@ that cannot reach the photos (a lent GPU takes 64 MiB per call from this one).
 
 Each photo is scaled so its short side is ``--size`` and centre-cropped to ``--size`` x ``--size``
 (what training at ``--scale`` 160, ``--crop`` 128 reads of it, less the sides of a wide photo), then
-stored as lossy WebP: 17,197 photos fit 78 MB at 160 px, quality 75, and keep 96 % of their chroma
-(docs/quality.md, "Session 16"). A part holds ``DIRNAME/STEM.webp`` members, so
+stored as lossy WebP: the 17,197 training photos take 77 MB at 160 px, quality 75, and keep 96 %
+of their chroma (docs/quality.md, "Session 16"). A part holds ``DIRNAME/STEM.webp`` members, so
 ``tar -xf part-001.tar -C D`` makes one folder per DIR, which ``--train-dirs D/DIRNAME`` takes as
 before. Parts are written to ``OUT/part-NNN.tar``; a part is renamed into place only when complete."""
 
