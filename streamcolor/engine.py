@@ -2,8 +2,8 @@
 
 The order is: cut detection on L resized to the inference size (short side
 ``inference_short_side``) -> generator (on L shrunk to that size, through
-``via_short_side`` where the model gives one) -> temporal smoothing at
-inference size (cut-aware) -> reference frames carried along the motion -> ab upsampled
+``via_short_side`` where the model gives one) -> colour for the frames it skipped, from the
+predictions on either side -> temporal smoothing at inference size (cut-aware) -> reference frames carried along the motion -> ab upsampled
 to L's size by a guided filter whose guide is L, so colour edges snap to the picture's own
 edges (:mod:`streamcolor.stages`).
 """
@@ -22,6 +22,7 @@ from streamcolor.errors import InputError, is_whole
 from streamcolor.frame import Frame
 from streamcolor.stages import Stage
 from streamcolor.stages.cuts import DetectCuts, inference_size
+from streamcolor.stages.fill import FillSkipped
 from streamcolor.stages.infer import Infer
 from streamcolor.stages.reference import PropagateReferences
 from streamcolor.stages.smooth import SMOOTHERS, Smooth, carries_colour, make_smoother
@@ -52,8 +53,9 @@ class EngineSettings:
             gamut is pulled back toward the grey of the same L, keeping L and hue
             (:func:`streamcolor.color.lab_to_rgb`).
         infer_every: with motion smoothing, run the generator on every k-th frame (frame
-            index a multiple of k) and on each shot's first frame; the frames between carry
-            the last prediction along the optical flow. 1 = every frame. Other smoothing
+            index a multiple of k) and on each shot's first frame; the frames between take
+            the predictions on either side, carried along the optical flow
+            (:mod:`streamcolor.temporal.fill`). 1 = every frame. Other smoothing
             methods, and motion smoothing of strength 0, infer every frame. The default 4 gives
             the PSNR of 1 and 3 on the colour test clips and warp error within 10 % of
             1 (docs/temporal.md), at less CPU.
@@ -142,7 +144,7 @@ class Engine:
         every = settings.infer_every if carries_colour(smoother) else 1
         stages = [DetectCuts(settings.inference_short_side, self.backend.multiple, settings.bars),
                   Infer(self.backend, settings.inference_short_side, every, self.batch_size, settings.via_short_side),
-                  Smooth(smoother)]
+                  *([FillSkipped(every)] if every > 1 else []), Smooth(smoother)]
         if self.references:
             stages.append(PropagateReferences(self.references))
         return stages + [Upsample(settings.guide_eps, settings.strength, self.references)]

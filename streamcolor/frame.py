@@ -34,7 +34,8 @@ class Frame:
         area: the picture inside letterbox/pillarbox bars in ``L``'s pixels, or None (set by
             cut detection).
         ab: float32 ``(..., 2)`` a and b in Lab units: at ``L_small``'s size from inference
-            (None on a frame the generator skipped until smoothing carries colour onto it),
+            (None on a frame the generator skipped until :class:`streamcolor.stages.fill.FillSkipped`
+            carries colour onto it),
             at ``L``'s size after upsampling.
     """
 

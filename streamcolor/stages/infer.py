@@ -30,9 +30,10 @@ def _goes_via(shape: tuple[int, ...], size: tuple[int, int], via_short_side: int
 
 class Infer(Stage):
     """Sets ``ab`` at inference size (``L_small``'s) on every ``every``-th frame by index and
-    on each shot's first frame; None on the others, which smoothing fills in along the
-    motion. Frames are held until ``batch_size`` of them make one generator call per bars
-    area (:attr:`delay` = ``batch_size - 1``).
+    on each shot's first frame; None on the others, which
+    :class:`streamcolor.stages.fill.FillSkipped` fills in along the motion. Frames are held
+    until ``batch_size`` of them make one generator call per bars area (:attr:`delay` =
+    ``batch_size - 1``).
 
     Args:
         backend: runs the generator.

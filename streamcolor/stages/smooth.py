@@ -25,13 +25,14 @@ def make_smoother(method: str, strength: float | None) -> EMASmoother | MotionSm
 
 
 def carries_colour(smoother: EMASmoother | MotionSmoother) -> bool:
-    """Whether ``smoother`` can fill in frames the generator skipped (motion, strength > 0)."""
+    """Whether the generator may skip frames under ``smoother``: motion smoothing of strength
+    above 0, which the user chose to have colour follow the motion, and which the frames are
+    large enough for (:meth:`streamcolor.engine.Engine._fit_flow`)."""
     return isinstance(smoother, MotionSmoother) and smoother.strength > 0
 
 
 class Smooth(Stage):
-    """Replaces ``ab`` by ``smoother``'s output on ``L_small`` (a frame without ab takes the
-    last prediction carried along the motion: :meth:`MotionSmoother.push`)."""
+    """Replaces ``ab`` by ``smoother``'s output on ``L_small``."""
 
     def __init__(self, smoother: EMASmoother | MotionSmoother) -> None:
         self.smoother = smoother

@@ -73,6 +73,15 @@ def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     return np.linalg.norm(forward + warp(backward, forward), axis=-1)
 
 
+def visibility(flow: np.ndarray, reverse: np.ndarray, sigma_px: float = 1.0) -> np.ndarray:
+    """How surely each pixel of the target frame was seen in the source: ``exp(-(e / sigma_px)^2)``,
+    ``e`` the forward-backward error (:func:`consistency`) of ``flow`` (target -> source, from
+    :class:`Flow`) and ``reverse`` (source -> target), in pixels; float32 ``(H, W)`` in [0, 1]:
+    low where the target shows what the source hid (uncovered by a moving subject), or hides
+    what it showed, or where the flow is wrong."""
+    return np.exp(-((consistency(flow, reverse) / sigma_px) ** 2)).astype(np.float32)
+
+
 def match_confidence(L: np.ndarray, warped_L: np.ndarray, sigma_L: float) -> np.ndarray:
     """Per-pixel trust in what the flow carried over, from how well the warped luma matches:
     ``exp(-((L - warped_L) / sigma_L) ** 2)``, ``(H, W)`` in [0, 1] (occlusions, new objects

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamcolor.temporal.flow import Flow, match_confidence, warp
+from streamcolor.temporal.flow import Flow, match_confidence, visibility, warp
 
 
 def _check_strength(strength: float) -> float:
@@ -41,11 +41,13 @@ class EMASmoother:
 class MotionSmoother:
     """Motion-compensated recursive smoothing of ab, reset at cuts.
 
-    For each frame: flow from the current L to the previous L (DIS); the previous
+    For each frame: flow from the current L to the previous L and back (DIS); the previous
     *smoothed* ab and the previous L are warped onto the current frame; a confidence
-    ``c = exp(-(ΔL / sigma_L)^2)`` from how well the warped L matches the current L sends
-    occluded, newly visible and badly tracked pixels to the current prediction; then
-    ``out = w * warped_ab + (1 - w) * ab`` with ``w = strength * c``.
+    ``c = exp(-(ΔL / sigma_L)^2) * v``, from how well the warped L matches the current L and
+    from the flow's forward-backward visibility ``v`` (:func:`streamcolor.temporal.flow.visibility`),
+    sends occluded, newly visible and badly tracked pixels to the current prediction; then
+    ``out = w * warped_ab + (1 - w) * ab`` with ``w = strength * c``. Luma alone passes what a
+    dark moving figure uncovers on a dark ground, and smeared the figure's colour over it.
 
     Args:
         strength: weight of the (warped) past where tracking is sure, in [0, 1).
@@ -56,27 +58,17 @@ class MotionSmoother:
         self.strength = _check_strength(strength)
         self.sigma_L = sigma_L
         self.flow = Flow()
-        self.state: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (L, smoothed ab, prediction)
+        self.state: tuple[np.ndarray, np.ndarray] | None = None  # (L, smoothed ab)
 
-    def push(self, ab: np.ndarray | None, L: np.ndarray, is_cut: bool) -> np.ndarray:
-        """Smooth ab (float32 ``(H, W, 2)``) of the frame with luma ``L`` (``(H, W)``, 0-100).
-
-        ``ab`` None (no prediction for this frame: see ``EngineSettings.infer_every``) stands
-        for the last prediction carried along the motion, blended as a new one would be, so
-        the filter forgets the past at the same rate per frame whether or not the generator ran.
-
-        Raises:
-            ValueError: ``ab`` None at a cut or on the first frame.
-        """
+    def push(self, ab: np.ndarray, L: np.ndarray, is_cut: bool) -> np.ndarray:
+        """Smooth ab (float32 ``(H, W, 2)``) of the frame with luma ``L`` (``(H, W)``, 0-100)."""
         if is_cut or self.state is None or self.state[0].shape != L.shape or self.strength == 0:
-            if ab is None:
-                raise ValueError("a shot's first frame needs a prediction")
-            self.state = (L, ab.copy(), ab)
+            self.state = (L, ab.copy())
             return self.state[1]
-        prev_L, prev_ab, prediction = self.state
+        prev_L, prev_ab = self.state
         flow = self.flow(L, prev_L)
-        ab = warp(prediction, flow) if ab is None else ab
-        weight = (self.strength * match_confidence(L, warp(prev_L, flow), self.sigma_L)).astype(np.float32)
+        confidence = match_confidence(L, warp(prev_L, flow), self.sigma_L) * visibility(flow, self.flow(prev_L, L))
+        weight = (self.strength * confidence).astype(np.float32)
         out = (ab + np.dstack([weight, weight]) * (warp(prev_ab, flow) - ab)).astype(np.float32, copy=False)
-        self.state = (L, out, ab)
+        self.state = (L, out)
         return out
