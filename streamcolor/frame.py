@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from streamcolor.bars import Area
+from streamcolor.temporal.flow import Motion
 
 
 @dataclass
@@ -37,6 +38,9 @@ class Frame:
             (None on a frame the generator skipped until :class:`streamcolor.stages.fill.FillSkipped`
             carries colour onto it),
             at ``L``'s size after upsampling.
+        motion: optical flow to and from the previous frame of the shot at inference size
+            (:class:`~streamcolor.temporal.flow.Motion`), where the filling of skipped frames
+            computed it, for smoothing to reuse; None elsewhere.
     """
 
     pts: int | None = None
@@ -50,6 +54,7 @@ class Frame:
     is_cut: bool = False
     area: Area | None = None
     ab: np.ndarray | None = None
+    motion: Motion | None = None
 
     def lab(self) -> np.ndarray:
         """float32 ``(h, w, 3)`` Lab at ``L``'s size (after upsampling)."""

@@ -16,6 +16,7 @@ from streamcolor.frame import Frame
 from streamcolor.stages.fill import FillSkipped
 from streamcolor.temporal import CutDetector, EMASmoother, Flow, MotionSmoother
 from streamcolor.temporal.fill import fill_gap
+from streamcolor.temporal.flow import motion
 
 
 def test_cut_detector_finds_the_five_cuts_of_six_shots():
@@ -140,10 +141,15 @@ def test_without_smoothing_every_frame_is_inferred():
         assert len(done) == len(Ls) and backend.frames == len(Ls)
 
 
+def _motions(Ls):
+    """Each frame's motion from the one before it."""
+    return [motion(Flow(), L, previous) for previous, L in zip(Ls, Ls[1:])]
+
+
 def test_skipped_frames_take_the_predictions_on_either_side_along_the_motion():
     Ls, truth = moving_pattern(shift=3)
-    filled = fill_gap(Ls[:5], truth[0], truth[4], Flow())
-    forward = fill_gap(Ls[:4], truth[0], None, Flow())
+    filled = fill_gap(truth[0], truth[4], _motions(Ls[:5]))
+    forward = fill_gap(truth[0], None, _motions(Ls[:4]))
     assert len(filled) == 3 and len(forward) == 3
     for ab_both, ab_forward, ab in zip(filled, forward, truth[1:4]):
         assert np.abs(ab_both - ab).mean() < 0.25 * np.abs(truth[0] - ab).mean()
@@ -179,8 +185,8 @@ def test_what_a_running_figure_uncovers_takes_the_later_prediction_not_the_figur
     Ls, own = [f.L_small for f in frames], [f.ab for f in frames]
     both, forward = [], []
     for start in (0, 4, 8):
-        both += fill_gap(Ls[start:start + 5], own[start], own[start + 4], Flow())
-        forward += fill_gap(Ls[start:start + 4], own[start], None, Flow())
+        both += fill_gap(own[start], own[start + 4], _motions(Ls[start:start + 5]))
+        forward += fill_gap(own[start], None, _motions(Ls[start:start + 4]))
     skipped = [i for i in range(12) if i % 4]
     error = lambda abs_: np.stack([np.abs(ab - own[i]).sum(-1) for ab, i in zip(abs_, skipped)])  # noqa: E731
     smeared = error(forward) > 10  # where carrying forward strays by 10 ab units or more

@@ -8,12 +8,13 @@ import numpy as np
 from streamcolor.frame import Frame
 from streamcolor.stages import Stage
 from streamcolor.temporal.fill import fill_gap
-from streamcolor.temporal.flow import Flow
+from streamcolor.temporal.flow import Flow, motion
 
 
 class FillSkipped(Stage):
     """Holds the frames after a predicted one until the next prediction of the same shot, then
     fills them from both; at a cut, or at the end of the stream, from the earlier one alone.
+    Sets each frame's ``motion`` from the one before it in the shot (smoothing reuses it).
 
     Args:
         every: the generator's stride (``EngineSettings.infer_every``): at most ``every - 1``
@@ -23,21 +24,26 @@ class FillSkipped(Stage):
     def __init__(self, every: int) -> None:
         self.delay = every - 1
         self.flow = Flow()
-        # L and ab of the last frame with a prediction, kept: later stages replace a frame's ab
-        self.start: tuple[np.ndarray, np.ndarray] | None = None
+        self.previous: np.ndarray | None = None  # L_small of the frame before, in this shot
+        self.start: np.ndarray | None = None  # the last prediction, kept: later stages replace a frame's ab
         self.waiting: list[Frame] = []
 
     def push(self, frame: Frame) -> list[Frame]:
         """Raises:
             ValueError: a shot's first frame without a prediction."""
-        if frame.ab is None:
-            if frame.is_cut or self.start is None:
+        if frame.is_cut or self.previous is None:
+            if frame.ab is None:
                 raise ValueError("a shot's first frame needs a prediction")
-            self.waiting.append(frame)
-            return []
-        done = self._fill(None if frame.is_cut else frame) + [frame]
-        self.start = (frame.L_small, frame.ab.copy())
-        return done
+            done = self._fill(None)
+        else:
+            frame.motion = motion(self.flow, frame.L_small, self.previous)
+            if frame.ab is None:
+                self.waiting.append(frame)
+                self.previous = frame.L_small
+                return []
+            done = self._fill(frame)
+        self.previous, self.start = frame.L_small, frame.ab.copy()
+        return done + [frame]
 
     def flush(self) -> list[Frame]:
         return self._fill(None)
@@ -46,8 +52,7 @@ class FillSkipped(Stage):
         """Fill and release the waiting frames, from ``start`` and, when given, ``end``."""
         waiting, self.waiting = self.waiting, []
         if waiting:
-            L, ab = self.start
-            Ls = [L, *(f.L_small for f in waiting), *([end.L_small] if end is not None else [])]
-            for frame, filled in zip(waiting, fill_gap(Ls, ab, None if end is None else end.ab, self.flow)):
-                frame.ab = filled
+            motions = [f.motion for f in waiting] + ([end.motion] if end is not None else [])
+            for frame, ab in zip(waiting, fill_gap(self.start, None if end is None else end.ab, motions)):
+                frame.ab = ab
         return waiting

@@ -38,5 +38,5 @@ class Smooth(Stage):
         self.smoother = smoother
 
     def push(self, frame: Frame) -> list[Frame]:
-        frame.ab = self.smoother.push(frame.ab, frame.L_small, frame.is_cut)
+        frame.ab = self.smoother.push(frame.ab, frame.L_small, frame.is_cut, frame.motion)
         return [frame]

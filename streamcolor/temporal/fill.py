@@ -14,48 +14,49 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamcolor.temporal.flow import Flow, visibility, warp
+from streamcolor.temporal.flow import Motion, visibility, warp
 
+#: forward-backward flow error (pixels at inference size) at which a pixel's visibility falls to 1/e
+SIGMA_PX = 1.0
 #: the visibility a pixel keeps however badly tracked, so that where neither side sees it the two
 #: predictions are averaged by their distance in time instead of dividing by zero
 FLOOR = 0.01
 
 
-def _carry(ab: np.ndarray, flows: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``ab`` carried through successive frames, and each pixel's visibility along the way: for
-    each ``(flow, reverse)`` (next frame -> this one, and back), the warped ab and the product of
-    the visibilities so far."""
-    seen = np.ones(ab.shape[:2], np.float32)
+def _carry(ab: np.ndarray, steps: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """``ab`` carried through successive frames with each pixel's visibility along the way: for
+    each ``(flow, error)`` (next frame -> this one, and its forward-backward error on the next
+    frame's pixels), ``(H, W, 3)``: the warped ab and the product of the visibilities so far."""
+    carried = np.dstack([ab, np.ones(ab.shape[:2], np.float32)])
     out = []
-    for flow, reverse in flows:
-        ab, seen = warp(ab, flow), warp(seen, flow) * visibility(flow, reverse)
-        out.append((ab, seen))
+    for flow, error in steps:
+        carried = warp(carried, flow)  # one remap for ab and visibility
+        carried[..., 2] *= visibility(error, SIGMA_PX)
+        out.append(carried)
     return out
 
 
-def fill_gap(Ls: list[np.ndarray], first: np.ndarray, last: np.ndarray | None, flow: Flow) -> list[np.ndarray]:
+def fill_gap(first: np.ndarray, last: np.ndarray | None, motions: list[Motion]) -> list[np.ndarray]:
     """ab for the frames between two predicted frames of one shot.
 
     Args:
-        Ls: float32 ``(H, W)`` L (0-100) at inference size of the first predicted frame, the
-            skipped frames, and, when ``last`` is given, the next predicted frame.
-        first: float32 ``(H, W, 2)`` ab (Lab units) predicted for ``Ls[0]``.
-        last: ab predicted for ``Ls[-1]``, or None where the shot (or the stream) ends before
-            another prediction: then only ``first`` is carried.
-        flow: computes the optical flow.
+        first: float32 ``(H, W, 2)`` ab (Lab units) predicted for the first frame.
+        last: ab predicted for the frame after the gap, or None where the shot (or the stream)
+            ends before another prediction: then only ``first`` is carried.
+        motions: :class:`~streamcolor.temporal.flow.Motion` of each frame after the first from
+            the one before it: the skipped frames', then, with ``last``, that frame's.
 
     Returns:
-        float32 ``(H, W, 2)`` ab for each skipped frame, ``Ls[1:-1]`` (``Ls[1:]`` without ``last``).
+        float32 ``(H, W, 2)`` ab for each skipped frame.
     """
-    pairs = [(flow(b, a), flow(a, b)) for a, b in zip(Ls, Ls[1:])]  # (b -> a, a -> b)
-    gap = len(Ls) - (2 if last is not None else 1)
-    forward = _carry(first, pairs[:gap])
+    gap = len(motions) - (last is not None)
+    forward = _carry(first, [(m.to_previous, m.error) for m in motions[:gap]])
     if last is None:
-        return [ab for ab, _ in forward]
-    backward = _carry(last, [(back, fore) for fore, back in reversed(pairs[1:])])[::-1]
+        return [np.ascontiguousarray(carried[..., :2]) for carried in forward]
+    backward = _carry(last, [(m.from_previous, m.error_previous) for m in reversed(motions[1:])])[::-1]
     filled = []
-    for t, ((ab_f, seen_f), (ab_b, seen_b)) in enumerate(zip(forward, backward), start=1):
-        w_f = (len(Ls) - 1 - t) * (seen_f + FLOOR)
-        w_b = t * (seen_b + FLOOR)
-        filled.append(((w_f[..., None] * ab_f + w_b[..., None] * ab_b) / (w_f + w_b)[..., None]).astype(np.float32))
+    for t, (f, b) in enumerate(zip(forward, backward), start=1):
+        w_f = (gap + 1 - t) * (f[..., 2:] + FLOOR)
+        w_b = t * (b[..., 2:] + FLOOR)
+        filled.append(((w_f * f[..., :2] + w_b * b[..., :2]) / (w_f + w_b)).astype(np.float32))
     return filled
