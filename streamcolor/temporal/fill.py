@@ -56,7 +56,7 @@ def fill_gap(first: np.ndarray, last: np.ndarray | None, motions: list[Motion]) 
     backward = _carry(last, [(m.from_previous, m.error_previous) for m in reversed(motions[1:])])[::-1]
     filled = []
     for t, (f, b) in enumerate(zip(forward, backward), start=1):
-        w_f = (gap + 1 - t) * (f[..., 2:] + FLOOR)
-        w_b = t * (b[..., 2:] + FLOOR)
-        filled.append(((w_f * f[..., :2] + w_b * b[..., :2]) / (w_f + w_b)).astype(np.float32))
+        w_b = t * (b[..., 2] + FLOOR)
+        share = (w_b / ((gap + 1 - t) * (f[..., 2] + FLOOR) + w_b))[..., None]  # the later prediction's
+        filled.append(f[..., :2] + share * (b[..., :2] - f[..., :2]))
     return filled
