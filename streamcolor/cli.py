@@ -54,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--strength", type=float, default=1.0,
                      help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid (at most 4)")
     col.add_argument("--infer-every", type=int, default=None, metavar="K",
-                     help="run the generator on every K-th frame of a shot, motion smoothing carrying colour "
-                          "between (default: the library's, see EngineSettings.infer_every)")
+                     help="run the generator on every K-th frame of a shot; the frames between take the "
+                          "predictions on either side along the motion (default: the library's, see "
+                          "EngineSettings.infer_every)")
     col.add_argument("--render-size", type=int, default=None, metavar="PIXELS",
                      help="short side of the picture the generator sees (default: the model's; larger is "
                           "steadier on detail and slower, like DeOldify's render_factor; at most the video's "

@@ -25,7 +25,7 @@ from streamcolor.stages.cuts import DetectCuts, inference_size
 from streamcolor.stages.fill import FillSkipped
 from streamcolor.stages.infer import Infer
 from streamcolor.stages.reference import PropagateReferences
-from streamcolor.stages.smooth import SMOOTHERS, Smooth, carries_colour, make_smoother
+from streamcolor.stages.smooth import SMOOTHERS, Smooth, may_skip_frames, make_smoother
 from streamcolor.stages.upsample import Upsample
 from streamcolor.temporal import EMASmoother, MotionSmoother
 from streamcolor.temporal.flow import Flow
@@ -109,7 +109,8 @@ class Engine:
     ``index``) go in, the same items with ``ab`` at L's size come out, oldest first.
 
     Stages, in order (:mod:`streamcolor.stages`): :class:`DetectCuts`, :class:`Infer`,
-    :class:`Smooth`, :class:`PropagateReferences` (only with references), :class:`Upsample`.
+    :class:`FillSkipped` (only when the generator skips frames), :class:`Smooth`,
+    :class:`PropagateReferences` (only with references), :class:`Upsample`.
     Keeps temporal state between frames: one Engine per video; :meth:`reset` before an
     unrelated one. Frames come out up to :attr:`delay` frames after they went in.
 
@@ -141,7 +142,7 @@ class Engine:
         """The chain, in order, for frames seen at inference ``size`` (:meth:`_fit_flow`)."""
         settings = self.settings
         smoother = self._fit_flow(make_smoother(settings.smoothing, settings.smooth_strength), size)
-        every = settings.infer_every if carries_colour(smoother) else 1
+        every = settings.infer_every if may_skip_frames(smoother) else 1
         stages = [DetectCuts(settings.inference_short_side, self.backend.multiple, settings.bars),
                   Infer(self.backend, settings.inference_short_side, every, self.batch_size, settings.via_short_side),
                   *([FillSkipped(every)] if every > 1 else []), Smooth(smoother)]

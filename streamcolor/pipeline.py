@@ -82,6 +82,11 @@ class Report:
     seconds: float
     stages: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def copied_packets(self) -> int:
+        """Deprecated name of :attr:`carried_packets` (until session 26)."""
+        return self.carried_packets
+
 
 def ycbcr_matrix(info: VideoInfo) -> str:
     """BT.709 when the stream says so or, unspecified, for HD sizes; BT.601 otherwise."""

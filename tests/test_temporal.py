@@ -193,3 +193,38 @@ def test_what_a_running_figure_uncovers_takes_the_later_prediction_not_the_figur
     assert smeared.mean() > 0.005
     assert error(both)[smeared].mean() < 0.5 * error(forward)[smeared].mean()
     assert error(both).mean() < error(forward).mean()
+
+
+def _filled(frames, flush_after=None):
+    """ab of each frame through FillSkipped(4), optionally flushed mid-way (a run's warm-up)."""
+    stage, done = FillSkipped(4), []
+    for frame in frames:
+        done += stage.push(frame)
+        if frame.index == flush_after:
+            done += stage.flush()
+    return {f.index: f.ab for f in done + stage.flush()}
+
+
+def test_a_flush_mid_shot_fills_the_frames_after_it_as_one_pass_does():
+    """A resumed segment or a Ray span flushes its warm-up frames, then goes on with the same
+    engine: the skipped frames after the flush take the same colour as in one pass."""
+    Ls, truth = moving_pattern(n=12, shift=3)
+    make = lambda: [Frame(index=i, L_small=L, ab=ab.copy() if i % 4 == 0 else None, is_cut=i == 0)  # noqa: E731
+                    for i, (L, ab) in enumerate(zip(Ls, truth))]
+    one_pass, flushed = _filled(make()), _filled(make(), flush_after=5)
+    assert sorted(flushed) == list(range(12))
+    for i in (6, 7, 9, 10, 11):
+        np.testing.assert_allclose(flushed[i], one_pass[i], atol=1e-5)
+
+
+def test_a_cut_while_frames_wait_fills_them_from_their_own_shot_only():
+    Ls, truth = moving_pattern(n=8, shift=3)
+    other = np.full_like(truth[0], 50.0)  # a new shot's colour, far from this one's
+    frames = [Frame(index=i, L_small=L, ab=truth[0].copy() if i == 0 else None) for i, L in enumerate(Ls[:3])]
+    frames[0].is_cut = True
+    frames.append(Frame(index=3, L_small=Ls[0], ab=other, is_cut=True))
+    filled = _filled(frames)
+    assert sorted(filled) == [0, 1, 2, 3]
+    for i in (1, 2):
+        assert np.abs(filled[i] - truth[i]).mean() < 0.25 * np.abs(truth[0] - truth[i]).mean()
+        assert np.abs(filled[i]).max() < 45  # nothing of the next shot's 50

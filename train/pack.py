@@ -5,7 +5,7 @@ that cannot reach the photos (a lent GPU takes 64 MiB per call from this one).
 Each photo is scaled so its short side is ``--size`` and centre-cropped to ``--size`` x ``--size``
 (what training at ``--scale`` 160, ``--crop`` 128 reads of it, less the sides of a wide photo), then
 stored as lossy WebP: the 17,197 training photos take 77 MB at 160 px, quality 75, and keep 96 %
-of their chroma (docs/quality.md, "Session 16"). A part holds ``DIRNAME/STEM.webp`` members, so
+of their chroma (docs/quality.md, sessions 26 and 16). A part holds ``DIRNAME/STEM.webp`` members, so
 ``tar -xf part-001.tar -C D`` makes one folder per DIR, which ``--train-dirs D/DIRNAME`` takes as
 before. Parts are written to ``OUT/part-NNN.tar``; a part is renamed into place only when complete."""
 
@@ -55,7 +55,8 @@ class _Parts:
     def add(self, name: str, data: bytes, mtime: float) -> None:
         padded = _HEADER + -(-len(data) // 512) * 512
         if padded + _END > self.limit:
-            raise InputError(f"--part-mib: {name} alone takes {padded / 2**20:.2f} MiB; give a larger part")
+            raise InputError(f"--part-mib: {name} alone takes {(padded + _END) / 2**20:.2f} MiB with tar's own "
+                             "bytes; give a larger part")
         if self.tar is None or self.tar.offset + padded + _END > self.limit:
             self._next()
         member = tarfile.TarInfo(name)
@@ -78,11 +79,13 @@ class _Parts:
             self.tar = None
 
     def abandon(self) -> None:
-        """Remove the open, unfinished part."""
+        """Remove the open, unfinished part (even where closing it fails, e.g. a full disk)."""
         if self.tar is not None:
-            self.tar.close()
-            self._path(len(self.done) + 1, partial=True).unlink()
-            self.tar = None
+            try:
+                self.tar.close()
+            finally:
+                self._path(len(self.done) + 1, partial=True).unlink(missing_ok=True)
+                self.tar = None
 
 
 def pack(out: Path, dirs: list[Path], size: int = 160, quality: int = 75, part_mib: float = 60) -> list[Path]:
@@ -93,21 +96,27 @@ def pack(out: Path, dirs: list[Path], size: int = 160, quality: int = 75, part_m
 
     Raises:
         InputError: two folders of one name, or two photos of one name but for the suffix
-            (their members would collide), a folder without photos, an unreadable photo, or a
-            photo too large for one part.
+            (their members would collide), a name too long for tar, a folder without photos, an
+            unreadable photo, or a photo too large for one part.
     """
-    names = [d.name for d in dirs]
+    names = [d.resolve().name for d in dirs]  # "." and ".." are named by the folder they are
     if len(set(names)) < len(names):
         raise InputError(f"two folders are named alike ({', '.join(names)}): each becomes a folder in the parts")
-    files = list_images([str(d) for d in dirs])
-    members = [f"{path.parent.name}/{path.stem}.webp" for path in files]
+    listed = [(name, path) for d, name in zip(dirs, names) for path in list_images([str(d)])]
+    members = [f"{name}/{path.stem}.webp" for name, path in listed]
     if len(set(members)) < len(members):
         raise InputError("two photos in one folder share a name but for the suffix (e.g. a.jpg and a.png); "
                          "rename one")
+    for member in members:
+        try:
+            tarfile.TarInfo(member).tobuf(tarfile.USTAR_FORMAT)
+        except ValueError:
+            raise InputError(f"{member!r}: too long a name for a tar part (USTAR: 100 bytes, 255 with "
+                             "the folder); rename the photo") from None
     out.mkdir(exist_ok=True)
     parts = _Parts(out, int(part_mib * 2**20))
     try:
-        for path, member in tqdm(zip(files, members), total=len(files), desc="pack", unit="photo"):
+        for (_, path), member in tqdm(zip(listed, members), total=len(members), desc="pack", unit="photo"):
             parts.add(member, square_webp(path, size, quality), path.stat().st_mtime)
     except BaseException:
         parts.abandon()

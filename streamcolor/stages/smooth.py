@@ -24,10 +24,11 @@ def make_smoother(method: str, strength: float | None) -> EMASmoother | MotionSm
     return SMOOTHERS[method]() if strength is None else SMOOTHERS[method](strength)
 
 
-def carries_colour(smoother: EMASmoother | MotionSmoother) -> bool:
-    """Whether the generator may skip frames under ``smoother``: motion smoothing of strength
-    above 0, which the user chose to have colour follow the motion, and which the frames are
-    large enough for (:meth:`streamcolor.engine.Engine._fit_flow`)."""
+def may_skip_frames(smoother: EMASmoother | MotionSmoother) -> bool:
+    """Whether the generator may skip frames (``EngineSettings.infer_every``) under
+    ``smoother``: motion smoothing of strength above 0, which the user chose to have colour
+    follow the motion (the engine hands over one that is off where the frames are too small
+    for the flow: :meth:`streamcolor.engine.Engine._fit_flow`)."""
     return isinstance(smoother, MotionSmoother) and smoother.strength > 0
 
 
@@ -39,4 +40,5 @@ class Smooth(Stage):
 
     def push(self, frame: Frame) -> list[Frame]:
         frame.ab = self.smoother.push(frame.ab, frame.L_small, frame.is_cut, frame.motion)
+        frame.motion = None  # flows of no use further on, where frames queue for encoding
         return [frame]

@@ -75,31 +75,36 @@ def consistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     return cv2.magnitude(error[..., 0], error[..., 1])  # a third of np.linalg.norm's time
 
 
-@dataclass(frozen=True)
+@dataclass
 class Motion:
-    """The optical flow between a frame and the one before it, both ways, with each way's
-    forward-backward error (:func:`consistency`, pixels): what motion smoothing and the filling
-    of skipped frames share, computed once per frame (:func:`motion`).
+    """The optical flow between a frame and the one before it, both ways, and each way's
+    forward-backward error (:func:`consistency`, pixels, computed when first asked for): what
+    motion smoothing and the filling of skipped frames share, computed once per frame
+    (:func:`motion`).
 
     Attributes:
         to_previous: flow frame -> previous frame (``frame[y, x] ≈ previous[y + v, x + u]``).
         from_previous: flow previous frame -> frame.
-        error: forward-backward error on the frame's pixels.
-        error_previous: forward-backward error on the previous frame's pixels.
     """
 
     to_previous: np.ndarray
     from_previous: np.ndarray
-    error: np.ndarray
-    error_previous: np.ndarray
+
+    @functools.cached_property
+    def error(self) -> np.ndarray:
+        """Forward-backward error on the frame's pixels."""
+        return consistency(self.to_previous, self.from_previous)
+
+    @functools.cached_property
+    def error_previous(self) -> np.ndarray:
+        """Forward-backward error on the previous frame's pixels."""
+        return consistency(self.from_previous, self.to_previous)
 
 
 def motion(flow: Flow, L: np.ndarray, previous: np.ndarray) -> Motion:
     """:class:`Motion` of the frame with luma ``L`` from the frame with luma ``previous``
     (``(H, W)``, 0-100). Raises InputError as :meth:`Flow.__call__`."""
-    to_previous, from_previous = flow(L, previous), flow(previous, L)
-    return Motion(to_previous, from_previous, consistency(to_previous, from_previous),
-                  consistency(from_previous, to_previous))
+    return Motion(flow(L, previous), flow(previous, L))
 
 
 def visibility(error: np.ndarray, sigma_px: float) -> np.ndarray:
