@@ -3,9 +3,9 @@
 The order is: cut detection on L resized to the inference size (short side
 ``inference_short_side``) -> generator (on L shrunk to that size, through
 ``via_short_side`` where the model gives one) -> colour for the frames it skipped, from the
-predictions on either side -> temporal smoothing at inference size (cut-aware) -> reference frames carried along the motion -> ab upsampled
-to L's size by a guided filter whose guide is L, so colour edges snap to the picture's own
-edges (:mod:`streamcolor.stages`).
+predictions on either side -> temporal smoothing at inference size (cut-aware) -> reference
+frames carried along the motion -> ab upsampled to L's size by a guided filter whose guide is
+L, so colour edges snap to the picture's own edges (:mod:`streamcolor.stages`).
 """
 
 from __future__ import annotations
