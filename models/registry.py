@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
-from streamcolor.errors import InputError, UnknownModelError
+from streamcolor.errors import InputError, ModelArgumentsError, UnknownModelError
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
@@ -60,6 +61,27 @@ def is_model(name: str) -> bool:
     return name in _REGISTRY
 
 
+def _parameters(constructor: Callable[..., nn.Module]) -> set[str] | None:
+    """The keyword arguments a registered variant takes: those of the class its return annotation
+    names, and of that class's bases where its ``__init__`` passes ``**kwargs`` on (the variants
+    forward theirs, timm-style); None where that cannot be told."""
+    try:
+        cls = inspect.signature(constructor, eval_str=True).return_annotation
+    except (NameError, TypeError, ValueError):
+        return None
+    if not isinstance(cls, type):
+        return None
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]  # after self
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return names
+    return None
+
+
 def create_model(name: str, /, pretrained: bool = False, **config: Any) -> Generator:
     """Build the registered model ``name``; ``config`` entries that are None are dropped,
     so unset command-line flags never override the variant's defaults.
@@ -74,18 +96,28 @@ def create_model(name: str, /, pretrained: bool = False, **config: Any) -> Gener
 
     Raises:
         UnknownModelError: ``name`` is not registered.
-        InputError: ``config`` that the model does not take (a name or value it refuses), or
-            ``pretrained`` for a model without a pretrained encoder, or its weights missing.
+        ModelArgumentsError: ``config`` names an argument the model does not take, or the model
+            refuses a value (its ``ValueError``, or torch's ``RuntimeError`` for e.g. a width of -1).
+            A ``TypeError`` raised inside the constructor is a bug there and propagates as it is.
+        InputError: ``pretrained`` for a model without a pretrained encoder, or its weights missing.
     """
     if name not in _REGISTRY:
         raise UnknownModelError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
+    constructor = _REGISTRY[name]
     kwargs = {k: v for k, v in config.items() if v is not None}
+    takes = _parameters(constructor)
+    unknown = sorted(set(kwargs) - takes) if takes is not None else []
+    if unknown:
+        raise ModelArgumentsError(f"model {name!r} cannot be built with the arguments {kwargs}: it takes no "
+                                  f"{', '.join(unknown)} (it takes {', '.join(sorted(takes)) or 'none'})")
+    # with the names checked, a TypeError from inside the constructor is a bug there, not the caller's
+    refused = (ValueError, RuntimeError) if takes is not None else (TypeError, ValueError, RuntimeError)
     try:
-        model = _REGISTRY[name](**kwargs)
-    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: torch refusing a width, e.g. -1
+        model = constructor(**kwargs)
+    except refused as exc:  # RuntimeError: torch refusing a width, e.g. -1
         if not kwargs:
             raise
-        raise InputError(f"model {name!r} cannot be built with the arguments {kwargs}: {exc}") from exc
+        raise ModelArgumentsError(f"model {name!r} cannot be built with the arguments {kwargs}: {exc}") from exc
     model.architecture = name
     model.model_args = {**getattr(model, "model_args", {}), **kwargs}
     model.config = {}

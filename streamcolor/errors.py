@@ -13,6 +13,11 @@ class InputError(StreamcolorError, ValueError):
     """The input (file, array, option) cannot be used."""
 
 
+class ModelArgumentsError(InputError):
+    """Keyword arguments a registered model does not take, or values it refuses
+    (:func:`streamcolor.models.create_model`); callers prefix the flag that gave them."""
+
+
 class MediaError(StreamcolorError, OSError):
     """A file could not be read or written."""
 

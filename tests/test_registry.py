@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from streamcolor.errors import UnknownModelError
+from streamcolor.errors import ModelArgumentsError, UnknownModelError
 from streamcolor.models import create_model, from_pretrained, list_models, register_model, save_pretrained
+from streamcolor.models import registry
 from streamcolor.models.unet import UNetGenerator
 
 GENERATORS = [n for n in list_models() if n != "patchgan70"]
@@ -83,3 +84,31 @@ def test_every_shipped_model_is_packaged():
     packaged = {name.rsplit(".", 1)[1] for name in setuptools["package-data"] if name.startswith("streamcolor.weights.")}
     listed = {name.rsplit(".", 1)[1] for name in setuptools["packages"] if name.startswith("streamcolor.weights.")}
     assert set(shipped_models()) == packaged == listed  # a folder missing here would not reach a wheel
+
+
+def test_unknown_argument_names_what_the_model_takes():
+    """unet_small_hints passes **kwargs on to the U-Net: names of both are taken, others refused."""
+    assert create_model("unet_small_hints", ngf=8, num_downs=3, attention=0).model_args["ngf"] == 8
+    with pytest.raises(ModelArgumentsError, match=r"it takes no nope \(it takes attention, depth, dropout"):
+        create_model("unet_small_hints", ngf=8, nope=1)
+
+
+def test_constructor_bug_is_not_reported_as_bad_arguments():
+    """Before session 27 a TypeError inside a constructor given arguments read as the caller's fault."""
+    class Broken(torch.nn.Module):
+        def __init__(self, width: int = 4) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 2, 3, paddin=1)  # the bug: a misspelt keyword
+
+    def registry_test_broken(**kwargs) -> Broken:
+        return Broken(**kwargs)
+
+    register_model(registry_test_broken)
+    try:
+        with pytest.raises(TypeError, match="paddin") as caught:
+            create_model("registry_test_broken", width=8)
+        assert not isinstance(caught.value, ModelArgumentsError)
+        with pytest.raises(ModelArgumentsError, match="it takes no depth"):
+            create_model("registry_test_broken", depth=1)
+    finally:
+        registry._REGISTRY.pop("registry_test_broken")

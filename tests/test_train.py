@@ -115,15 +115,16 @@ def test_bad_sizes_and_probabilities_get_one_line(flags, message, capsys):
 @pytest.mark.parametrize("flags, message", [
     (["--model-args", "[1]"], "argument --model-args: must be a JSON object"),
     (["--model-args", "{bad"], "argument --model-args: must be a JSON object"),
-    (["--model-args", '{"depth": 1}'], "model 'unet_tiny' cannot be built with the arguments {'depth': 1}"),
+    (["--model-args", '{"depth": 1}'], "--model-args: model 'unet_tiny' cannot be built with the arguments {'depth': 1}: "
+                                       "it takes no depth (it takes dropout, in_channels, ngf"),
     (["--model", "lite0_classification", "--model-args", '{"lam": "x"}'], "lam must be a number in [0, 1], got 'x'"),
     (["--model", "lite0_unet_bins", "--model-args", '{"temperature": 0}'], "temperature must be a number above 0"),
     (["--objective", "cgan", "--discriminator", "patchgan_nope"], "--discriminator 'patchgan_nope': unknown model"),
-    (["--objective", "cgan", "--discriminator-args", '{"x": 1}'], "model 'patchgan70' cannot be built"),
+    (["--objective", "cgan", "--discriminator-args", '{"x": 1}'], "--discriminator-args: model 'patchgan70' cannot be built"),
     (["--out", "{file}/run"], "cannot write the run there (Not a directory)"),
     (["--model-args", '{"pretrained": true}'], "(--pretrained is a flag of its own)"),
-    (["--model-args", '{"name": "x"}'], "model 'unet_tiny' cannot be built with the arguments {'name': 'x'}"),
-    (["--objective", "cgan", "--discriminator-args", '{"ndf": -1}'], "model 'patchgan70' cannot be built"),
+    (["--model-args", '{"name": "x"}'], "--model-args: model 'unet_tiny' cannot be built with the arguments {'name': 'x'}"),
+    (["--objective", "cgan", "--discriminator-args", '{"ndf": -1}'], "--discriminator-args: model 'patchgan70' cannot be built"),
 ])
 def test_model_arguments_and_out_get_one_line(flags, message, tmp_path, capsys):
     """Tracebacks before session 25: a list or unknown name in --model-args, a string for lam

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from streamcolor.color import AB_SCALE
-from streamcolor.errors import InputError
+from streamcolor.errors import InputError, ModelArgumentsError
 from streamcolor.images import list_images
 from streamcolor.models import create_model, save_pretrained
 from streamcolor.models.io import load_weights
@@ -91,7 +91,11 @@ class Trainer:
         self.out = Path(config.out)
         self.device = _device(config.device)
         torch.manual_seed(config.seed)
-        generator = create_model(config.model, pretrained=config.pretrained and not config.init, **config.model_args)
+        try:
+            generator = create_model(config.model, pretrained=config.pretrained and not config.init,
+                                     **config.model_args)
+        except ModelArgumentsError as exc:
+            raise InputError(f"--model-args: {exc}") from exc
         if config.init:
             state, fresh = transfer_state(generator, *(load_weights(path) for path in config.init))
             generator.load_state_dict(state)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamcolor.color import AB_SCALE, denormalize_L
-from streamcolor.errors import InputError, StreamcolorError
+from streamcolor.errors import InputError, ModelArgumentsError, StreamcolorError
 from streamcolor.backends.base import predict_ab
 from streamcolor.models import create_model
 from streamcolor.models.zhang import ab_bins, hard_encode, rebalancing_weights, soft_encode
@@ -121,6 +121,8 @@ class CGAN(Objective):
         super().__init__(generator, config)
         try:
             self.models["D"] = create_model(config.discriminator, **config.discriminator_args)
+        except ModelArgumentsError as exc:
+            raise InputError(f"--discriminator-args: {exc}") from exc
         except StreamcolorError as exc:  # the model it names is the discriminator, not --model
             raise InputError(f"--discriminator {config.discriminator!r}: {exc}") from exc
         self.optimizers["D"] = _adam(self.models["D"], config)
