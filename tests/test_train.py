@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 
 import pytest
@@ -26,24 +27,47 @@ def _config(tmp_path, **overrides):
     return TrainConfig(**{**base, **overrides})
 
 
-def _weights(run_dir):
-    return {k: v for k, v in load_file(str(run_dir / "checkpoint.safetensors")).items() if k.startswith("G.")}
+def _weights(run_dir, model="G"):
+    return {k: v for k, v in load_file(str(run_dir / "checkpoint.safetensors")).items() if k.startswith(f"{model}.")}
 
 
-def test_resume_continues_exactly(tmp_path):
-    straight = Trainer(_config(tmp_path / "a"))
+@pytest.mark.parametrize("ema", [0.0, 0.5])
+def test_resume_continues_exactly(tmp_path, ema):
+    straight = Trainer(_config(tmp_path / "a", ema=ema))
     straight.fit()
 
-    first = Trainer(_config(tmp_path / "b", steps=3))
+    first = Trainer(_config(tmp_path / "b", steps=3, ema=ema))
     first.fit()
-    resumed = Trainer(_config(tmp_path / "b"))  # the same run, trained longer
+    resumed = Trainer(_config(tmp_path / "b", ema=ema))  # the same run, trained longer
     resumed.resume()
     assert resumed.step == 3
     resumed.fit()
-    a, b = _weights(tmp_path / "a" / "run"), _weights(tmp_path / "b" / "run")
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for model in ["G"] + (["EMA"] if ema else []):
+        a, b = _weights(tmp_path / "a" / "run", model), _weights(tmp_path / "b" / "run", model)
+        assert a.keys() == b.keys() and a
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_ema_is_what_validation_and_final_use(tmp_path):
+    """--ema: each weight is decay * its average + (1 - decay) * the trained one, every step,
+    BatchNorm statistics included; final/ holds the average."""
+    config = _config(tmp_path, ema=0.5, steps=2, checkpoint_every=1)
+    trainer = Trainer(config)
+    trainer.config = dataclasses.replace(config, steps=1)
+    trainer.fit()  # one step: the average starts as a copy of the trained weights
+    after_one = _weights(tmp_path / "run")
+    trainer.config = config
+    final = trainer.fit()
+    trained, averaged = _weights(tmp_path / "run"), _weights(tmp_path / "run", "EMA")
+    saved = load_file(str(final / "model.safetensors"))
+    floats = [k for k in saved if saved[k].is_floating_point()]
+    assert any("running_mean" in k for k in floats)
+    for key in floats:
+        expected = 0.5 * after_one[f"G.model.{key}"] + 0.5 * trained[f"G.model.{key}"]
+        assert torch.allclose(averaged[f"EMA.model.module.{key}"], expected, atol=1e-6), key
+        assert torch.equal(saved[key], averaged[f"EMA.model.module.{key}"]), key
+    assert any(not torch.equal(saved[k], trained[f"G.model.{k}"]) for k in floats)
 
 
 def test_outputs_of_a_run(tmp_path):

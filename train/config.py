@@ -43,6 +43,9 @@ class TrainConfig:
     freeze: tuple[str, ...] = _option((), (
         "submodules (as named_modules() names them, e.g. encoder decoder.0) whose weights and BatchNorm "
         "statistics stay as loaded: a new head on a trunk, without eroding what the trunk knows"))
+    ema: float = _option(0.0, (
+        "decay of an exponential moving average of the generator's weights, updated every step, which "
+        "validation and final/ use (0: off; 0.999 averages over about the last 1,000 steps)"))
     freeze_bn: bool = _option(False, (
         "every BatchNorm keeps its loaded running statistics (its scale and shift still train): fine-tune a "
         "weight average without re-estimating, and so undoing, the statistics it was judged with"))
@@ -126,6 +129,7 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "batch_size": (1, math.inf, "a whole number, 1 or more"),
     "lr": (math.ulp(0.0), math.inf, "a finite number above 0"),
     "beta1": (0.0, _BELOW_ONE, "in [0, 1)"),
+    "ema": (0.0, _BELOW_ONE, "in [0, 1) (0 = off)"),
     "steps": (0, math.inf, "a whole number, 0 or more"),
     "max_seconds": (0.0, math.inf, "a finite number of seconds, 0 (no limit) or more"),
     "checkpoint_every": (1, math.inf, "a whole number, 1 or more"),

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -106,6 +108,9 @@ class Trainer:
         for model in self.objective.models.values():
             model.to(self.device)
         self.generator = generator
+        # its buffers too: the BatchNorm statistics must match the averaged weights
+        self.ema = (AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True)
+                    if config.ema else None)
         self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90,
                                         config.film, config.scale_max)
         self.val_files = self._val_subset(list_images(config.val_dirs))
@@ -115,6 +120,17 @@ class Trainer:
     def _val_subset(self, files: list[Path]) -> list[Path]:
         rng = np.random.default_rng(self.config.seed)
         return [files[i] for i in sorted(rng.permutation(len(files))[: self.config.val_images])]
+
+    @property
+    def models(self) -> dict[str, nn.Module]:
+        """What a checkpoint holds: the objective's networks, and the moving average if any."""
+        return {**self.objective.models, **({"EMA": self.ema} if self.ema else {})}
+
+    @property
+    def result(self) -> nn.Module:
+        """The generator that validation scores and ``final/`` stores: the moving average with
+        ``--ema``, else the trained weights."""
+        return self.ema.module if self.ema else self.generator
 
     @property
     def steps_per_epoch(self) -> int:
@@ -130,7 +146,7 @@ class Trainer:
         path = self.out / CHECKPOINT
         if not path.is_file():
             raise InputError(f"nothing to resume: no {CHECKPOINT} in {str(self.out)!r}")
-        meta = load_checkpoint(path, self.objective.models, self.objective.optimizers)
+        meta = load_checkpoint(path, self.models, self.objective.optimizers)
         saved = TrainConfig.from_json(meta["config"])
         if dataclasses.replace(saved, steps=self.config.steps) != self.config:
             raise InputError(f"--resume: the flags differ from the run in {str(self.out)!r}; use the same ones")
@@ -156,12 +172,12 @@ class Trainer:
         return counts
 
     def _checkpoint(self, started: float) -> None:
-        save_checkpoint(self.out / CHECKPOINT, self.objective.models, self.objective.optimizers,
+        save_checkpoint(self.out / CHECKPOINT, self.models, self.objective.optimizers,
                         {"config": self.config.to_json(), "step": self.step,
                          "elapsed_s": self.elapsed_before + time.time() - started})
 
     def _end_of_epoch(self, epoch: int) -> None:
-        scores = validate(self.generator, self.val_files, self.config.scale, self.out / f"grid_epoch{epoch:03d}.png")
+        scores = validate(self.result, self.val_files, self.config.scale, self.out / f"grid_epoch{epoch:03d}.png")
         _append_csv(self.out / "val.csv", {"step": self.step, "epoch": epoch, **scores})
         tqdm.write(f"epoch {epoch}: val PSNR {scores['val_psnr']:.2f} dB (grey {scores['val_psnr_grey']:.2f})")
 
@@ -197,6 +213,8 @@ class Trainer:
             with amp:
                 losses = self.objective.step(L.to(self.device, non_blocking=True), ab.to(self.device, non_blocking=True),
                                              self.step / self.config.steps)
+            if self.ema:
+                self.ema.update_parameters(self.generator)
             self.step += 1
             bar.update()
             if self.step % self.config.log_every == 0:
@@ -212,9 +230,9 @@ class Trainer:
         bar.close()
         if (self.out / "losses.csv").exists():
             plot_losses(self.out / "losses.csv", self.out / "losses.png")
-        scores = validate(self.generator, self.val_files, self.config.scale, self.out / "grid_final.png")
+        scores = validate(self.result, self.val_files, self.config.scale, self.out / "grid_final.png")
         elapsed = self.elapsed_before + time.time() - started
-        return save_pretrained(self.generator.eval(), self.out / "final", inference_short_side=self.config.scale,
+        return save_pretrained(self.result.eval(), self.out / "final", inference_short_side=self.config.scale,
                                train_config=self.config.to_json(), train_steps=self.step,
                                train_wall_s=round(elapsed), **scores)
 
