@@ -43,9 +43,6 @@ class TrainConfig:
     freeze: tuple[str, ...] = _option((), (
         "submodules (as named_modules() names them, e.g. encoder decoder.0) whose weights and BatchNorm "
         "statistics stay as loaded: a new head on a trunk, without eroding what the trunk knows"))
-    ema: float = _option(0.0, (
-        "decay of an exponential moving average of the generator's weights, updated every step, which "
-        "validation and final/ use (0: off; 0.999 averages over about the last 1,000 steps)"))
     freeze_bn: bool = _option(False, (
         "every BatchNorm keeps its loaded running statistics (its scale and shift still train): fine-tune a "
         "weight average without re-estimating, and so undoing, the statistics it was judged with"))
@@ -71,6 +68,9 @@ class TrainConfig:
     batch_size: int = _option(16, "photos per step")
     lr: float = _option(2e-4, "Adam's learning rate")
     lr_schedule: str = _option("constant", "constant, or cosine: lr * (1 + cos(pi * step / steps)) / 2, 0 at the end")
+    ema: float = _option(0.0, (
+        "decay of an exponential moving average of the generator's weights, updated every step, which "
+        "validation and final/ use (0: off; 0.999 averages over about the last 1,000 steps)"))
     beta1: float = _option(0.5, "Adam's beta1")
     steps: int = _option(2000, "optimisation steps of the whole run")
     max_seconds: float = _option(0.0, "stop earlier once this much training time has passed (0: no limit)")
