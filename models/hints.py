@@ -56,6 +56,9 @@ class HintUNet(UNetGenerator):
                  **kwargs) -> None:
         self.spreads = tuple(float(x) for x in spreads)
         self.hint_channels = 3 + 3 * len(self.spreads)
+        if kwargs.get("in_channels", 1 + self.hint_channels) != 1 + self.hint_channels:  # saved configs hold it
+            raise ValueError(f"in_channels is 1 + the hint channels that spreads sets ({1 + self.hint_channels}); "
+                             "leave it out")
         super().__init__(**{**kwargs, "in_channels": 1 + self.hint_channels})
         self.model_args.update(spreads=list(self.spreads), attention=attention, depth=depth)
         if not 0 <= attention < self.model_args["num_downs"] - 1:

@@ -67,7 +67,7 @@ def _parameters(constructor: Callable[..., nn.Module]) -> set[str] | None:
     forward theirs, timm-style); None where that cannot be told."""
     try:
         cls = inspect.signature(constructor, eval_str=True).return_annotation
-    except (NameError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001  (any annotation that does not evaluate: the names go unchecked)
         return None
     if not isinstance(cls, type):
         return None
@@ -80,6 +80,16 @@ def _parameters(constructor: Callable[..., nn.Module]) -> set[str] | None:
         if not any(p.kind is p.VAR_KEYWORD for p in parameters):
             return names
     return None
+
+
+def _fails_bare(constructor: Callable[..., nn.Module]) -> bool:
+    """Whether the variant raises TypeError with no arguments too: then a TypeError it raised with
+    arguments whose names it takes is a bug in it, not a value of the wrong type from the caller."""
+    try:
+        constructor()
+    except TypeError:
+        return True
+    return False
 
 
 def create_model(name: str, /, pretrained: bool = False, **config: Any) -> Generator:
@@ -97,8 +107,11 @@ def create_model(name: str, /, pretrained: bool = False, **config: Any) -> Gener
     Raises:
         UnknownModelError: ``name`` is not registered.
         ModelArgumentsError: ``config`` names an argument the model does not take, or the model
-            refuses a value (its ``ValueError``, or torch's ``RuntimeError`` for e.g. a width of -1).
-            A ``TypeError`` raised inside the constructor is a bug there and propagates as it is.
+            refuses a value (its ``ValueError`` or ``TypeError``, e.g. a width given as a string,
+            or torch's ``RuntimeError`` for a width of -1). Names are checked against the class
+            the variant's return annotation names (and its bases where ``**kwargs`` is passed on).
+        TypeError: the constructor fails with no arguments as well as with ``config``: a bug in
+            it, not the caller's.
         InputError: ``pretrained`` for a model without a pretrained encoder, or its weights missing.
     """
     if name not in _REGISTRY:
@@ -110,12 +123,10 @@ def create_model(name: str, /, pretrained: bool = False, **config: Any) -> Gener
     if unknown:
         raise ModelArgumentsError(f"model {name!r} cannot be built with the arguments {kwargs}: it takes no "
                                   f"{', '.join(unknown)} (it takes {', '.join(sorted(takes)) or 'none'})")
-    # with the names checked, a TypeError from inside the constructor is a bug there, not the caller's
-    refused = (ValueError, RuntimeError) if takes is not None else (TypeError, ValueError, RuntimeError)
     try:
         model = constructor(**kwargs)
-    except refused as exc:  # RuntimeError: torch refusing a width, e.g. -1
-        if not kwargs:
+    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: torch refusing a width, e.g. -1
+        if not kwargs or (isinstance(exc, TypeError) and _fails_bare(constructor)):
             raise
         raise ModelArgumentsError(f"model {name!r} cannot be built with the arguments {kwargs}: {exc}") from exc
     model.architecture = name

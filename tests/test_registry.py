@@ -91,6 +91,8 @@ def test_unknown_argument_names_what_the_model_takes():
     assert create_model("unet_small_hints", ngf=8, num_downs=3, attention=0).model_args["ngf"] == 8
     with pytest.raises(ModelArgumentsError, match=r"it takes no nope \(it takes attention, depth, dropout"):
         create_model("unet_small_hints", ngf=8, nope=1)
+    with pytest.raises(ModelArgumentsError, match=r"in_channels is 1 \+ the hint channels"):
+        create_model("unet_small_hints", in_channels=3)  # before session 27 silently replaced, yet stored
 
 
 def test_constructor_bug_is_not_reported_as_bad_arguments():

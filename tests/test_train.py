@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import re
 
 import pytest
@@ -18,6 +19,7 @@ from streamcolor.train.__main__ import main as train_main
 from streamcolor.train.config import TrainConfig, parse_args
 from streamcolor.train.datasets import ColorizationDataset
 from streamcolor.train.loop import Trainer, learning_rate
+from streamcolor.train.validation import validate
 
 
 def _config(tmp_path, **overrides):
@@ -50,9 +52,9 @@ def test_resume_continues_exactly(tmp_path, ema):
 
 
 def test_ema_is_what_validation_and_final_use(tmp_path):
-    """--ema: each weight is decay * its average + (1 - decay) * the trained one, every step,
-    BatchNorm statistics included; final/ holds the average."""
-    config = _config(tmp_path, ema=0.5, steps=2, checkpoint_every=1)
+    """--ema: each float tensor becomes d * its average + (1 - d) * the trained one every step, with
+    d = min(decay, (1 + n) / (10 + n)) after n updates; integer buffers are copied, not averaged."""
+    config = _config(tmp_path, ema=0.5, steps=2, checkpoint_every=1, val_images=2)
     trainer = Trainer(config)
     trainer.config = dataclasses.replace(config, steps=1)
     trainer.fit()  # one step: the average starts as a copy of the trained weights
@@ -61,13 +63,29 @@ def test_ema_is_what_validation_and_final_use(tmp_path):
     final = trainer.fit()
     trained, averaged = _weights(tmp_path / "run"), _weights(tmp_path / "run", "EMA")
     saved = load_file(str(final / "model.safetensors"))
-    floats = [k for k in saved if saved[k].is_floating_point()]
-    assert any("running_mean" in k for k in floats)
-    for key in floats:
-        expected = 0.5 * after_one[f"G.model.{key}"] + 0.5 * trained[f"G.model.{key}"]
+    d = min(0.5, 2 / 11)
+    assert any("running_mean" in k for k in saved) and any("num_batches_tracked" in k for k in saved)
+    for key in saved:
+        expected = (d * after_one[f"G.model.{key}"] + (1 - d) * trained[f"G.model.{key}"]
+                    if saved[key].is_floating_point() else trained[f"G.model.{key}"])
         assert torch.allclose(averaged[f"EMA.model.module.{key}"], expected, atol=1e-6), key
         assert torch.equal(saved[key], averaged[f"EMA.model.module.{key}"]), key
-    assert any(not torch.equal(saved[k], trained[f"G.model.{k}"]) for k in floats)
+    assert any(not torch.equal(saved[k], trained[f"G.model.{k}"]) for k in saved)
+    scored = json.loads((final / "config.json").read_text())["val_psnr"]
+    assert scored == validate(trainer.ema.module, trainer.val_files, config.scale)["val_psnr"]
+    assert scored != validate(trainer.generator, trainer.val_files, config.scale)["val_psnr"]
+
+
+def test_ema_before_any_step_and_added_on_resume(tmp_path, capsys):
+    """With no step the average holds nothing yet: final/ is the generator (with the prior a
+    classification model measured). Adding --ema to a run is a change of flags, refused in one line."""
+    final = Trainer(_config(tmp_path / "a", model="lite0_unet_bins", scale=64, crop=64, steps=0, ema=0.9,
+                            val_images=2)).fit()
+    trainer_prior = load_file(str(final / "model.safetensors"))["prior"]
+    assert trainer_prior.sum() > 0 and trainer_prior.std() > 0
+    Trainer(_config(tmp_path / "b", steps=1)).fit()
+    with pytest.raises(InputError, match="the flags differ"):
+        Trainer(_config(tmp_path / "b", steps=2, ema=0.9)).resume()
 
 
 def test_outputs_of_a_run(tmp_path):
@@ -147,6 +165,7 @@ def test_bad_sizes_and_probabilities_get_one_line(flags, message, capsys):
     (["--objective", "cgan", "--discriminator-args", '{"x": 1}'], "--discriminator-args: model 'patchgan70' cannot be built"),
     (["--out", "{file}/run"], "cannot write the run there (Not a directory)"),
     (["--model-args", '{"pretrained": true}'], "(--pretrained is a flag of its own)"),
+    (["--model-args", '{"ngf": "8"}'], "--model-args: model 'unet_tiny' cannot be built with the arguments {'ngf': '8'}"),
     (["--model-args", '{"name": "x"}'], "--model-args: model 'unet_tiny' cannot be built with the arguments {'name': 'x'}"),
     (["--objective", "cgan", "--discriminator-args", '{"ndf": -1}'], "--discriminator-args: model 'patchgan70' cannot be built"),
 ])

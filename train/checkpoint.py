@@ -60,10 +60,15 @@ def save_checkpoint(path: Path, models: dict[str, nn.Module], optimizers: dict[s
     os.replace(tmp, path)
 
 
+def read_metadata(path: Path) -> dict:
+    """The JSON metadata of the checkpoint ``path`` (config, step, ...), without its tensors."""
+    return json.loads(path.with_suffix(".json").read_text())
+
+
 def load_checkpoint(path: Path, models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> dict:
     """Restore models, optimizers and the torch RNG from ``path``; returns the JSON metadata."""
     tensors = load_file(str(path))
-    meta = json.loads(path.with_suffix(".json").read_text())
+    meta = read_metadata(path)
     for name, model in models.items():
         prefix = f"{name}.model."
         model.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})

@@ -69,8 +69,9 @@ class TrainConfig:
     lr: float = _option(2e-4, "Adam's learning rate")
     lr_schedule: str = _option("constant", "constant, or cosine: lr * (1 + cos(pi * step / steps)) / 2, 0 at the end")
     ema: float = _option(0.0, (
-        "decay of an exponential moving average of the generator's weights, updated every step, which "
-        "validation and final/ use (0: off; 0.999 averages over about the last 1,000 steps)"))
+        "decay of an exponential moving average of the generator's weights and BatchNorm statistics, which "
+        "validation and final/ use (0: off); after n steps the decay is min(DECAY, (1 + n) / (10 + n)), so a run "
+        "shorter than about 10 / (1 - DECAY) steps averages roughly its last tenth"))
     beta1: float = _option(0.5, "Adam's beta1")
     steps: int = _option(2000, "optimisation steps of the whole run")
     max_seconds: float = _option(0.0, "stop earlier once this much training time has passed (0: no limit)")

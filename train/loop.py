@@ -8,11 +8,12 @@ import dataclasses
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -23,7 +24,7 @@ from streamcolor.models import create_model, save_pretrained
 from streamcolor.models.io import load_weights
 from streamcolor.models.transfer import transfer_state
 from streamcolor.models.zhang import hard_encode
-from streamcolor.train.checkpoint import load_checkpoint, save_checkpoint
+from streamcolor.train.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from streamcolor.train.config import TrainConfig
 from streamcolor.train.datasets import ColorizationDataset, RunSampler
 from streamcolor.train.objectives import build_objective
@@ -109,8 +110,7 @@ class Trainer:
             model.to(self.device)
         self.generator = generator
         # its buffers too: the BatchNorm statistics must match the averaged weights
-        self.ema = (AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True)
-                    if config.ema else None)
+        self.ema = AveragedModel(generator, multi_avg_fn=ema_update(config.ema), use_buffers=True) if config.ema else None
         self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90,
                                         config.film, config.scale_max)
         self.val_files = self._val_subset(list_images(config.val_dirs))
@@ -130,7 +130,7 @@ class Trainer:
     def result(self) -> nn.Module:
         """The generator that validation scores and ``final/`` stores: the moving average with
         ``--ema``, else the trained weights."""
-        return self.ema.module if self.ema else self.generator
+        return self.ema.module if self.ema and self.ema.n_averaged > 0 else self.generator
 
     @property
     def steps_per_epoch(self) -> int:
@@ -146,10 +146,11 @@ class Trainer:
         path = self.out / CHECKPOINT
         if not path.is_file():
             raise InputError(f"nothing to resume: no {CHECKPOINT} in {str(self.out)!r}")
-        meta = load_checkpoint(path, self.models, self.objective.optimizers)
-        saved = TrainConfig.from_json(meta["config"])
+        # the flags first: other flags can mean other networks in the checkpoint (--ema, --objective)
+        saved = TrainConfig.from_json(read_metadata(path)["config"])
         if dataclasses.replace(saved, steps=self.config.steps) != self.config:
             raise InputError(f"--resume: the flags differ from the run in {str(self.out)!r}; use the same ones")
+        meta = load_checkpoint(path, self.models, self.objective.optimizers)
         self.step = meta["step"]
         self.elapsed_before = meta["elapsed_s"]
 
@@ -235,6 +236,22 @@ class Trainer:
         return save_pretrained(self.result.eval(), self.out / "final", inference_short_side=self.config.scale,
                                train_config=self.config.to_json(), train_steps=self.step,
                                train_wall_s=round(elapsed), **scores)
+
+
+def ema_update(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
+    """``multi_avg_fn`` of :class:`torch.optim.swa_utils.AveragedModel` for ``--ema``: each float
+    tensor becomes ``d * average + (1 - d) * current`` with ``d = min(decay, (1 + n) / (10 + n))``
+    after ``n`` updates (TensorFlow's ExponentialMovingAverage warm-up, so that a short run is not
+    an average of its first steps); integer buffers (BatchNorm's batch count, Koalarization's
+    ``keep_index``) are copied, which torch's own EMA would round."""
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
+        weight = 1 - min(decay, (1 + float(updates)) / (10 + float(updates)))
+        for mean, now in zip(averaged, current):
+            if mean.is_floating_point():
+                mean.lerp_(now, weight)
+            else:
+                mean.copy_(now)
+    return update
 
 
 def _append_csv(path: Path, row: dict) -> None:
