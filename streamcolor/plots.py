@@ -33,7 +33,8 @@ def plot_series(series: dict[str, list[float]], png_path: str | Path, *, xlabel:
 
 def plot_losses(csv_path: Path, png_path: Path) -> None:
     """Loss curves of a training run's ``losses.csv`` (log scale)."""
-    rows = list(csv.DictReader(csv_path.open()))
+    with csv_path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
     series = {"x": [int(r["step"]) for r in rows]}
     for key in rows[0]:
         values = [float(r[key]) for r in rows]

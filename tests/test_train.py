@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import re
+import warnings
 
 import pytest
 import torch
@@ -97,6 +98,16 @@ def test_outputs_of_a_run(tmp_path):
     assert len(rows) == config.steps and float(rows[-1]["G"]) > 0 and (run / "losses.png").is_file()
     val = list(csv.DictReader((run / "val.csv").open()))
     assert float(val[0]["val_psnr"]) > 10 and float(val[0]["val_psnr_grey"]) > 10
+
+
+def test_no_validation_photos_means_no_validation(tmp_path):
+    """Before session 27, --val-images 0 scored an empty list: NaN PSNR in final/ and numpy warnings."""
+    config = _config(tmp_path, val_images=0, batch_size=8, steps=len(list(data_file("train/val").glob("*.jpg"))) // 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        final = Trainer(config).fit()
+    assert "val_psnr" not in json.loads((final / "config.json").read_text())
+    assert not (tmp_path / "run" / "val.csv").exists() and not list((tmp_path / "run").glob("grid_*.png"))
 
 
 def test_cgan_objective_trains_both_networks(tmp_path):

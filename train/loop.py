@@ -178,6 +178,8 @@ class Trainer:
                          "elapsed_s": self.elapsed_before + time.time() - started})
 
     def _end_of_epoch(self, epoch: int) -> None:
+        if not self.val_files:  # --val-images 0
+            return
         scores = validate(self.result, self.val_files, self.config.scale, self.out / f"grid_epoch{epoch:03d}.png")
         _append_csv(self.out / "val.csv", {"step": self.step, "epoch": epoch, **scores})
         tqdm.write(f"epoch {epoch}: val PSNR {scores['val_psnr']:.2f} dB (grey {scores['val_psnr_grey']:.2f})")
@@ -231,7 +233,8 @@ class Trainer:
         bar.close()
         if (self.out / "losses.csv").exists():
             plot_losses(self.out / "losses.csv", self.out / "losses.png")
-        scores = validate(self.result, self.val_files, self.config.scale, self.out / "grid_final.png")
+        scores = (validate(self.result, self.val_files, self.config.scale, self.out / "grid_final.png")
+                  if self.val_files else {})
         elapsed = self.elapsed_before + time.time() - started
         return save_pretrained(self.result.eval(), self.out / "final", inference_short_side=self.config.scale,
                                train_config=self.config.to_json(), train_steps=self.step,
