@@ -124,13 +124,13 @@ class Trainer:
     @property
     def models(self) -> dict[str, nn.Module]:
         """What a checkpoint holds: the objective's networks, and the moving average if any."""
-        return {**self.objective.models, **({"EMA": self.ema} if self.ema else {})}
+        return {**self.objective.models, **({"EMA": self.ema} if self.ema is not None else {})}
 
     @property
     def result(self) -> nn.Module:
         """The generator that validation scores and ``final/`` stores: the moving average with
         ``--ema``, else the trained weights."""
-        return self.ema.module if self.ema and self.ema.n_averaged > 0 else self.generator
+        return self.ema.module if self.ema is not None and self.ema.n_averaged > 0 else self.generator
 
     @property
     def steps_per_epoch(self) -> int:
@@ -216,7 +216,7 @@ class Trainer:
             with amp:
                 losses = self.objective.step(L.to(self.device, non_blocking=True), ab.to(self.device, non_blocking=True),
                                              self.step / self.config.steps)
-            if self.ema:
+            if self.ema is not None:
                 self.ema.update_parameters(self.generator)
             self.step += 1
             bar.update()
