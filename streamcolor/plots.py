@@ -24,7 +24,8 @@ def plot_series(series: dict[str, list[float]], png_path: str | Path, *, xlabel:
     ax.set_title(title, fontsize=9)
     if log:
         ax.set_yscale("log")
-    ax.legend()
+    if any(name != "x" for name in series):  # a run whose losses are all 0 has no line to name
+        ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(png_path)

@@ -110,6 +110,26 @@ def test_no_validation_photos_means_no_validation(tmp_path):
     assert not (tmp_path / "run" / "val.csv").exists() and not list((tmp_path / "run").glob("grid_*.png"))
 
 
+def test_teacher_output_is_the_target(tmp_path, capsys):
+    """--teacher: the teacher's ab for the photo's own L replaces the photo's ab. A generator that
+    starts as its teacher (BatchNorm statistics held) has nothing to learn from photos, and
+    something from film renderings of them, whose target is still the photo's colouring."""
+    teacher = Trainer(_config(tmp_path / "t", steps=2, val_images=0)).fit()
+    losses = {}
+    for film in (0.0, 1.0):
+        out = tmp_path / f"film{film}"
+        Trainer(_config(out, init=(str(teacher),), teacher=str(teacher), freeze_bn=True, film=film, lr=1e-12,
+                        steps=2, val_images=0)).fit()
+        losses[film] = [float(row["G"]) for row in csv.DictReader((out / "run" / "losses.csv").open())]
+    assert losses[0.0] == [0.0, 0.0] and min(losses[1.0]) > 0.001
+    capsys.readouterr()
+    assert train_main(["--teacher", str(tmp_path / "nothing"), "--steps", "1", "--out", str(tmp_path / "x")]) != 0
+    err = capsys.readouterr().err
+    assert "--teacher: " in err and "nothing" in err and err.count("\n") == 1
+    with pytest.raises(InputError, match="needs colour hints"):
+        Trainer(_config(tmp_path / "h", teacher="unet_small_hints_v3"))
+
+
 def test_cgan_objective_trains_both_networks(tmp_path):
     trainer = Trainer(_config(tmp_path, objective="cgan", steps=2, checkpoint_every=2))
     D = trainer.objective.models["D"]

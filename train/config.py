@@ -46,6 +46,10 @@ class TrainConfig:
     freeze_bn: bool = _option(False, (
         "every BatchNorm keeps its loaded running statistics (its scale and shift still train): fine-tune a "
         "weight average without re-estimating, and so undoing, the statistics it was judged with"))
+    teacher: str = _option("", (
+        "a saved model (folder or shipped name) whose ab for the photo's own L replaces the photo's ab as the "
+        "target (knowledge distillation): with --film the generator learns to colour a film stock's rendering as "
+        "the teacher colours the photo; validation still scores against the photos"))
     objective: str = _option("l1", "l1, l1_rebalanced, mse, cgan (cGAN + lambda_l1 * L1), classification, multitask")
     lambda_l1: float = _option(100.0, "cgan: weight of L1 beside the cGAN loss (report 000)")
     lambda_classification: float = _option(0.05, "multitask: weight of the ab bins' cross-entropy beside the rebalanced L1")

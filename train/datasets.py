@@ -30,23 +30,24 @@ class ColorizationDataset(Dataset):
     from ``scale`` .. ``scale_max`` per item); training items are random ``crop`` squares,
     flipped at random and, with ``rotate90``, turned by +-90 degrees half the time; with
     probability ``film`` the input L is the photo as a random old film stock renders it
-    (:func:`streamcolor.film.film_L`), the target ab staying the photo's.
+    (:func:`streamcolor.film.film_L`), the target ab staying the photo's. With ``photo_L``,
+    items also carry the photo's own L (``(1, crop, crop)``), for a teacher to colour.
 
     Indexed by ``(epoch, index)``: randomness comes from ``(seed, epoch, index)``, so a
     resumed run, or one loading with worker processes, sees exactly the same samples.
-    Items: ``(L, ab)``, float32 ``(1, crop, crop)`` and ``(2, crop, crop)`` in [-1, 1].
+    Items: ``(L, ab)`` (or ``(L, ab, photo_L)``), float32 ``(1, crop, crop)`` and ``(2, crop, crop)`` in [-1, 1].
     """
 
     def __init__(self, dirs: tuple[str, ...], scale: int, crop: int, seed: int = 0, rotate90: bool = False,
-                 film: float = 0.0, scale_max: int = 0) -> None:
+                 film: float = 0.0, scale_max: int = 0, photo_L: bool = False) -> None:
         self.files = list_images(dirs)
         self.scale, self.crop, self.seed, self.rotate90, self.film = scale, crop, seed, rotate90, film
-        self.scale_max = scale_max
+        self.scale_max, self.photo_L = scale_max, photo_L
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, ...]:
         epoch, index = key
         rng = np.random.default_rng((self.seed, epoch, index))
         scale = int(rng.integers(self.scale, self.scale_max + 1)) if self.scale_max else self.scale
@@ -59,7 +60,11 @@ class ColorizationDataset(Dataset):
         if self.rotate90 and rng.random() < 0.5:
             image = np.rot90(image, 1 if rng.random() < 0.5 else -1)
         image = np.ascontiguousarray(image)
-        return to_L_ab(image, film_L(image, rng) if rng.random() < self.film else None)
+        film = film_L(image, rng) if rng.random() < self.film else None
+        L, ab = to_L_ab(image, film)
+        if not self.photo_L:
+            return L, ab
+        return L, ab, L if film is None else to_L_ab(image)[0]
 
 
 class RunSampler(Sampler):

@@ -18,10 +18,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from streamcolor.color import AB_SCALE
-from streamcolor.errors import InputError, ModelArgumentsError
+from streamcolor.errors import InputError, ModelArgumentsError, StreamcolorError
 from streamcolor.images import list_images
+from streamcolor.backends.base import predict_ab
 from streamcolor.models import create_model, save_pretrained
-from streamcolor.models.io import load_weights
+from streamcolor.models.io import from_pretrained, load_weights
 from streamcolor.models.transfer import transfer_state
 from streamcolor.models.zhang import hard_encode
 from streamcolor.train.checkpoint import load_checkpoint, read_metadata, save_checkpoint
@@ -83,7 +84,8 @@ class Trainer:
 
     Raises:
         InputError: bad objective/model pairing, empty image folders, an unknown --lr-schedule,
-            --model-args or --discriminator-args the model does not take.
+            --model-args or --discriminator-args the model does not take, a --teacher that is no
+            saved model or needs hints.
     """
 
     def __init__(self, config: TrainConfig) -> None:
@@ -111,8 +113,9 @@ class Trainer:
         self.generator = generator
         # its buffers too: the BatchNorm statistics must match the averaged weights
         self.ema = AveragedModel(generator, multi_avg_fn=ema_update(config.ema), use_buffers=True) if config.ema else None
+        self.teacher = _teacher(config.teacher, self.device) if config.teacher else None
         self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90,
-                                        config.film, config.scale_max)
+                                        config.film, config.scale_max, photo_L=self.teacher is not None)
         self.val_files = self._val_subset(list_images(config.val_dirs))
         self.step = 0
         self.elapsed_before = 0.0
@@ -167,7 +170,7 @@ class Trainer:
         counts = torch.zeros(len(centres))
         step = max(1, len(self.data) // self.config.prior_images)
         for index in range(0, len(self.data), step):
-            _, ab = self.data[(0, index)]
+            ab = self.data[(0, index)][1]
             ab_small = torch.nn.functional.avg_pool2d(ab[None], 4) * AB_SCALE
             counts += torch.bincount(hard_encode(ab_small, centres).flatten(), minlength=len(centres))
         return counts
@@ -190,6 +193,11 @@ class Trainer:
         return DataLoader(self.data, batch_sampler=sampler, num_workers=self.config.workers,
                           pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(0))
 
+    @torch.no_grad()
+    def _teach(self, photo_L: torch.Tensor) -> torch.Tensor:
+        """The teacher's scaled ab ``(N, 2, H, W)`` for the photos' own L ``(N, 1, H, W)``."""
+        return predict_ab(self.teacher, photo_L.to(self.device), self.teacher.multiple).float()
+
     def fit(self) -> Path:
         """Train to ``config.steps``; returns the folder of the final generator.
 
@@ -209,7 +217,9 @@ class Trainer:
             module.eval()
         amp = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else contextlib.nullcontext()
         bar = tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step")
-        for L, ab in self._loader():
+        for L, ab, *photo_L in self._loader():
+            if self.teacher is not None:
+                ab = self._teach(photo_L[0])
             for optimizer in self.objective.optimizers.values():
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(self.config, self.step)
@@ -239,6 +249,21 @@ class Trainer:
         return save_pretrained(self.result.eval(), self.out / "final", inference_short_side=self.config.scale,
                                train_config=self.config.to_json(), train_steps=self.step,
                                train_wall_s=round(elapsed), **scores)
+
+
+def _teacher(name: str, device: torch.device) -> nn.Module:
+    """The saved model ``--teacher`` names, frozen on ``device``.
+
+    Raises:
+        InputError: no such model, or one that needs colour hints besides L.
+    """
+    try:
+        teacher = from_pretrained(name)
+    except StreamcolorError as exc:
+        raise InputError(f"--teacher: {exc}") from exc
+    if teacher.hint_channels:
+        raise InputError(f"--teacher {name!r} needs colour hints; a teacher sees L alone")
+    return teacher.requires_grad_(False).to(device)
 
 
 def ema_update(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
