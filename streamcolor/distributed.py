@@ -217,7 +217,7 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, run: 
     Raises:
         InputError, MediaError: bad paths, a film that cannot be split, a failed span.
     """
-    from streamcolor.media import check_output, keyframes, mux_segments, probe
+    from streamcolor.media import check_output, keyframes, mux_segments, probe, segment_suffix
     from streamcolor.segments import plan_spans
 
     started = time.perf_counter()
@@ -232,7 +232,7 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, run: 
         payload = ray.put(model_payload(colorizer))
         counter = ray.remote(_Progress).remote()
         task = ray.remote(_span_task).options(**_options(settings))
-        parts = [folder / f"span_{i:05d}{dst.suffix}" for i in range(len(spans))]
+        parts = [folder / f"span_{i:05d}{segment_suffix(dst)}" for i in range(len(spans))]
         refs = [task.remote(payload, str(src), str(part), info, first, span, spans[i - 1][1] if i else None,
                             run, counter, settings.gpus_per_worker)
                 for i, ((first, span), part) in enumerate(zip(spans, parts))]
@@ -241,7 +241,7 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, run: 
             written = sum(ray.get(refs))
         except ray.exceptions.RayError as exc:
             raise InputError(f"a span of {src.name} failed: {_reason(exc)}") from exc
-        mux_segments(parts, src, dst, info)
+        mux_segments(parts, [span.start_pts for _, span in spans], src, dst, info)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return written, time.perf_counter() - started

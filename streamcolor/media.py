@@ -577,6 +577,8 @@ class VideoWriter:
         size: encoded (width, height) (None = :func:`output_size`).
         video_template: copy already encoded video packets of this stream's kind
             (:meth:`copy_video`) instead of encoding pictures.
+        first_pts: pictures are written at their pts minus this (source time_base): a part
+            of a film, which :func:`mux_segments` puts back at ``first_pts``.
 
     Raises:
         InputError: the container cannot hold the chosen video codec, or its encoder refuses
@@ -587,8 +589,9 @@ class VideoWriter:
     def __init__(self, path: Path, info: VideoInfo, copied: list[av.stream.Stream],
                  metadata: dict[str, str] | None = None, chapters: list | None = None, *,
                  encode: EncodeSettings = EncodeSettings(), pix_fmt: str | None = None,
-                 size: tuple[int, int] | None = None, video_template: av.VideoStream | None = None) -> None:
-        self.path = path
+                 size: tuple[int, int] | None = None, video_template: av.VideoStream | None = None,
+                 first_pts: int = 0) -> None:
+        self.path, self.first_pts = path, first_pts
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
         try:
             self.container = av.open(str(self.tmp), "w")
@@ -718,6 +721,8 @@ class VideoWriter:
 
     def write(self, frame: av.VideoFrame) -> None:
         """Encode one picture (its pts in the source time_base)."""
+        if self.first_pts and frame.pts is not None:
+            frame.pts -= self.first_pts
         with self._errors():
             self.container.mux(self.video.encode(frame))
 
@@ -775,10 +780,30 @@ def _seconds(packet: av.Packet) -> float:
     return float(t * packet.time_base) if packet.time_base else 0.0
 
 
-def mux_segments(segments: list[Path], source: str | os.PathLike, dst: Path, info: VideoInfo) -> int:
+def segment_suffix(dst: Path) -> str:
+    """The container of the parts a film is written in before :func:`mux_segments` joins them
+    into ``dst``: ``dst``'s own, but MP4 for Matroska, whose demuxer gives the first packets of
+    a B-frame stream no dts, which a join needs (MP4 keeps every dts and holds every codec here)."""
+    return ".mp4" if dst.suffix.lower() == ".mkv" else dst.suffix
+
+
+def _moved(part: av.container.InputContainer, start: Fraction) -> Iterator[av.Packet]:
+    """The video packets of ``part`` with ``start`` seconds added to their timestamps."""
+    offset = round(start / part.streams.video[0].time_base)
+    for packet in part.demux(video=0):
+        if packet.size:
+            packet.pts = None if packet.pts is None else packet.pts + offset
+            packet.dts = None if packet.dts is None else packet.dts + offset
+            yield packet
+
+
+def mux_segments(segments: list[Path], starts: list[int], source: str | os.PathLike, dst: Path,
+                 info: VideoInfo) -> int:
     """Write ``dst`` from encoded video segments, their packets copied in order (no
-    re-encoding), and the other streams of ``source`` (:attr:`VideoReader.copied`),
-    through a temporary file as :class:`VideoWriter` does. Returns the number of packets copied from the source.
+    re-encoding) and moved to start at ``starts`` (the source pts of each segment's first
+    picture, which its file holds at 0: :class:`VideoWriter`'s ``first_pts``), and the other
+    streams of ``source`` (:attr:`VideoReader.copied`), through a temporary file as
+    :class:`VideoWriter` does. Returns the number of packets copied from the source.
 
     Raises:
         MediaError: a segment cannot be read or the output cannot be written.
@@ -791,7 +816,7 @@ def mux_segments(segments: list[Path], source: str | os.PathLike, dst: Path, inf
             raise MediaError(f"cannot read a finished segment: {exc}") from exc
         writer = stack.enter_context(VideoWriter(dst, info, reader.copied, dict(reader.container.metadata),
                                                  reader.container.chapters(), video_template=parts[0].streams.video[0]))
-        video = ((True, p) for part in parts for p in part.demux(video=0) if p.size)
+        video = ((True, p) for part, start in zip(parts, starts) for p in _moved(part, start * info.time_base))
         copied = 0
         for is_video, packet in heapq.merge(video, ((False, p) for p in reader), key=lambda t: _seconds(t[1])):
             if is_video:

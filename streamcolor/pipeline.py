@@ -34,7 +34,7 @@ from streamcolor.errors import InputError, is_whole
 from streamcolor.frame import Frame
 from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
                                frames_within, luma_bytes, mux_segments, output_pix_fmt, output_size, probe,
-                               warn_field_order_lost)
+                               segment_suffix, warn_field_order_lost)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
 
@@ -197,7 +197,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, fir
     run = _Run(engine, settings, info, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
     with VideoReader(source, start_pts=(before or span).start_pts, info=info) as reader:
         encode, pix_fmt, size = _resolve(settings.encode, part, info)
-        with VideoWriter(part, info, [], encode=encode, pix_fmt=pix_fmt, size=size) as writer:
+        with VideoWriter(part, info, [], encode=encode, pix_fmt=pix_fmt, size=size, first_pts=span.start_pts) as writer:
             frames, _ = run.loop(reader, pix_fmt, size, _Start(first, before, span.frames),
                                  lambda frame, key: writer.write(frame), lambda packet: None, writer.commit)
     return frames
@@ -325,7 +325,7 @@ class _Run:
         try:
             if not store.complete:
                 self._colorize_segments(source, dst, store)
-            copied = mux_segments(store.paths(), source, dst, self.info)
+            copied = mux_segments(store.paths(), [s.start_pts for s in store.segments], source, dst, self.info)
         except BaseException:
             if not store.segments:
                 store.remove()  # nothing worth keeping: leave nothing beside the output
@@ -341,7 +341,8 @@ class _Run:
         self.encoded = store.frames
         with VideoReader(source, start_pts=last.start_pts if last else None, info=self.info) as reader:
             encode, pix_fmt, size = _resolve(self.settings.encode, dst, self.info)
-            sink = _SegmentSink(store, self.info, encode, self.settings.segment_frames, pix_fmt, size, dst.suffix)
+            sink = _SegmentSink(store, self.info, encode, self.settings.segment_frames, pix_fmt, size,
+                                segment_suffix(dst))
             try:
                 self.loop(reader, pix_fmt, size, _Start(store.frames, last), sink.write, lambda packet: None,
                           sink.close)
@@ -367,7 +368,10 @@ class _SegmentSink:
         if self.writer is None or (key and self.count >= self.segment_frames):
             self.close()
             path = self.store.next_file().with_suffix(self.suffix)
-            self.writer = VideoWriter(path, self.info, [], encode=self.encode, pix_fmt=self.pix_fmt, size=self.size)
+            # each segment starts at pts 0: an MP4 would keep a later start in its edit list, which
+            # counts in milliseconds and so moved every later frame (by 8 ticks of 1/12288 s in one film)
+            self.writer = VideoWriter(path, self.info, [], encode=self.encode, pix_fmt=self.pix_fmt, size=self.size,
+                                      first_pts=frame.pts)
             self.start_pts, self.count = frame.pts, 0
         self.writer.write(frame)
         self.count += 1

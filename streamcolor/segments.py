@@ -44,6 +44,10 @@ def plan_spans(keys: list[tuple[int, int]], frames: int, min_frames: int) -> lis
     return [(index, Segment("", pts, end - index)) for (index, pts), end in zip(starts, ends)]
 
 
+#: the manifest's layout; a folder in another one is discarded. 2: each segment's file starts at pts 0
+FORMAT = 2
+
+
 class SegmentStore:
     """The segments folder of one output (``.NAME.streamcolor-resume`` beside it).
 
@@ -59,7 +63,7 @@ class SegmentStore:
         self.segments: list[Segment] = []
         self.complete = False
         manifest = self._read()
-        if manifest is not None and manifest.get("run") == run:
+        if manifest is not None and manifest.get("format") == FORMAT and manifest.get("run") == run:
             for item in manifest["segments"]:
                 if not (self.folder / item["file"]).is_file():
                     break
@@ -95,7 +99,7 @@ class SegmentStore:
         self._write()
 
     def _write(self) -> None:
-        data = {"run": self.run, "complete": self.complete, "segments": [asdict(s) for s in self.segments]}
+        data = {"format": FORMAT, "run": self.run, "complete": self.complete, "segments": [asdict(s) for s in self.segments]}
         tmp = self.folder / "manifest.json.tmp"
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self.folder / "manifest.json")  # a kill leaves the old or the new manifest, whole

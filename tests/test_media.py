@@ -344,6 +344,24 @@ def test_killed_run_resumes_from_last_segment(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4", "out.mp4"]
 
 
+def _seconds(path):
+    with av.open(str(path)) as c:
+        return [f.pts * f.time_base for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_segments_keep_every_pts(colorizer, tmp_path, suffix):
+    """A resumable run's segments join into the pts of a single pass. Before session 28 an MP4's
+    later segments came out up to 1 ms early (its edit list, in milliseconds, held their start),
+    and Matroska segments, whose first packets have no dts, could not be joined at all."""
+    src = make_clip(tmp_path / "film.mp4", 64, 48, frames=24, rate=24, options={"x264-params": "keyint=7"})
+    colorizer.colorize_video(src, tmp_path / f"single{suffix}")
+    colorizer.colorize_video(src, tmp_path / f"joined{suffix}", resume=True, segment_frames=7)
+    assert _seconds(tmp_path / f"joined{suffix}") == _seconds(tmp_path / f"single{suffix}")
+    if suffix == ".mp4":
+        assert _seconds(tmp_path / "joined.mp4") == _seconds(src) == [Fraction(i, 24) for i in range(24)]
+
+
 def test_unknown_codec_for_container(tmp_path):
     result = run_cli("colorize", data_file("video/edge/transparent.webm"), tmp_path / "x.webm", "--codec", "h264")
     assert result.returncode == 1 and "cannot hold h264" in result.stderr
