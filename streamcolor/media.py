@@ -542,6 +542,17 @@ def warn_field_order_lost(info: VideoInfo, codec: str) -> None:
                     "flagged progressive (--codec h264 keeps tt and bb)", _FIELD_ORDERS[info.field_order], codec)
 
 
+#: containers that store one timestamp per packet, its decode time: B-frames, shown in another
+#: order, would be given the wrong times (decoders returned them going backwards)
+_DECODE_TIME_ONLY = (".avi", ".wmv")
+
+
+def _in_decode_order(codec: str, path: Path) -> dict[str, str]:
+    """x264 without B-frames for :data:`_DECODE_TIME_ONLY` containers (of our codecs they hold
+    H.264 alone)."""
+    return {"bf": "0"} if codec == "h264" and path.suffix.lower() in _DECODE_TIME_ONLY else {}
+
+
 def _encoder_options(codec: str, encode: EncodeSettings) -> dict[str, str]:
     """FFmpeg options of the ``codec`` encoder for ``encode``'s quality and speed."""
     crf, preset = encode.crf, encode.preset
@@ -625,7 +636,8 @@ class VideoWriter:
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config to stderr otherwise
         interlace = _interlace_options(info, codec)
         stream = self.container.add_stream(VIDEO_ENCODERS[codec], rate=info.average_rate,
-                                           options={**_encoder_options(codec, encode), **interlace})
+                                           options={**_encoder_options(codec, encode), **interlace,
+                                                    **_in_decode_order(codec, self.path)})
         stream.width, stream.height = size or output_size(info, codec)
         stream.pix_fmt = pix_fmt or output_pix_fmt(info, codec)
         cc = stream.codec_context

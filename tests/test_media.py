@@ -200,6 +200,17 @@ def test_containers_and_codecs(colorizer, tmp_path, suffix, codec, expect, audio
         assert [s.codec_context.codec.canonical_name for s in c.streams.audio] == [audio]
 
 
+@pytest.mark.parametrize("suffix", [".avi", ".wmv"])
+def test_decode_time_containers_show_frames_in_order(colorizer, tmp_path, suffix):
+    """AVI and ASF keep one time per packet, its decode time: with B-frames (before session 28)
+    frames decoded with times going backwards (0.04, 0.17, 0.13 s ...). (Their demuxers give
+    the last frame a time of their own: 1 tick after the one before, or the same.)"""
+    src = make_clip(tmp_path / "film.mp4", 64, 48, frames=24)
+    colorizer.colorize_video(src, tmp_path / f"out{suffix}")
+    times = _seconds(tmp_path / f"out{suffix}")
+    assert len(times) == 24 and sorted(times) == times and len(set(times)) >= 23
+
+
 def test_mpeg_program_streams_read_not_written(colorizer, tmp_path):
     """An .mpg holds none of the --codec encoders' video: refused as an output, and a folder
     batch writes such a film as .mkv."""
