@@ -5,6 +5,7 @@ numpy and OpenCV, with no model of its own: it scores any ``uint8 grey -> uint8 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,8 +19,15 @@ from streamcolor.film import STOCKS, film_L
 from streamcolor.images import read_rgb
 from streamcolor.metrics import HUE_SECTORS, ciede2000, colourfulness, hue_accuracy, hue_counts, psnr, ssim
 
+log = logging.getLogger(__name__)
+
 #: A constant sepia tint (Lab a, b): what a colorizer that regresses to the mean paints.
 SEPIA_AB = np.array([6.0, 20.0])
+#: pixels: SSIM's window (skimage's default, 7 x 7) must fit in a photo
+MIN_SIDE = 7
+#: uint8 levels: a photo whose channels never differ by more has no colour to score (the grey
+#: baseline would match it exactly: an infinite PSNR in the mean)
+GREY_SPREAD = 2
 
 
 @dataclass(frozen=True)
@@ -74,8 +82,11 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
     ``tint`` (ab, Lab units) is given, a constant ``tint``. With ``save_dir``, writes a
     grey | model | truth JPEG per image.
 
+    Photos smaller than :data:`MIN_SIDE` or without colour (:data:`GREY_SPREAD`) are skipped
+    with a warning.
+
     Raises:
-        InputError: an unknown stock.
+        InputError: an unknown stock, or no photo that can be scored.
     """
     stock = film if isinstance(film, str) else None
     if stock is not None and stock not in STOCKS:
@@ -86,6 +97,9 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
     hues = {key: np.zeros((len(HUE_SECTORS), 2), np.int64) for key in rows}
     for index, path in enumerate(files):
         rgb = read_rgb(path)
+        if (reason := _unscorable(rgb)) is not None:
+            log.warning("%s: skipped, %s", path, reason)
+            continue
         grey = _grey_input(rgb, index if film else None, stock)
         model = replace_ab(rgb, rgb_to_lab(colorize(grey).astype(np.float32) / 255)[..., 1:])
         outputs = {"model": model, "grey": replace_ab(rgb, np.zeros(2)), "sepia": replace_ab(rgb, SEPIA_AB)}
@@ -97,7 +111,18 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
         if save_dir is not None:
             strip = np.concatenate([np.repeat(grey[..., None], 3, 2), outputs["model"], rgb], 1)
             cv2.imwrite(str(save_dir / f"{path.parent.name}_{path.stem}.jpg"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    if not rows["model"]:
+        raise InputError(f"no photo of the {len(files)} given can be scored (each is grey or under {MIN_SIDE} pixels a side)")
     return {k: Scores(*np.mean(v, 0).tolist(), hue=hue_accuracy(hues[k])) for k, v in rows.items()}
+
+
+def _unscorable(rgb: np.ndarray) -> str | None:
+    """Why a photo cannot be scored, or None."""
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        return f"{rgb.shape[1]}x{rgb.shape[0]} is under SSIM's {MIN_SIDE}x{MIN_SIDE} window"
+    if (rgb.max(-1).astype(np.int16) - rgb.min(-1)).max() <= GREY_SPREAD:
+        return "it is grey: there is no colour to score"
+    return None
 
 
 def mean_ab(files: list[Path]) -> np.ndarray:

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import data_file
 from streamcolor.color import rgb_to_lab
+from streamcolor.errors import InputError
 from streamcolor.evaluate import SEPIA_AB, evaluate_images, replace_ab
 from streamcolor.film import STOCKS, film_L
 from streamcolor.images import read_rgb
@@ -103,3 +104,21 @@ def test_eval_command_scores_each_named_film_stock(tmp_path):
     assert len(model_rows) == 2 and model_rows[0] != model_rows[1].replace("panchromatic", "orthochromatic")
     bad = subprocess.run([*cmd[:5], "--film", "kodachrome"], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "kodachrome" in bad.stderr
+
+
+def test_eval_skips_grey_and_tiny_photos(tmp_path, caplog):
+    """A grey photo made the grey baseline's mean PSNR infinite (cv2 gives 361 dB), and one under
+    7 pixels a side raised SSIM's traceback: each is skipped with a warning."""
+    import cv2
+
+    photos = sorted(data_file("eval/kodak24").iterdir())[:2]
+    grey = cv2.imread(str(photos[0]), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(tmp_path / "grey.png"), cv2.merge([grey] * 3))
+    cv2.imwrite(str(tmp_path / "tiny.png"), np.random.default_rng(0).integers(0, 255, (5, 7, 3), np.uint8))
+    as_grey = lambda g: np.repeat(g[..., None], 3, 2)  # noqa: E731
+    alone = evaluate_images(as_grey, photos)
+    mixed = evaluate_images(as_grey, [tmp_path / "grey.png", photos[0], tmp_path / "tiny.png", photos[1]])
+    assert repr(mixed) == repr(alone) and 15 < mixed["grey"].psnr < 40  # repr: hue sectors absent are NaN
+    assert "grey.png: skipped, it is grey" in caplog.text and "tiny.png: skipped, 7x5 is under SSIM's" in caplog.text
+    with pytest.raises(InputError, match="no photo of the 2 given can be scored"):
+        evaluate_images(as_grey, [tmp_path / "grey.png", tmp_path / "tiny.png"])
