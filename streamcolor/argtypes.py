@@ -52,3 +52,11 @@ def json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"must be a JSON object such as '{{\"lam\": 0.5}}'; got {text!r}")
     return value
+
+
+def png_path(text: str) -> str:
+    """argparse type: a path ending in .png (matplotlib picks the format from the suffix, and
+    adds .png to a path that has none)."""
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"must be a .png file; got {text!r}")
+    return text

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamcolor import __version__
-from streamcolor.argtypes import Parser, whole_number
+from streamcolor.argtypes import Parser, png_path, whole_number
 from streamcolor.errors import StreamcolorError
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     me = sub.add_parser("metrics", help="flicker metrics of a video (CDC, warp error, colourfulness; PSNR/SSIM)")
     me.add_argument("video")
     me.add_argument("--reference", default=None, help="the colour original: adds per-frame PSNR and SSIM")
-    me.add_argument("--plot", default=None, help="write a per-frame flicker plot PNG here")
+    me.add_argument("--plot", type=png_path, default=None, help="write a per-frame flicker plot here (a .png file)")
     me.add_argument("--size", type=whole_number("pixels", 16), default=240, help="short side frames are scaled to first (pixels, >= 16)")
     ev = sub.add_parser("eval", help="score a model on folders of colour photos (PSNR, SSIM, CIEDE2000, "
                                         "colourfulness, hue accuracy per hue sector)")

@@ -260,6 +260,8 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
 @pytest.mark.parametrize("option, message", [
     (["--size", "-4"], "--size: must be a whole number of pixels, 16 or more; got '-4'"),
     (["--plot", "/nonexistent-folder/x.png"], "--plot '/nonexistent-folder/x.png': output folder '/nonexistent-folder' does not"),
+    (["--plot", "flicker.txt"], "--plot: must be a .png file; got 'flicker.txt'"),  # a matplotlib traceback before
+    (["--plot", "flicker"], "--plot: must be a .png file; got 'flicker'"),  # wrote flicker.png, said "plot: flicker"
     (["--reference", "/nonexistent.mp4"], "reference '/nonexistent.mp4' does not exist"),  # not "input"
 ])
 def test_metrics_options_checked_before_any_work(option, message, tmp_path):
