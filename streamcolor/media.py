@@ -609,6 +609,8 @@ class VideoWriter:
         except (av.FFmpegError, ValueError) as exc:
             raise MediaError(f"cannot write {str(path)!r}: {exc}") from exc
         self.committed = False
+        #: packets of the copied streams written so far (copied, or decoded to be transcoded)
+        self.carried = 0
         try:
             self.container.metadata.update(metadata or {})
             if chapters:
@@ -721,12 +723,14 @@ class VideoWriter:
             if not transcode:
                 packet.stream = out
                 self.container.mux(packet)
+                self.carried += 1
                 return
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
                 log.warning("an audio packet at pts %s could not be decoded (%s): skipped", packet.pts, exc)
                 return
+            self.carried += 1
             for frame in frames:
                 frame.pts = None  # the encoder numbers samples itself
                 self.container.mux(out.encode(frame))
@@ -815,7 +819,7 @@ def mux_segments(segments: list[Path], starts: list[int], source: str | os.PathL
     re-encoding) and moved to start at ``starts`` (the source pts of each segment's first
     picture, which its file holds at 0: :class:`VideoWriter`'s ``first_pts``), and the other
     streams of ``source`` (:attr:`VideoReader.copied`), through a temporary file as
-    :class:`VideoWriter` does. Returns the number of packets copied from the source.
+    :class:`VideoWriter` does. Returns the number of the source's packets carried over.
 
     Raises:
         MediaError: a segment cannot be read or the output cannot be written.
@@ -829,15 +833,13 @@ def mux_segments(segments: list[Path], starts: list[int], source: str | os.PathL
         writer = stack.enter_context(VideoWriter(dst, info, reader.copied, dict(reader.container.metadata),
                                                  reader.container.chapters(), video_template=parts[0].streams.video[0]))
         video = ((True, p) for part, start in zip(parts, starts) for p in _moved(part, start * info.time_base))
-        copied = 0
         for is_video, packet in heapq.merge(video, ((False, p) for p in reader), key=lambda t: _seconds(t[1])):
             if is_video:
                 writer.copy_video(packet)
             else:
                 writer.copy_packet(packet)
-                copied += 1
         writer.commit()
-    return copied
+    return writer.carried
 
 
 def read_rgb_frames(path: str | os.PathLike, short_side: int | None = None) -> Iterator[np.ndarray]:

@@ -12,6 +12,7 @@ to disk but the output.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import queue
@@ -198,7 +199,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, fir
     with VideoReader(source, start_pts=(before or span).start_pts, info=info) as reader:
         encode, pix_fmt, size = _resolve(settings.encode, part, info)
         with VideoWriter(part, info, [], encode=encode, pix_fmt=pix_fmt, size=size, first_pts=span.start_pts) as writer:
-            frames, _ = run.loop(reader, pix_fmt, size, _Start(first, before, span.frames),
+            frames = run.loop(reader, pix_fmt, size, _Start(first, before, span.frames),
                                  lambda frame, key: writer.write(frame), lambda packet: None, writer.commit)
     return frames
 
@@ -236,11 +237,11 @@ class _Run:
 
     def loop(self, reader: VideoReader, pix_fmt: str, size: tuple[int, int], start: _Start,
              write: Callable[[av.VideoFrame, bool], None], copy: Callable[[av.Packet], None],
-             finish: Callable[[], None]) -> tuple[int, int]:
+             finish: Callable[[], None]) -> int:
         """The one loop: the reader's frames through the engine into ``write(frame, source
         keyframe?)`` on the encode thread as ``pix_fmt`` frames of ``size`` (:func:`_resolve`),
-        packets of the other streams to ``copy`` as they are demuxed, then ``finish()`` on
-        the encode thread. Returns (frames, copied packets).
+        packets of the other streams to ``copy`` (on that thread) as they are demuxed, then
+        ``finish()`` on the encode thread. Returns the frames written.
 
         Raises:
             InputError: a reference frame past the end of the video, reference frames for a
@@ -249,8 +250,7 @@ class _Run:
         chroma = _ChromaWriter(self.info, pix_fmt, size, maths_device(self.engine.backend))
         frames = 0
         with _EncodeThread(self.info) as encoder:
-            copied = _PacketCounter(encoder, copy)
-            for done in self.engine.run(self._frames(reader, chroma, start, copied)):
+            for done in self.engine.run(self._frames(reader, chroma, start, functools.partial(encoder.submit, copy))):
                 self.bar.update(len(done))
                 for i, item in enumerate(done):
                     encoder.submit(self._encode, item, chroma, write, i == len(done) - 1)
@@ -261,7 +261,7 @@ class _Run:
         self.stages["encode"] += encoder.busy_seconds - self.stages["to_yuv"]  # to_yuv runs in its jobs too
         if start.limit is None:
             _report_damage(reader, start.index + frames)
-        return frames, copied.count
+        return frames
 
     def _frames(self, reader: VideoReader, chroma: _ChromaWriter, start: _Start,
                 copy: Callable[[av.Packet], None]) -> Iterator[Frame]:
@@ -309,13 +309,15 @@ class _Run:
             self.on_batch(self.encoded, out)
 
     def whole(self, source: Path, dst: Path) -> tuple[int, int]:
-        """Everything in one pass into one file. Returns (frames, copied packets)."""
+        """Everything in one pass into one file. Returns (frames, packets of the other streams
+        carried over)."""
         encode, pix_fmt, size = _resolve(self.settings.encode, dst, self.info)
         with VideoReader(source, info=self.info) as reader:
             with VideoWriter(dst, self.info, reader.copied, dict(reader.container.metadata),
                              reader.container.chapters(), encode=encode, pix_fmt=pix_fmt, size=size) as writer:
-                return self.loop(reader, pix_fmt, size, _Start(), lambda frame, key: writer.write(frame),
-                                 writer.copy_packet, writer.commit)
+                frames = self.loop(reader, pix_fmt, size, _Start(), lambda frame, key: writer.write(frame),
+                                   writer.copy_packet, writer.commit)
+        return frames, writer.carried
 
     def segmented(self, source: Path, dst: Path, resume_run: dict) -> tuple[int, int]:
         """Resumable: finished segments are kept, the rest is colorized, then all are joined."""
@@ -459,13 +461,3 @@ class _EncodeThread:
         if exc[0] is None and self.error is not None:
             raise self.error
 
-
-class _PacketCounter:
-    """Hands packets of the other streams to ``copy`` on the encode thread, counting them."""
-
-    def __init__(self, encoder: _EncodeThread, copy: Callable[[av.Packet], None]) -> None:
-        self.encoder, self.copy, self.count = encoder, copy, 0
-
-    def __call__(self, packet: av.Packet) -> None:
-        self.encoder.submit(self.copy, packet)
-        self.count += 1

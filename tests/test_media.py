@@ -135,7 +135,10 @@ def test_subtitles_chapters_metadata_rotation_kept(colorizer, tmp_path):
             if packet.size:
                 packet.stream = ot if packet.stream.type == "subtitle" else ov
                 o.mux(packet)
-    colorizer.colorize_video(src, tmp_path / "out.mkv")
+    assert colorizer.colorize_video(src, tmp_path / "out.mkv").carried_packets == 2
+    # an SRT stream cannot go in an MP4 (dropped, with a warning): its packets are not counted as carried over
+    assert colorizer.colorize_video(src, tmp_path / "out.mp4").carried_packets == 0
+    assert colorizer.colorize_video(src, tmp_path / "segments.mp4", resume=True, segment_frames=5).carried_packets == 0
     with av.open(str(tmp_path / "out.mkv")) as c:
         assert c.metadata["title"] == "A silent film"
         assert [ch["metadata"]["title"] for ch in c.chapters()] == ["Opening", "End"]
