@@ -112,7 +112,8 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
             strip = np.concatenate([np.repeat(grey[..., None], 3, 2), outputs["model"], rgb], 1)
             cv2.imwrite(str(save_dir / f"{path.parent.name}_{path.stem}.jpg"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
     if not rows["model"]:
-        raise InputError(f"no photo of the {len(files)} given can be scored (each is grey or under {MIN_SIDE} pixels a side)")
+        raise InputError(f"no photo of the {len(files)} given can be scored "
+                         f"(each is grey or under {MIN_SIDE} pixels a side)")
     return {k: Scores(*np.mean(v, 0).tolist(), hue=hue_accuracy(hues[k])) for k, v in rows.items()}
 
 

@@ -198,9 +198,10 @@ def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, fir
     run = _Run(engine, settings, info, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
     with VideoReader(source, start_pts=(before or span).start_pts, info=info) as reader:
         encode, pix_fmt, size = _resolve(settings.encode, part, info)
-        with VideoWriter(part, info, [], encode=encode, pix_fmt=pix_fmt, size=size, first_pts=span.start_pts) as writer:
+        with VideoWriter(part, info, [], encode=encode, pix_fmt=pix_fmt, size=size,
+                         first_pts=span.start_pts) as writer:
             frames = run.loop(reader, pix_fmt, size, _Start(first, before, span.frames),
-                                 lambda frame, key: writer.write(frame), lambda packet: None, writer.commit)
+                              lambda frame, key: writer.write(frame), lambda packet: None, writer.commit)
     return frames
 
 
@@ -460,4 +461,3 @@ class _EncodeThread:
         self.thread.join()
         if exc[0] is None and self.error is not None:
             raise self.error
-

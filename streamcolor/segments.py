@@ -99,7 +99,8 @@ class SegmentStore:
         self._write()
 
     def _write(self) -> None:
-        data = {"format": FORMAT, "run": self.run, "complete": self.complete, "segments": [asdict(s) for s in self.segments]}
+        data = {"format": FORMAT, "run": self.run, "complete": self.complete,
+                "segments": [asdict(s) for s in self.segments]}
         tmp = self.folder / "manifest.json.tmp"
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self.folder / "manifest.json")  # a kill leaves the old or the new manifest, whole

@@ -17,10 +17,10 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from streamcolor.backends.base import predict_ab
 from streamcolor.color import AB_SCALE
 from streamcolor.errors import InputError, ModelArgumentsError, StreamcolorError
 from streamcolor.images import list_images
-from streamcolor.backends.base import predict_ab
 from streamcolor.models import create_model, save_pretrained
 from streamcolor.models.io import from_pretrained, load_weights
 from streamcolor.models.transfer import transfer_state
