@@ -611,6 +611,7 @@ class VideoWriter:
         self.committed = False
         #: packets of the copied streams written so far (copied, or decoded to be transcoded)
         self.carried = 0
+        self._last_dts: dict[int, int] = {}  # output stream index -> dts of its last copied packet
         try:
             self.container.metadata.update(metadata or {})
             if chapters:
@@ -722,6 +723,7 @@ class VideoWriter:
         with self._errors():
             if not transcode:
                 packet.stream = out
+                self._after_last(packet, out)
                 self.container.mux(packet)
                 self.carried += 1
                 return
@@ -734,6 +736,24 @@ class VideoWriter:
             for frame in frames:
                 frame.pts = None  # the encoder numbers samples itself
                 self.container.mux(out.encode(frame))
+
+    def _after_last(self, packet: av.Packet, out: av.stream.Stream) -> None:
+        """Put ``packet``'s dts in ``out``'s time base, after the last one muxed there. A
+        container that counts time coarsely (AVI counts AAC audio in frames of 1,024 samples)
+        rounds the jittering times of a cut clip's audio onto the one before, and refuses the
+        file; FFmpeg's own tool moves such a dts on by one tick too."""
+        if packet.time_base and packet.time_base != out.time_base:
+            packet.pts, packet.dts, packet.duration = (
+                None if t is None else round(t * packet.time_base / out.time_base)
+                for t in (packet.pts, packet.dts, packet.duration))
+            packet.time_base = out.time_base
+        last = self._last_dts.get(out.index)
+        if packet.dts is not None and last is not None and packet.dts <= last:
+            packet.dts = last + 1
+            if packet.pts is not None:
+                packet.pts = max(packet.pts, packet.dts)
+        if packet.dts is not None:
+            self._last_dts[out.index] = packet.dts
 
     def write(self, frame: av.VideoFrame) -> None:
         """Encode one picture (its pts in the source time_base)."""

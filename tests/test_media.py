@@ -214,6 +214,30 @@ def test_decode_time_containers_show_frames_in_order(colorizer, tmp_path, suffix
     assert len(times) == 24 and sorted(times) == times and len(set(times)) >= 23
 
 
+def _first_seconds(src, dst, seconds):
+    """Copy the packets of ``src``'s first ``seconds`` (every stream, no re-encoding) to ``dst``."""
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        outs = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for packet in i.demux():
+            if packet.dts is not None and packet.dts * packet.time_base < seconds:
+                packet.stream = outs[packet.stream.index]
+                o.mux(packet)
+
+
+def test_avi_takes_audio_whose_times_jitter(colorizer, tmp_path):
+    """The big_buck_bunny clip's AAC packets are 573 to 1,499 samples apart; AVI counts AAC time
+    in frames of 1,024, so two packets rounded to one time and the muxer refused the file
+    ("non monotonically increasing dts", before session 29): every packet goes in now."""
+    src = tmp_path / "bunny.mp4"
+    _first_seconds(data_file("video/color/big_buck_bunny_480p_30s.mp4"), src, 2.5)
+    report = colorizer.colorize_video(src, tmp_path / "out.avi")
+    with av.open(str(src)) as c:
+        audio = sum(1 for p in c.demux(audio=0) if p.size)
+    with av.open(str(tmp_path / "out.avi")) as c:
+        assert sum(1 for p in c.demux(audio=0) if p.size) == audio == report.carried_packets > 100
+    assert len(_seconds(tmp_path / "out.avi")) == report.frames == len(_seconds(src))
+
+
 def test_mpeg_program_streams_read_not_written(colorizer, tmp_path):
     """An .mpg holds none of the --codec encoders' video: refused as an output, and a folder
     batch writes such a film as .mkv."""
