@@ -35,7 +35,9 @@ class VideoInfo:
 
     ``frames`` is 0 when the container does not say; ``time_base`` is the unit of pts;
     ``bit_depth`` is 8, or 10 for any deeper source (its luma is read at 10 bits);
-    ``field_order`` is FFmpeg's AVFieldOrder (0 unknown, 1 progressive, 2-5 interlaced).
+    ``field_order`` is FFmpeg's AVFieldOrder (0 unknown, 1 progressive, 2-5 interlaced);
+    ``constant_rate``: the average rate is the stream's real base rate (FFmpeg's r_frame_rate),
+    so every frame lasts 1 / ``average_rate``.
     """
 
     width: int
@@ -54,6 +56,7 @@ class VideoInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     bit_depth: int = 8
     field_order: int = 0
+    constant_rate: bool = False
 
 
 #: Suffixes of the containers read in folder mode.
@@ -178,6 +181,7 @@ def _info(stream: av.video.stream.VideoStream, rotation: int) -> VideoInfo:
         color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=rotation,
         has_alpha=stream.metadata.get("alpha_mode") == "1" or (cc.pix_fmt or "").startswith("yuva"),
         metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt), field_order=cc.field_order,
+        constant_rate=bool(stream.average_rate) and stream.average_rate == stream.base_rate,
     )
 
 
@@ -553,6 +557,16 @@ def _in_decode_order(codec: str, path: Path) -> dict[str, str]:
     return {"bf": "0"} if codec == "h264" and path.suffix.lower() in _DECODE_TIME_ONLY else {}
 
 
+def _video_time_base(info: VideoInfo, path: Path) -> Fraction:
+    """The output video's time base: the source's, but 1 / rate for an AVI file of a constant
+    rate. AVI's one time base is its frame rate: given the source's (1/12288), FFmpeg writes 1/600
+    with empty chunks between the frames, and tools then report 600 fps and 24 times the frames.
+    A variable rate keeps the fine time base, which keeps every frame's time."""
+    if path.suffix.lower() == ".avi" and info.constant_rate:
+        return 1 / info.average_rate
+    return info.time_base
+
+
 def _encoder_options(codec: str, encode: EncodeSettings) -> dict[str, str]:
     """FFmpeg options of the ``codec`` encoder for ``encode``'s quality and speed."""
     crf, preset = encode.crf, encode.preset
@@ -603,6 +617,8 @@ class VideoWriter:
                  size: tuple[int, int] | None = None, video_template: av.VideoStream | None = None,
                  first_pts: int = 0) -> None:
         self.path, self.first_pts = path, first_pts
+        self.source_time_base, self.time_base = info.time_base, _video_time_base(info, path)
+        self._last_pts: int | None = None
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
         try:
             self.container = av.open(str(self.tmp), "w")
@@ -644,7 +660,7 @@ class VideoWriter:
         stream.width, stream.height = size or output_size(info, codec)
         stream.pix_fmt = pix_fmt or output_pix_fmt(info, codec)
         cc = stream.codec_context
-        cc.time_base = info.time_base
+        cc.time_base = self.time_base
         cc.thread_type = "AUTO"
         if info.sample_aspect_ratio:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
@@ -662,7 +678,7 @@ class VideoWriter:
 
     def _describe_video(self, info: VideoInfo) -> None:
         """Time base, title/language and display rotation of the source on the output video."""
-        self.video.time_base = info.time_base
+        self.video.time_base = self.time_base
         self.video.metadata.update({k: v for k, v in info.metadata.items() if k.lower() in ("language", "title")})
         if info.rotation:
             self.video.set_display_rotation(info.rotation)
@@ -757,10 +773,22 @@ class VideoWriter:
 
     def write(self, frame: av.VideoFrame) -> None:
         """Encode one picture (its pts in the source time_base)."""
-        if self.first_pts and frame.pts is not None:
-            frame.pts -= self.first_pts
+        if frame.pts is not None:
+            frame.pts = self._pts(frame.pts)
+            frame.time_base = self.time_base
         with self._errors():
             self.container.mux(self.video.encode(frame))
+
+    def _pts(self, pts: int) -> int:
+        """A picture's output pts: moved back by ``first_pts``, in the output time base, and after
+        the last one (a demuxer's own time for the last frame can round onto the one before)."""
+        pts = pts - self.first_pts
+        if self.time_base != self.source_time_base:
+            pts = round(pts * self.source_time_base / self.time_base)
+            if self._last_pts is not None and pts <= self._last_pts:
+                pts = self._last_pts + 1
+        self._last_pts = pts
+        return pts
 
     def copy_video(self, packet: av.Packet) -> None:
         """Mux an encoded video packet (``video_template`` mode)."""

@@ -235,7 +235,23 @@ def test_avi_takes_audio_whose_times_jitter(colorizer, tmp_path):
         audio = sum(1 for p in c.demux(audio=0) if p.size)
     with av.open(str(tmp_path / "out.avi")) as c:
         assert sum(1 for p in c.demux(audio=0) if p.size) == audio == report.carried_packets > 100
+        assert c.streams.video[0].average_rate == 24
     assert len(_seconds(tmp_path / "out.avi")) == report.frames == len(_seconds(src))
+
+
+@pytest.mark.parametrize("steps, rate", [([1] * 11, 25), ([1, 2] * 5 + [1], None)])
+def test_avi_time_base_is_the_frame_rate(colorizer, tmp_path, steps, rate):
+    """AVI's one time base is its frame rate. A constant-rate film is written at 1 / rate (before
+    session 29 at FFmpeg's 1/600, with empty chunks between the frames: read as 600 fps and 24
+    times the frames); a variable-rate one keeps a fine time base, which can hold its times."""
+    src = tmp_path / "film.mp4"
+    _make_clip(src, np.cumsum([0] + steps).tolist(), Fraction(1, 25), rate=rate)
+    colorizer.colorize_video(src, tmp_path / "out.avi")
+    with av.open(str(tmp_path / "out.avi")) as c:
+        video = c.streams.video[0]
+        fine = video.time_base < Fraction(1, 25)
+        assert (fine, video.frames == 12) == ((False, True) if rate else (True, False))
+    assert len(set(_seconds(tmp_path / "out.avi"))) == 12
 
 
 def test_mpeg_program_streams_read_not_written(colorizer, tmp_path):
