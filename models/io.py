@@ -72,11 +72,15 @@ def resolve(dir_or_name: str | os.PathLike) -> Path:
     """A folder path, or the name of shipped weights -> the folder holding them.
 
     Raises:
-        UnknownModelError: neither a folder with ``config.json`` nor a shipped name.
+        UnknownModelError: neither a folder with ``config.json`` and ``model.safetensors`` nor a
+            shipped name (a training run's folder is named as such).
     """
     path = Path(dir_or_name)
-    if (path / CONFIG_FILE).is_file():
+    if (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file():
         return path
+    if (path / CONFIG_FILE).is_file():  # a training run's folder has a config.json of its own
+        raise UnknownModelError(f"{str(path)!r} holds no {WEIGHTS_FILE}: not a saved model (a training run "
+                                f"saves its model in {str(path / 'final')!r} when it ends)")
     shipped = shipped_dir() / str(dir_or_name)
     if (shipped / CONFIG_FILE).is_file():
         return shipped

@@ -24,6 +24,9 @@ class PatchDiscriminator(nn.Module):
     (about ``H / 8 - 2`` for ``n_layers=3``).
     """
 
+    #: it scores colourings, it makes none (training refuses it as --model)
+    is_discriminator = True
+
     def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3) -> None:
         super().__init__()
         lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731

@@ -36,6 +36,8 @@ log = logging.getLogger("streamcolor")
 #: the largest colour strength: colour beyond the sRGB gamut is pulled back to its edge, so a
 #: larger factor adds little but flat, clipped colour
 MAX_STRENGTH = 4.0
+#: pixels: the shortest side a model renders at (and is trained at: ``--scale``)
+MIN_SHORT_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -92,16 +94,17 @@ class EngineSettings:
             raise InputError(f"smooth_strength (--smooth-strength) is the weight of the past, in [0, 1); "
                              f"got {self.smooth_strength}")
         if not _pixels(self.inference_short_side):
-            raise InputError(f"inference_short_side (--render-size) must be 16 pixels or more, got {self.inference_short_side!r}")
+            raise InputError(f"inference_short_side (--render-size) must be {MIN_SHORT_SIDE} pixels or more, "
+                             f"got {self.inference_short_side!r}")
         if self.via_short_side is not None and not _pixels(self.via_short_side):
-            raise InputError(f"via_short_side must be None or 16 pixels or more, got {self.via_short_side!r}")
+            raise InputError(f"via_short_side must be None or {MIN_SHORT_SIDE} pixels or more, got {self.via_short_side!r}")
         if self.infer_every < 1:
             raise InputError(f"infer_every (--infer-every) must be 1 or more, got {self.infer_every}")
 
 
 def _pixels(value: object) -> bool:
-    """A whole number of pixels, 16 or more (bools, floats and strings are not)."""
-    return is_whole(value) and value >= 16
+    """A whole number of pixels, :data:`MIN_SHORT_SIDE` or more (bools, floats and strings are not)."""
+    return is_whole(value) and value >= MIN_SHORT_SIDE
 
 
 class Engine:

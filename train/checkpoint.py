@@ -1,7 +1,8 @@
 """Checkpoints without pickle: tensors in safetensors, everything else in JSON.
 
 A checkpoint holds the models, optimizers (state tensors + param-group settings),
-torch RNG state, step and config, so that resuming continues the run exactly.
+torch's global RNG state and that of the run's own generators (the hint sampler's), step and
+config, so that resuming continues the run exactly.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ def _unflatten_optimizer(name: str, tensors: dict[str, torch.Tensor], meta: dict
 
 
 def save_checkpoint(path: Path, models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                    meta: dict[str, Any]) -> None:
+                    meta: dict[str, Any], generators: dict[str, torch.Generator] | None = None) -> None:
     """Write ``path`` (.safetensors) and ``path.json`` atomically (temp file, then rename)."""
     tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
+    tensors.update({f"rng.{name}": g.get_state() for name, g in (generators or {}).items()})
     opt_meta = {}
     for name, model in models.items():
         tensors.update({f"{name}.model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
@@ -65,8 +67,10 @@ def read_metadata(path: Path) -> dict:
     return json.loads(path.with_suffix(".json").read_text())
 
 
-def load_checkpoint(path: Path, models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> dict:
-    """Restore models, optimizers and the torch RNG from ``path``; returns the JSON metadata."""
+def load_checkpoint(path: Path, models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                    generators: dict[str, torch.Generator] | None = None) -> dict:
+    """Restore models, optimizers and the RNGs from ``path``; returns the JSON metadata. A
+    generator the checkpoint does not hold (one written before session 29) keeps its state."""
     tensors = load_file(str(path))
     meta = read_metadata(path)
     for name, model in models.items():
@@ -75,4 +79,7 @@ def load_checkpoint(path: Path, models: dict[str, nn.Module], optimizers: dict[s
     for name, opt in optimizers.items():
         opt.load_state_dict(_unflatten_optimizer(name, tensors, meta["optimizers"][name]))
     torch.set_rng_state(tensors["rng.torch"])
+    for name, g in (generators or {}).items():
+        if f"rng.{name}" in tensors:
+            g.set_state(tensors[f"rng.{name}"])
     return meta

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamcolor.argtypes import Parser, json_object
+from streamcolor.engine import MIN_SHORT_SIDE
 from streamcolor.errors import InputError, is_finite_number, is_whole
 
 
@@ -102,8 +103,11 @@ class TrainConfig:
                                  f"(--pretrained is a flag of its own), got {getattr(self, name)!r}")
         if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
             raise InputError(f"--device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
-        if self.scale < 1 or self.crop < 1:
-            raise InputError(f"--scale and --crop must be >= 1 pixel, got {self.scale} and {self.crop}")
+        if self.scale < MIN_SHORT_SIDE:
+            raise InputError(f"--scale must be >= {MIN_SHORT_SIDE} pixels (the smallest a model renders at), "
+                             f"got {self.scale}")
+        if self.crop < 1:
+            raise InputError(f"--crop must be >= 1 pixel, got {self.crop}")
         if self.scale_max and self.scale_max < self.scale:
             raise InputError(f"--scale-max must be 0 or >= --scale ({self.scale}), got {self.scale_max}")
         if not 0 <= self.film <= 1:

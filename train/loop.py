@@ -33,6 +33,8 @@ from streamcolor.plots import plot_losses
 from streamcolor.train.validation import validate
 
 CHECKPOINT = "checkpoint.safetensors"
+#: flags that may differ on --resume: how long and how the run is driven, not what it computes
+RESUMABLE_CHANGES = ("steps", "max_seconds", "out", "threads", "workers", "checkpoint_every", "log_every")
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -44,14 +46,19 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     if config.lr_schedule == "constant":
         return config.lr
     if config.lr_schedule == "cosine":
-        return config.lr * (1 + math.cos(math.pi * min(step / config.steps, 1.0))) / 2
+        return config.lr * (1 + math.cos(math.pi * min(step / max(config.steps, 1), 1.0))) / 2
     raise InputError(f"unknown --lr-schedule {config.lr_schedule!r}; use constant or cosine")
 
 
 def _device(name: str) -> torch.device:
+    """Raises InputError: a CUDA device this machine or this torch build does not have."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise InputError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s) that "
+                         f"torch {torch.__version__} can use")
+    return device
 
 
 def freeze(model: torch.nn.Module, names: tuple[str, ...]) -> list[torch.nn.Module]:
@@ -101,8 +108,15 @@ class Trainer:
                                      **config.model_args)
         except ModelArgumentsError as exc:
             raise InputError(f"--model-args: {exc}") from exc
+        if getattr(generator, "is_discriminator", False):
+            raise InputError(f"--model {config.model!r} is a discriminator; give it as --discriminator "
+                             f"with --objective cgan")
         if config.init:
-            state, fresh = transfer_state(generator, *(load_weights(path) for path in config.init))
+            try:
+                weights = [load_weights(path) for path in config.init]
+            except StreamcolorError as exc:
+                raise InputError(f"--init: {exc}") from exc
+            state, fresh = transfer_state(generator, *weights)
             generator.load_state_dict(state)
             if fresh:
                 tqdm.write(f"init: {len(fresh)} tensors keep their initialisation: {', '.join(fresh)}")
@@ -116,6 +130,8 @@ class Trainer:
         self.teacher = _teacher(config.teacher, self.device) if config.teacher else None
         self.data = ColorizationDataset(config.train_dirs, config.scale, config.crop, config.seed, config.rotate90,
                                         config.film, config.scale_max, photo_L=self.teacher is not None)
+        if len(self.data) < config.batch_size:
+            raise InputError(f"--batch-size {config.batch_size} is more than the {len(self.data)} training photos")
         self.val_files = self._val_subset(list_images(config.val_dirs))
         self.step = 0
         self.elapsed_before = 0.0
@@ -130,6 +146,11 @@ class Trainer:
         return {**self.objective.models, **({"EMA": self.ema} if self.ema is not None else {})}
 
     @property
+    def generators(self) -> dict[str, torch.Generator]:
+        """The run's own random generators, which a checkpoint holds besides torch's global one."""
+        return {"hints": self.objective.hint_rng}
+
+    @property
     def result(self) -> nn.Module:
         """The generator that validation scores and ``final/`` stores: the moving average with
         ``--ema``, else the trained weights."""
@@ -141,19 +162,26 @@ class Trainer:
 
     def resume(self) -> None:
         """Load the last checkpoint of this run. The config must be the run's own, except
-        ``steps``, which may be raised to train the same run longer.
+        :data:`RESUMABLE_CHANGES` (``steps`` may be raised to train the same run longer,
+        ``max_seconds`` to give it more time).
 
         Raises:
-            InputError: no checkpoint, or different flags.
+            InputError: no checkpoint, different flags, or ``steps`` below the checkpoint's.
         """
         path = self.out / CHECKPOINT
         if not path.is_file():
             raise InputError(f"nothing to resume: no {CHECKPOINT} in {str(self.out)!r}")
         # the flags first: other flags can mean other networks in the checkpoint (--ema, --objective)
-        saved = TrainConfig.from_json(read_metadata(path)["config"])
-        if dataclasses.replace(saved, steps=self.config.steps) != self.config:
-            raise InputError(f"--resume: the flags differ from the run in {str(self.out)!r}; use the same ones")
-        meta = load_checkpoint(path, self.models, self.objective.optimizers)
+        meta = read_metadata(path)
+        saved = TrainConfig.from_json(meta["config"])
+        differ = [f"--{f.name.replace('_', '-')} {getattr(saved, f.name)!r}" for f in dataclasses.fields(saved)
+                  if f.name not in RESUMABLE_CHANGES and getattr(saved, f.name) != getattr(self.config, f.name)]
+        if differ:
+            raise InputError(f"--resume: the run in {str(self.out)!r} was started with {', '.join(differ)}; "
+                             f"give the same")
+        if meta["step"] > self.config.steps:
+            raise InputError(f"--steps {self.config.steps} is below the {meta['step']} steps the run has done")
+        meta = load_checkpoint(path, self.models, self.objective.optimizers, self.generators)
         self.step = meta["step"]
         self.elapsed_before = meta["elapsed_s"]
 
@@ -178,7 +206,7 @@ class Trainer:
     def _checkpoint(self, started: float) -> None:
         save_checkpoint(self.out / CHECKPOINT, self.models, self.objective.optimizers,
                         {"config": self.config.to_json(), "step": self.step,
-                         "elapsed_s": self.elapsed_before + time.time() - started})
+                         "elapsed_s": self.elapsed_before + time.time() - started}, self.generators)
 
     def _end_of_epoch(self, epoch: int) -> None:
         if not self.val_files:  # --val-images 0
@@ -209,6 +237,8 @@ class Trainer:
             (self.out / "config.json").write_text(self.config.to_json() + "\n")
         except OSError as exc:
             raise InputError(f"--out {str(self.out)!r}: cannot write the run there ({exc.strerror})") from exc
+        for log in ("losses.csv", "val.csv"):
+            _keep_rows_to(self.out / log, self.step)
         self._measure_prior()
         started = time.time()
         for model in self.objective.models.values():
@@ -239,6 +269,8 @@ class Trainer:
             if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps or out_of_time:
                 self._checkpoint(started)
             if out_of_time:
+                tqdm.write(f"stopped by --max-seconds at step {self.step} of {self.config.steps}: --resume with a "
+                           f"larger --max-seconds continues the run")
                 break
         bar.close()
         if (self.out / "losses.csv").exists():
@@ -280,6 +312,23 @@ def ema_update(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
             else:
                 mean.copy_(now)
     return update
+
+
+def _keep_rows_to(path: Path, step: int) -> None:
+    """Drop the rows of the log ``path`` after ``step``: those of steps a resume does again, or
+    of an earlier start of a run that never reached its first checkpoint (``step`` 0)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    kept = [row for row in rows if int(row["step"]) <= step]
+    if not kept:
+        path.unlink()
+    elif len(kept) < len(rows):
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(kept[0]))
+            writer.writeheader()
+            writer.writerows(kept)
 
 
 def _append_csv(path: Path, row: dict) -> None:

@@ -125,6 +125,9 @@ class CGAN(Objective):
             raise InputError(f"--discriminator-args: {exc}") from exc
         except StreamcolorError as exc:  # the model it names is the discriminator, not --model
             raise InputError(f"--discriminator {config.discriminator!r}: {exc}") from exc
+        if not getattr(self.models["D"], "is_discriminator", False):
+            raise InputError(f"--discriminator {config.discriminator!r} is a generator; give a PatchGAN "
+                             f"(patchgan70)")
         self.optimizers["D"] = _adam(self.models["D"], config)
 
     def _targets(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
