@@ -269,8 +269,9 @@ class Trainer:
             if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps or out_of_time:
                 self._checkpoint(started)
             if out_of_time:
-                tqdm.write(f"stopped by --max-seconds at step {self.step} of {self.config.steps}: --resume with a "
-                           f"larger --max-seconds continues the run")
+                if self.step < self.config.steps:
+                    tqdm.write(f"stopped by --max-seconds at step {self.step} of {self.config.steps}: --resume "
+                               f"with a larger --max-seconds continues the run")
                 break
         bar.close()
         if (self.out / "losses.csv").exists():
