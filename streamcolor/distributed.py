@@ -217,11 +217,11 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, run: 
     Raises:
         InputError, MediaError: bad paths, a film that cannot be split, a failed span.
     """
-    from streamcolor.media import check_output, keyframes, mux_segments, probe, segment_suffix
+    from streamcolor.media import check_output, keyframes, mux_segments, probe_for, segment_suffix
     from streamcolor.segments import plan_spans
 
     started = time.perf_counter()
-    info = probe(src)
+    info = probe_for(src, dst)
     dst = check_output(dst, src, overwrite)
     keys, frames = keyframes(src)
     spans = plan_spans(keys, frames, max(24, frames // (2 * settings.workers)))

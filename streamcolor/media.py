@@ -6,9 +6,11 @@ Only this module touches PyAV containers; FFmpeg errors are wrapped here, once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import heapq
 import logging
+import math
 import os
 import queue
 import tempfile
@@ -36,8 +38,8 @@ class VideoInfo:
     ``frames`` is 0 when the container does not say; ``time_base`` is the unit of pts;
     ``bit_depth`` is 8, or 10 for any deeper source (its luma is read at 10 bits);
     ``field_order`` is FFmpeg's AVFieldOrder (0 unknown, 1 progressive, 2-5 interlaced);
-    ``constant_rate``: the average rate is the stream's real base rate (FFmpeg's r_frame_rate),
-    so every frame lasts 1 / ``average_rate``.
+    ``constant_rate``: every frame's pts is on the grid of 1 / ``average_rate``, measured only where
+    an output needs it (:func:`probe_for`).
     """
 
     width: int
@@ -163,6 +165,33 @@ def _probe(path: Path, inode: int, size: int, mtime_ns: int) -> VideoInfo:
         return _info(container.streams.video[0], _first_frame_rotation(container))
 
 
+def probe_for(src: str | os.PathLike, dst: str | os.PathLike) -> VideoInfo:
+    """:func:`probe`, with ``constant_rate`` measured where ``dst`` is an AVI file, whose one time
+    base is its frame rate (:func:`on_rate_grid`)."""
+    info = probe(src)
+    if Path(dst).suffix.lower() == ".avi":
+        return dataclasses.replace(info, constant_rate=on_rate_grid(src, info))
+    return info
+
+
+def on_rate_grid(path: str | os.PathLike, info: VideoInfo) -> bool:
+    """Every video pts of ``path`` (read from packets, no decoding) lies on its own frame of the
+    grid of 1 / ``info.average_rate`` from the first, to within half a tick of the time base.
+    The stated rates cannot tell: Matroska gives average and base rate from one frame duration,
+    equal where the frames' times are not."""
+    if not info.average_rate:
+        return False
+    with _open(check_input(path)) as container:
+        stamps = [p.pts for p in container.demux(container.streams.video[0]) if p.size]
+    if not stamps or None in stamps:
+        return False
+    stamps.sort()
+    frames = [(t - stamps[0]) * info.time_base * info.average_rate for t in stamps]
+    slack = info.time_base * info.average_rate / 2
+    on_grid = all(abs(f - round(f)) <= slack for f in frames)
+    return on_grid and len({round(f) for f in frames}) == len(frames)
+
+
 def _first_frame_rotation(container: av.container.InputContainer) -> int:
     """Counter-clockwise display rotation (degrees) of the first frame: PyAV shows the display
     matrix on decoded frames only."""
@@ -181,7 +210,6 @@ def _info(stream: av.video.stream.VideoStream, rotation: int) -> VideoInfo:
         color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=rotation,
         has_alpha=stream.metadata.get("alpha_mode") == "1" or (cc.pix_fmt or "").startswith("yuva"),
         metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt), field_order=cc.field_order,
-        constant_rate=bool(stream.average_rate) and stream.average_rate == stream.base_rate,
     )
 
 
@@ -557,6 +585,13 @@ def _in_decode_order(codec: str, path: Path) -> dict[str, str]:
     return {"bf": "0"} if codec == "h264" and path.suffix.lower() in _DECODE_TIME_ONLY else {}
 
 
+def _ticks(t: int, src: Fraction, dst: Fraction) -> int:
+    """``t`` ticks of ``src`` in ticks of ``dst``, halves away from 0 (FFmpeg's ``av_rescale_q``;
+    Python's ``round`` takes halves to even, so that odd half-frame times would collide)."""
+    x = abs(t * src / dst)
+    return int(math.copysign(math.floor(x + Fraction(1, 2)), t))
+
+
 def _video_time_base(info: VideoInfo, path: Path) -> Fraction:
     """The output video's time base: the source's, but 1 / rate for an AVI file of a constant
     rate. AVI's one time base is its frame rate: given the source's (1/12288), FFmpeg writes 1/600
@@ -627,7 +662,7 @@ class VideoWriter:
         self.committed = False
         #: packets of the copied streams written so far (copied, or decoded to be transcoded)
         self.carried = 0
-        self._last_dts: dict[int, int] = {}  # output stream index -> dts of its last copied packet
+        self._last_dts: dict[int, Fraction] = {}  # output stream index -> its last copied dts, in seconds
         try:
             self.container.metadata.update(metadata or {})
             if chapters:
@@ -757,19 +792,22 @@ class VideoWriter:
         """Put ``packet``'s dts in ``out``'s time base, after the last one muxed there. A
         container that counts time coarsely (AVI counts AAC audio in frames of 1,024 samples)
         rounds the jittering times of a cut clip's audio onto the one before, and refuses the
-        file; FFmpeg's own tool moves such a dts on by one tick too."""
+        file; FFmpeg's own tool moves such a dts on by one tick too. (Muxing would rescale the
+        packet itself; it is done here to compare in the output's ticks. Those can change once,
+        when the first packet writes the header: the last time is kept in seconds.)"""
         if packet.time_base and packet.time_base != out.time_base:
             packet.pts, packet.dts, packet.duration = (
-                None if t is None else round(t * packet.time_base / out.time_base)
+                None if t is None else _ticks(t, packet.time_base, out.time_base)
                 for t in (packet.pts, packet.dts, packet.duration))
             packet.time_base = out.time_base
+        if packet.dts is None:
+            return
         last = self._last_dts.get(out.index)
-        if packet.dts is not None and last is not None and packet.dts <= last:
-            packet.dts = last + 1
+        if last is not None and packet.dts <= math.floor(last / out.time_base):
+            packet.dts = math.floor(last / out.time_base) + 1
             if packet.pts is not None:
                 packet.pts = max(packet.pts, packet.dts)
-        if packet.dts is not None:
-            self._last_dts[out.index] = packet.dts
+        self._last_dts[out.index] = packet.dts * out.time_base
 
     def write(self, frame: av.VideoFrame) -> None:
         """Encode one picture (its pts in the source time_base)."""
@@ -783,10 +821,11 @@ class VideoWriter:
         """A picture's output pts: moved back by ``first_pts``, in the output time base, and after
         the last one (a demuxer's own time for the last frame can round onto the one before)."""
         pts = pts - self.first_pts
-        if self.time_base != self.source_time_base:
-            pts = round(pts * self.source_time_base / self.time_base)
-            if self._last_pts is not None and pts <= self._last_pts:
-                pts = self._last_pts + 1
+        if self.time_base == self.source_time_base:
+            return pts
+        pts = _ticks(pts, self.source_time_base, self.time_base)
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
         self._last_pts = pts
         return pts
 

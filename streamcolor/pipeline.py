@@ -34,7 +34,7 @@ from streamcolor.engine import Engine
 from streamcolor.errors import InputError, is_whole
 from streamcolor.frame import Frame
 from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
-                               frames_within, luma_bytes, mux_segments, output_pix_fmt, output_size, probe,
+                               frames_within, luma_bytes, mux_segments, output_pix_fmt, output_size, probe_for,
                                segment_suffix, warn_field_order_lost)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
@@ -163,7 +163,7 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
         MediaError: decoding or writing failed; nothing is left at ``dst``.
     """
     started = time.perf_counter()
-    info, source = probe(src), Path(src)
+    info, source = probe_for(src, dst), Path(src)
     dst = check_output(dst, source, overwrite)
     check_reference_range(engine.last_reference, info.frames)
     if info.has_alpha:

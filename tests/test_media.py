@@ -214,14 +214,23 @@ def test_decode_time_containers_show_frames_in_order(colorizer, tmp_path, suffix
     assert len(times) == 24 and sorted(times) == times and len(set(times)) >= 23
 
 
-def _first_seconds(src, dst, seconds):
-    """Copy the packets of ``src``'s first ``seconds`` (every stream, no re-encoding) to ``dst``."""
+def _first_seconds(src, dst, seconds, audio_delay=0):
+    """Copy the packets of ``src``'s first ``seconds`` (every stream, no re-encoding) to ``dst``,
+    the audio ``audio_delay`` seconds later."""
     with av.open(str(src)) as i, av.open(str(dst), "w") as o:
         outs = {s.index: o.add_stream_from_template(s) for s in i.streams}
         for packet in i.demux():
             if packet.dts is not None and packet.dts * packet.time_base < seconds:
+                if packet.stream.type == "audio":
+                    shift = round(audio_delay / packet.time_base)
+                    packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
                 packet.stream = outs[packet.stream.index]
                 o.mux(packet)
+
+
+def _audio_seconds(path):
+    with av.open(str(path)) as c:
+        return [float(p.pts * p.time_base) for p in c.demux(audio=0) if p.size]
 
 
 def test_avi_takes_audio_whose_times_jitter(colorizer, tmp_path):
@@ -237,6 +246,29 @@ def test_avi_takes_audio_whose_times_jitter(colorizer, tmp_path):
         assert sum(1 for p in c.demux(audio=0) if p.size) == audio == report.carried_packets > 100
         assert c.streams.video[0].average_rate == 24
     assert len(_seconds(tmp_path / "out.avi")) == report.frames == len(_seconds(src))
+
+
+def test_late_audio_keeps_its_times_in_a_coarser_container(colorizer, tmp_path):
+    """Audio that starts 2 s in, copied into Matroska (1 ms ticks): the first packet was once
+    kept in the source's ticks, and every later one pushed past it (audio out to 87 s)."""
+    src = tmp_path / "late.mp4"
+    _first_seconds(data_file("video/color/big_buck_bunny_480p_30s.mp4"), src, 1.5, audio_delay=2)
+    colorizer.colorize_video(src, tmp_path / "out.mkv")
+    assert np.allclose(_audio_seconds(tmp_path / "out.mkv"), _audio_seconds(src), atol=0.001)
+
+
+def test_rate_grid_is_read_from_the_frames_times(tmp_path):
+    """AVI output takes 1/rate only when every frame is on that grid: a Matroska file states one
+    frame duration, so its average and base rates agree even where its frames' times do not."""
+    on, off = tmp_path / "dropped_frames.mkv", tmp_path / "off_grid.mkv"
+    _make_clip(on, [0, 4, 12, 16, 24, 28], Fraction(1, 100), rate=25)
+    _make_clip(off, [0, 4, 10, 14, 19, 24], Fraction(1, 100), rate=25)
+    assert media.on_rate_grid(on, media.probe(on)) and not media.on_rate_grid(off, media.probe(off))
+    assert media.on_rate_grid(data_file("video/film/chaplin.mp4"), media.probe(data_file("video/film/chaplin.mp4")))
+    with av.open(str(off)) as c:
+        assert c.streams.video[0].average_rate == c.streams.video[0].base_rate == 25
+    half_frame = Fraction(1, 50)  # halves go away from 0, as FFmpeg's (Python's round: to even, 0)
+    assert media._ticks(1, half_frame, Fraction(1, 25)) == 1 and media._ticks(-1, half_frame, Fraction(1, 25)) == -1
 
 
 @pytest.mark.parametrize("steps, rate", [([1] * 11, 25), ([1, 2] * 5 + [1], None)])

@@ -54,7 +54,8 @@ class TrainConfig:
     objective: str = _option("l1", "l1, l1_rebalanced, mse, cgan (cGAN + lambda_l1 * L1), classification, multitask")
     lambda_l1: float = _option(100.0, "cgan: weight of L1 beside the cGAN loss (report 000)")
     lambda_classification: float = _option(0.05, "multitask: weight of the ab bins' cross-entropy beside the rebalanced L1")
-    discriminator: str = _option("patchgan70", "cgan: registered discriminator (PatchGAN)")
+    discriminator: str = _option("patchgan70", (
+        "cgan: registered discriminator (PatchGAN; a class of your own says it is one with is_discriminator = True)"))
     discriminator_args: dict[str, Any] = _option({}, "cgan: JSON object of the discriminator's keyword arguments")
     soft_labels: bool = _option(False, "cgan: real targets U(0.7, 1.2), fake U(0, 0.3)")
     label_flip: float = _option(0.0, "cgan: probability of swapping D's real/fake targets")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -174,7 +175,7 @@ class Trainer:
         # the flags first: other flags can mean other networks in the checkpoint (--ema, --objective)
         meta = read_metadata(path)
         saved = TrainConfig.from_json(meta["config"])
-        differ = [f"--{f.name.replace('_', '-')} {getattr(saved, f.name)!r}" for f in dataclasses.fields(saved)
+        differ = [f"--{f.name.replace('_', '-')} {_as_typed(getattr(saved, f.name))}" for f in dataclasses.fields(saved)
                   if f.name not in RESUMABLE_CHANGES and getattr(saved, f.name) != getattr(self.config, f.name)]
         if differ:
             raise InputError(f"--resume: the run in {str(self.out)!r} was started with {', '.join(differ)}; "
@@ -246,34 +247,33 @@ class Trainer:
         for module in self.frozen:
             module.eval()
         amp = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else contextlib.nullcontext()
-        bar = tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step")
-        for L, ab, *photo_L in self._loader():
-            if self.teacher is not None:
-                ab = self._teach(photo_L[0])
-            for optimizer in self.objective.optimizers.values():
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(self.config, self.step)
-            with amp:
-                losses = self.objective.step(L.to(self.device, non_blocking=True), ab.to(self.device, non_blocking=True),
-                                             self.step / self.config.steps)
-            if self.ema is not None:
-                self.ema.update_parameters(self.generator)
-            self.step += 1
-            bar.update()
-            if self.step % self.config.log_every == 0:
-                bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
-                _append_csv(self.out / "losses.csv", {"step": self.step, **losses})
-            if self.step % self.steps_per_epoch == 0:
-                self._end_of_epoch(self.step // self.steps_per_epoch)
-            out_of_time = 0 < self.config.max_seconds <= self.elapsed_before + time.time() - started
-            if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps or out_of_time:
-                self._checkpoint(started)
-            if out_of_time:
-                if self.step < self.config.steps:
-                    tqdm.write(f"stopped by --max-seconds at step {self.step} of {self.config.steps}: --resume "
-                               f"with a larger --max-seconds continues the run")
-                break
-        bar.close()
+        with tqdm(total=self.config.steps, initial=self.step, desc="train", unit="step") as bar:  # closed on Ctrl-C too
+            for L, ab, *photo_L in self._loader():
+                if self.teacher is not None:
+                    ab = self._teach(photo_L[0])
+                for optimizer in self.objective.optimizers.values():
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate(self.config, self.step)
+                with amp:
+                    losses = self.objective.step(L.to(self.device, non_blocking=True),
+                                                 ab.to(self.device, non_blocking=True), self.step / self.config.steps)
+                if self.ema is not None:
+                    self.ema.update_parameters(self.generator)
+                self.step += 1
+                bar.update()
+                if self.step % self.config.log_every == 0:
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in losses.items()})
+                    _append_csv(self.out / "losses.csv", {"step": self.step, **losses})
+                if self.step % self.steps_per_epoch == 0:
+                    self._end_of_epoch(self.step // self.steps_per_epoch)
+                out_of_time = 0 < self.config.max_seconds <= self.elapsed_before + time.time() - started
+                if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps or out_of_time:
+                    self._checkpoint(started)
+                if out_of_time:
+                    if self.step < self.config.steps:
+                        tqdm.write(f"stopped by --max-seconds at step {self.step} of {self.config.steps}: --resume "
+                                   f"with a larger --max-seconds continues the run")
+                    break
         if (self.out / "losses.csv").exists():
             plot_losses(self.out / "losses.csv", self.out / "losses.png")
         scores = (validate(self.result, self.val_files, self.config.scale, self.out / "grid_final.png")
@@ -313,6 +313,13 @@ def ema_update(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor]
             else:
                 mean.copy_(now)
     return update
+
+
+def _as_typed(value: object) -> str:
+    """A flag's value as it is typed on the command line (folders apart, a dict as JSON)."""
+    if isinstance(value, tuple):
+        return " ".join(map(str, value))
+    return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
 def _keep_rows_to(path: Path, step: int) -> None:
