@@ -31,7 +31,7 @@ from streamcolor.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-SKIP = {"patchgan70", "unet_tiny", "unet_small_hints"}  # D; test-sized; unet_small + hint inputs
+SKIP = {"unet_tiny", "unet_small_hints"}  # test-sized; unet_small + hint inputs
 
 
 def has_pretrained_encoder(name: str) -> bool:
@@ -62,7 +62,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows, strips = [], []
     sample = read_rgb(DATA / "eval/kodak24/kodim23.png")
-    for name in [n for n in list_models() if n not in SKIP]:
+    for name in [n for n in list_models(role="generator") if n not in SKIP]:
         pretrained = has_pretrained_encoder(name)
         config = TrainConfig(pretrained=pretrained, train_dirs=(str(DATA / "train/intel"),), val_dirs=(str(DATA / "train/val"),),
                              out=str(args.out / name), model=name, batch_size=8, steps=100_000, threads=args.threads,

@@ -51,9 +51,31 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Sorted registered names matching the shell-style ``pattern``."""
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+def list_models(pattern: str = "*", role: str | None = None) -> list[str]:
+    """Sorted registered names matching the shell-style ``pattern``; with ``role``, only the
+    ``"generator"`` (colorizers) or the ``"discriminator"`` ones (a class that sets
+    ``is_discriminator``, as the PatchGAN does).
+
+    Raises:
+        ValueError: another ``role``.
+    """
+    if role not in (None, "generator", "discriminator"):
+        raise ValueError(f"role must be None, 'generator' or 'discriminator', got {role!r}")
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern) and role in (None, _role(_REGISTRY[n])))
+
+
+def _role(constructor: Callable[..., nn.Module]) -> str:
+    """"discriminator" where the class a variant builds says so, else "generator"."""
+    return "discriminator" if getattr(_built_class(constructor), "is_discriminator", False) else "generator"
+
+
+def _built_class(constructor: Callable[..., nn.Module]) -> type | None:
+    """The class a variant's return annotation names (None where that cannot be told)."""
+    try:
+        cls = inspect.signature(constructor, eval_str=True).return_annotation
+    except Exception:  # noqa: BLE001  (any annotation that does not evaluate)
+        return None
+    return cls if isinstance(cls, type) else None
 
 
 def is_model(name: str) -> bool:
@@ -65,11 +87,8 @@ def _parameters(constructor: Callable[..., nn.Module]) -> set[str] | None:
     """The keyword arguments a registered variant takes: those of the class its return annotation
     names, and of that class's bases where its ``__init__`` passes ``**kwargs`` on (the variants
     forward theirs, timm-style); None where that cannot be told."""
-    try:
-        cls = inspect.signature(constructor, eval_str=True).return_annotation
-    except Exception:  # noqa: BLE001  (any annotation that does not evaluate: the names go unchecked)
-        return None
-    if not isinstance(cls, type):
+    cls = _built_class(constructor)
+    if cls is None:  # the names go unchecked
         return None
     names: set[str] = set()
     for klass in cls.__mro__:

@@ -292,7 +292,8 @@ def _models(_: argparse.Namespace) -> None:
     from streamcolor.api import DEFAULT_MODEL
     from streamcolor.models import list_models, shipped_models
 
-    print("architectures:", ", ".join(list_models()))
+    print("architectures:", ", ".join(list_models(role="generator")))
+    print("discriminators (for --objective cgan in training):", ", ".join(list_models(role="discriminator")))
     for name in shipped_models():
         print(f"weights: {name}{' (default)' if name == DEFAULT_MODEL else ''}")
 

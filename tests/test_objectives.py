@@ -13,7 +13,7 @@ from streamcolor.train.config import TrainConfig
 from streamcolor.train.datasets import ColorizationDataset
 from streamcolor.train.objectives import OBJECTIVES, build_objective
 
-GENERATORS = [n for n in list_models() if n != "patchgan70"]
+GENERATORS = list_models(role="generator")
 SMALL = {"pix2pix_unet256": dict(ngf=8), "pix2pix_unet128": dict(ngf=8), "pix2pix_unet128_noskip": dict(ngf=8)}
 
 

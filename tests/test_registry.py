@@ -6,7 +6,7 @@ from streamcolor.models import create_model, from_pretrained, list_models, regis
 from streamcolor.models import registry
 from streamcolor.models.unet import UNetGenerator
 
-GENERATORS = [n for n in list_models() if n != "patchgan70"]
+GENERATORS = list_models(role="generator")
 
 
 @pytest.mark.parametrize("name", GENERATORS)
@@ -27,6 +27,11 @@ def test_unet_options():
     assert sum(p.numel() for p in noskip.parameters()) < sum(p.numel() for p in skip.parameters())
     with pytest.raises(ValueError):
         UNetGenerator(num_downs=1)
+
+
+def test_discriminators_are_listed_apart():
+    assert list_models(role="discriminator") == ["patchgan70"] and "patchgan70" not in GENERATORS
+    assert sorted(GENERATORS + ["patchgan70"]) == list_models() and "lite0_unet_bins" in GENERATORS
 
 
 def test_patchgan_is_70x70():
