@@ -579,6 +579,14 @@ def warn_field_order_lost(info: VideoInfo, codec: str) -> None:
 _DECODE_TIME_ONLY = (".avi", ".wmv")
 
 
+def _adts_into_decode_time_only(source: av.stream.Stream, path: Path) -> bool:
+    """AAC framed as ADTS (MPEG-TS's way: no AudioSpecificConfig in the extradata) bound for a
+    :data:`_DECODE_TIME_ONLY` container, whose muxers need that config in their header and
+    refuse the copy ("Invalid argument")."""
+    cc = source.codec_context
+    return cc.name == "aac" and not cc.extradata and path.suffix.lower() in _DECODE_TIME_ONLY
+
+
 def _in_decode_order(codec: str, path: Path) -> dict[str, str]:
     """x264 without B-frames for :data:`_DECODE_TIME_ONLY` containers (of our codecs they hold
     H.264 alone)."""
@@ -732,7 +740,8 @@ class VideoWriter:
         if source.type == "video" and source.disposition & av.stream.Disposition.attached_pic:
             log.warning("the cover image (%s video stream %d) is dropped", name, source.index)
             return None
-        if self._holds(name):
+        adts = _adts_into_decode_time_only(source, self.path)
+        if self._holds(name) and not adts:
             out = self.container.add_stream_from_template(source)
             transcode = False
             if source.type == "video":
@@ -742,7 +751,8 @@ class VideoWriter:
             encoder = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
             rate = 48000 if encoder == "libopus" else source.codec_context.sample_rate
             out = self.container.add_stream(encoder, rate=rate, layout=source.codec_context.layout.name)
-            log.warning("%s audio cannot go in a %s file: transcoding it to %s", name, self.path.suffix, encoder)
+            log.warning("%s audio%s cannot go in a %s file: transcoding it to %s", name, " as ADTS (MPEG-TS's framing)"
+                        if adts else "", self.path.suffix, encoder)
             transcode = True
         else:
             log.warning("%s %s stream %d cannot go in a %s file: dropped", name, source.type, source.index,

@@ -257,6 +257,22 @@ def test_late_audio_keeps_its_times_in_a_coarser_container(colorizer, tmp_path):
     assert np.allclose(_audio_seconds(tmp_path / "out.mkv"), _audio_seconds(src), atol=0.001)
 
 
+@pytest.mark.parametrize("suffix", [".avi", ".wmv"])
+def test_adts_audio_of_mpeg_ts_into_avi_and_asf(colorizer, tmp_path, suffix, caplog):
+    """MPEG-TS frames AAC as ADTS, with no AudioSpecificConfig: copied into AVI or ASF, whose
+    muxers need it, the run failed ("Invalid argument", before session 29). It is transcoded."""
+    src = tmp_path / "broadcast.ts"
+    _first_seconds(data_file("video/color/big_buck_bunny_480p_30s.mp4"), src, 1.5)
+    with caplog.at_level("WARNING", logger="streamcolor"):
+        colorizer.colorize_video(src, tmp_path / f"out{suffix}")
+    assert "aac audio as ADTS (MPEG-TS's framing) cannot go in a" in caplog.text
+    samples = []
+    for path in (src, tmp_path / f"out{suffix}"):
+        with av.open(str(path)) as c:
+            samples.append(sum(frame.samples for frame in c.decode(audio=0)))
+    assert abs(samples[1] - samples[0]) <= 1024  # one AAC frame of encoder priming
+
+
 def test_rate_grid_is_read_from_the_frames_times(tmp_path):
     """AVI output takes 1/rate only when every frame is on that grid: a Matroska file states one
     frame duration, so its average and base rates agree even where its frames' times do not."""
