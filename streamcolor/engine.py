@@ -97,7 +97,8 @@ class EngineSettings:
             raise InputError(f"inference_short_side (--render-size) must be {MIN_SHORT_SIDE} pixels or more, "
                              f"got {self.inference_short_side!r}")
         if self.via_short_side is not None and not _pixels(self.via_short_side):
-            raise InputError(f"via_short_side must be None or {MIN_SHORT_SIDE} pixels or more, got {self.via_short_side!r}")
+            raise InputError(f"via_short_side must be None or {MIN_SHORT_SIDE} pixels or more, "
+                             f"got {self.via_short_side!r}")
         if self.infer_every < 1:
             raise InputError(f"infer_every (--infer-every) must be 1 or more, got {self.infer_every}")
 
