@@ -65,7 +65,7 @@ def list_models(pattern: str = "*", role: str | None = None) -> list[str]:
 
 
 def _role(constructor: Callable[..., nn.Module]) -> str:
-    """"discriminator" where the class a variant builds says so, else "generator"."""
+    """The role of what a variant builds: ``"discriminator"`` where its class says so, else ``"generator"``."""
     return "discriminator" if getattr(_built_class(constructor), "is_discriminator", False) else "generator"
 
 

@@ -92,8 +92,9 @@ class Trainer:
 
     Raises:
         InputError: bad objective/model pairing, empty image folders, an unknown --lr-schedule,
-            --model-args or --discriminator-args the model does not take, a --teacher that is no
-            saved model or needs hints.
+            --model-args or --discriminator-args the model does not take, a --teacher or --init that
+            is no saved model (or a teacher that needs hints), a discriminator as --model, a CUDA
+            --device this machine lacks, a --batch-size above the number of training photos.
     """
 
     def __init__(self, config: TrainConfig) -> None:
