@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from streamcolor import Colorizer
-from streamcolor.evaluate import Scores, evaluate_images, markdown_table, photo_to_grey
+from streamcolor.evaluate import Scores, evaluate_images, markdown_table, photo_to_grey, unique_labels
 from streamcolor.images import list_images, read_rgb, resize_short_side
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -35,16 +35,9 @@ def set_folder(name: str) -> Path:
     raise SystemExit(f"no set {name!r} under {DATA}/eval or {DATA}/train")
 
 
-def model_labels(models: list[str]) -> list[str]:
-    """Each model's label: its folder's name, or the path as given where two names are the same
-    (every training run saves its model as ``final``)."""
-    names = [Path(m).name for m in models]
-    return [name if names.count(name) == 1 else m for m, name in zip(models, names)]
-
-
 def score(models: list[str], sizes: list[int | None], sets: list[str]) -> dict[str, dict[str, Scores]]:
     results: dict[str, dict[str, Scores]] = {}
-    labels = dict(zip(models, model_labels(models)))
+    labels = dict(zip(models, unique_labels(models)))
     for name in sets:
         files = list_images([str(set_folder(name))])
         for film in (False, True):
@@ -68,7 +61,7 @@ def figure(models: list[str], photos: list[str], path: Path) -> None:
         grey = photo_to_grey(rgb)
         tiles = [np.repeat(grey[..., None], 3, 2), *(c.colorize_image(grey) for c in colorizers), rgb]
         rows.append(np.concatenate([t[:256, :384] for t in tiles], 1))
-    labels = ["grey", *model_labels(models), "original"]
+    labels = ["grey", *unique_labels(models), "original"]
     strip = np.concatenate(rows, 0)
     for i, label in enumerate(labels):
         cv2.putText(strip, label, (i * 384 + 6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)

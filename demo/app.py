@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from gradio.data_classes import ImageData  # noqa: E402
 from streamcolor.api import (  # noqa: E402
     DEFAULT_MODEL, HINT_MODEL, Colorizer, default_settings, duration_seconds, shipped_models, to_grey,
 )
-from streamcolor.errors import StreamcolorError  # noqa: E402
+from streamcolor.errors import InputError, StreamcolorError  # noqa: E402
 
 log = logging.getLogger("streamcolor.demo")
 
@@ -263,7 +264,20 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, limits: Limits = Limits()) -> None:
-    """Serve the demo; system fonts only, so the page renders with no network."""
+    """Serve the demo; system fonts only, so the page renders with no network.
+
+    Raises:
+        InputError: ``host`` is no host name or address, or the server cannot listen on
+            ``host``:``port`` (the port is taken, or the host is no address of this machine).
+    """
+    try:
+        socket.getaddrinfo(host, port)
+    except socket.gaierror as exc:  # before gradio, whose server logs a line of its own
+        raise InputError(f"--host {host!r} is no host name or address ({exc.strerror})") from exc
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-    build_demo(limits).launch(server_name=host, server_port=port, share=share, theme=theme,
-                              max_file_size=f"{limits.max_upload_mb}mb", allowed_paths=[str(SAMPLES)])
+    try:
+        build_demo(limits).launch(server_name=host, server_port=port, share=share, theme=theme,
+                                  max_file_size=f"{limits.max_upload_mb}mb", allowed_paths=[str(SAMPLES)])
+    except OSError as exc:  # gradio's own words name only the port, whichever was wrong
+        raise InputError(f"the demo cannot listen on {host}:{port}: the port is taken, or {host!r} is no address "
+                         f"of this machine (--port, --host)") from exc

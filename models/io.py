@@ -75,6 +75,8 @@ def resolve(dir_or_name: str | os.PathLike) -> Path:
         UnknownModelError: neither a folder with ``config.json`` and ``model.safetensors`` nor a
             shipped name (a training run's folder is named as such).
     """
+    if not isinstance(dir_or_name, (str, os.PathLike)):
+        raise UnknownModelError(f"a model is a shipped name or a folder path, got {dir_or_name!r}")
     path = Path(dir_or_name)
     if (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file():
         return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from streamcolor.backends import Backend, TorchBackend, select_backend
+from streamcolor.backends.cache import model_digest
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.distributed import RaySettings, colorize_archive
 from streamcolor.engine import Engine, EngineSettings
@@ -44,8 +46,10 @@ def check_references(references: dict[int, np.ndarray] | None) -> dict[int, np.n
     """Validate reference frames (see :meth:`Colorizer.colorize_video`).
 
     Raises:
-        InputError: a negative or non-integer index, or not a uint8 ``(H, W, 3)`` image.
+        InputError: not a mapping, a negative or non-integer index, or not a uint8 ``(H, W, 3)`` image.
     """
+    if references is not None and not isinstance(references, Mapping):
+        raise InputError(f"references must map frame indices to images, got a {type(references).__name__}")
     for index, image in (references or {}).items():
         if not isinstance(index, (int, np.integer)) or index < 0:
             raise InputError(f"reference frame index must be a whole number 0 or more, got {index!r}")
@@ -181,6 +185,38 @@ def default_settings(name: str | os.PathLike | None = None) -> EngineSettings:
     return _settings_of(read_config(DEFAULT_MODEL if name is None else name))
 
 
+def _image_digest(image: np.ndarray) -> str:
+    return hashlib.sha256(repr(image.shape).encode() + np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def _frames_out(engine: Engine, frames: Iterable[np.ndarray], references: dict[int, np.ndarray]) -> Iterator[np.ndarray]:
+    count = 0
+    for batch in engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames)):
+        for frame in batch:
+            count += 1
+            yield _rgb(frame)
+    unused = sorted(i for i in references if i >= count)
+    if unused:
+        raise InputError(f"reference frame(s) {', '.join(map(str, unused))} past the last frame ({count} frames): not used")
+
+
+def _output_owners(videos: list[Path]) -> dict[str, Path]:
+    """Each output name of a folder batch -> the film written under it: the one whose own name
+    it is (x.mkv, not x.mpg), else the first."""
+    owners: dict[str, Path] = {}
+    for video in sorted(videos, key=lambda v: (output_name(v) != v.name, v.name)):
+        owners.setdefault(output_name(video), video)
+    return owners
+
+
+def _changed(settings: EngineSettings, changes: dict[str, Any]) -> EngineSettings:
+    known = [f.name for f in dataclasses.fields(EngineSettings)]
+    unknown = [name for name in changes if name not in known]
+    if unknown:
+        raise InputError(f"no colour setting {', '.join(map(repr, unknown))}; EngineSettings has {', '.join(known)}")
+    return dataclasses.replace(settings, **changes)
+
+
 def _settings_of(config: dict[str, Any]) -> EngineSettings:
     return EngineSettings(inference_short_side=config.get("inference_short_side", 150),
                           via_short_side=config.get("via_short_side"))
@@ -221,7 +257,8 @@ class Colorizer:
 
     Attributes:
         model: the generator (whatever backend runs it).
-        takes_hints: the model accepts colour hints (:meth:`colorize_image`).
+        takes_hints: the model accepts colour hints and its backend passes them on
+            (:meth:`colorize_image`).
     """
 
     def __init__(self, model: Generator, device: str = "cpu", settings: EngineSettings | None = None,
@@ -230,7 +267,7 @@ class Colorizer:
         self.settings = settings or _settings_of(config)
         self.backend = backend or TorchBackend(model, device)
         self.name = config.get("name", model.architecture)
-        self.takes_hints = model.hint_channels > 0
+        self.takes_hints = model.hint_channels > 0 and self.backend.takes_hints
         self.model = model
 
     @classmethod
@@ -248,18 +285,23 @@ class Colorizer:
 
         Raises:
             UnknownModelError: no such shipped model or folder.
+            InputError: a setting :class:`EngineSettings` does not have, or refuses.
         """
         name = DEFAULT_MODEL if name is None else name
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        engine_settings = dataclasses.replace(default_settings(name), **settings)
+        engine_settings = _changed(default_settings(name), settings)
         model = from_pretrained(name)
         runner = select_backend(backend, model) if backend else None
         return cls(model, device, engine_settings, runner)
 
     def with_settings(self, **changes: Any) -> "Colorizer":
-        """A colorizer sharing this one's loaded model, with some :class:`EngineSettings` changed."""
+        """A colorizer sharing this one's loaded model, with some :class:`EngineSettings` changed.
+
+        Raises:
+            InputError: a setting :class:`EngineSettings` does not have, or refuses.
+        """
         clone = copy.copy(self)
-        clone.settings = dataclasses.replace(self.settings, **changes)
+        clone.settings = _changed(self.settings, changes)
         return clone
 
     def colorize_image(self, image: np.ndarray, hints: Iterable[tuple[int, int, Any]] | None = None) -> np.ndarray:
@@ -299,12 +341,13 @@ class Colorizer:
         Raises:
             InputError: at the call, ``batch_size`` not a whole number from 1 to
                 :data:`~streamcolor.pipeline.MAX_BATCH_SIZE`, or bad references; while
-                iterating, a frame of the wrong dtype or shape, or of another size than the first.
+                iterating, a frame of the wrong dtype or shape, or of another size than the first;
+                after the last frame, a reference for a frame past it (never used).
         """
         batch_size = RunSettings(batch_size=batch_size).batch_size  # checked as a video run's is
-        engine = Engine(self.backend, self.settings, check_references(references), batch_size)
-        done = engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames))
-        return (_rgb(frame) for batch in done for frame in batch)
+        references = check_references(references)
+        engine = Engine(self.backend, self.settings, references, batch_size)
+        return _frames_out(engine, frames, references)
 
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, encode: EncodeSettings | None = None,
                        batch_size: int = 8, overwrite: bool = False, progress: bool = False,
@@ -336,8 +379,13 @@ class Colorizer:
         """
         encode = dataclasses.replace(encode or EncodeSettings(), **encode_fields)
         settings = RunSettings(encode, batch_size, segment_frames)
-        run = {"model": self.name, "settings": dataclasses.asdict(self.settings)} if resume else None
-        engine = Engine(self.backend, self.settings, check_references(references))
+        references = check_references(references)
+        run = None
+        if resume:  # another model or other references make the finished segments stale
+            run = {"model": self.name, "weights": model_digest(self.model),
+                   "references": {str(i): _image_digest(image) for i, image in sorted(references.items())},
+                   "settings": dataclasses.asdict(self.settings)}
+        engine = Engine(self.backend, self.settings, references)
         return colorize_video(engine, src, dst, settings, overwrite, progress, on_batch, run)
 
     def colorize_folder(self, src_dir: str | os.PathLike, dst_dir: str | os.PathLike, *,
@@ -364,14 +412,19 @@ class Colorizer:
         (a batch can take hours: a front end shows each line at once).
 
         Returns:
-            One :class:`FileResult` per file, in ``on_file``'s order: ignored files, skipped
-            films, then the others, each kind by name.
+            One :class:`FileResult` per file, in ``on_file``'s order: ignored files, films
+            skipped or whose output name is taken, then the others, each kind by name.
+
+        Two films that would be written under one name (``x.mkv`` and ``x.mpg``) are not both
+        written: the one whose own name it is (else the first by name) is, the other FAILED.
 
         Raises:
-            InputError: ``dst_dir`` is a file or ``src_dir`` itself, or its parent folder is
-                missing; ``src_dir`` holds no video, or ``resume`` with ``ray``.
+            InputError: ``src_dir`` is no folder; ``dst_dir`` is a file or ``src_dir`` itself,
+                or its parent folder is missing; ``src_dir`` holds no video, or ``resume`` with ``ray``.
         """
         src_dir, dst_dir = Path(src_dir), Path(dst_dir)
+        if not src_dir.is_dir():
+            raise InputError(f"input folder {str(src_dir)!r} " + ("is not a folder" if src_dir.exists() else "does not exist"))
         if ray is not None and resume:
             raise InputError("resume does not apply to a Ray batch: a rerun skips the films already done")
         if dst_dir.exists() and not dst_dir.is_dir():
@@ -397,9 +450,12 @@ class Colorizer:
         for other in files:
             if other not in videos:
                 done("ignored", other.name, "not a video file suffix")
-        todo = []
+        todo, writers = [], _output_owners(videos)
         for video in videos:
-            if (dst_dir / output_name(video)).exists() and not overwrite:
+            owner = writers[output_name(video)]
+            if owner != video:
+                done("FAILED", video.name, f"its output {output_name(video)!r} is {owner.name}'s; rename one of them")
+            elif (dst_dir / output_name(video)).exists() and not overwrite:
                 done("skipped (done)", video.name, "the output exists (--overwrite redoes it)")
             else:
                 todo.append((video, dst_dir / output_name(video)))

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 def _parser() -> argparse.ArgumentParser:
     from streamcolor.backends import BACKENDS
     from streamcolor.film import STOCKS
+    from streamcolor.media import OUTPUT_SUFFIXES
     from streamcolor.stages.smooth import SMOOTHERS
 
     parser = Parser(prog="streamcolor", description="Colorize black-and-white film.")
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     col = sub.add_parser("colorize", help="colorize a video file, or every video in a folder (audio and timing kept)")
     col.add_argument("input", help="a video file, or a folder of them")
-    col.add_argument("output", help="output file (its suffix picks the container: .mp4 .mov .mkv .webm .avi), "
+    col.add_argument("output", help=f"output file (its suffix picks the container: {' '.join(OUTPUT_SUFFIXES)}), "
                                     "or a folder when INPUT is one")
     _add_encode_arguments(col)
     col.add_argument("--model", default=None, help="shipped model name or saved model folder (default: shipped default)")
@@ -170,6 +171,8 @@ def _colorize(args: argparse.Namespace) -> None:
                            "to colorize every video in it")
     if folder and (args.reference or args.references):
         raise _input_error("reference frames belong to one video: give a video file, not a folder")
+    if folder and args.stats:
+        raise _input_error("--stats times the stages of one video: give a video file, not a folder")
     references = load_references(_reference_pairs(args.reference), args.references)
     if not folder:
         _check_paths(args.input, args.output, args.overwrite, max(references, default=-1))
@@ -225,7 +228,7 @@ def _reference_pairs(pairs: list[str]) -> dict[int, Path]:
     images = {}
     for pair in pairs:
         index, sep, path = pair.partition("=")
-        if not sep or not index.strip().isdigit():
+        if not sep or not index.strip().isdigit() or not path:
             raise _input_error(f"--reference takes N=IMAGE with N a frame number (0 or more), got {pair!r}")
         images[int(index)] = Path(path)
     return images
@@ -341,7 +344,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     from streamcolor.api import Colorizer
-    from streamcolor.evaluate import evaluate_images, markdown_table, mean_ab
+    from streamcolor.evaluate import evaluate_images, markdown_table, mean_ab, unique_labels
     from streamcolor.images import list_images
 
     if not args.image_dirs:
@@ -356,11 +359,12 @@ def _eval(args: argparse.Namespace) -> None:
     if save_dir:
         save_dir.mkdir(exist_ok=True)
     results = {}
-    for d, files in photos.items():
-        results[Path(d).name] = evaluate_images(colorizer.colorize_image, files, tint, save_dir)
+    for name, files in zip(unique_labels(list(photos)), photos.values()):
+        prefix = re.sub(r"\W+", "_", name).strip("_")  # one strip per photo, whichever folder it is in
+        results[name] = evaluate_images(colorizer.colorize_image, files, tint, save_dir, save_prefix=prefix)
         for stock in [] if args.film is None else args.film or [True]:
             label = "+film" if stock is True else f"+film:{stock}"
-            results[Path(d).name + label] = evaluate_images(colorizer.colorize_image, files, tint, film=stock)
+            results[name + label] = evaluate_images(colorizer.colorize_image, files, tint, film=stock)
     table = markdown_table(results)
     print(table)
     if args.output:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamcolor.backends import Backend
-from streamcolor.errors import InputError, is_whole
+from streamcolor.errors import InputError, is_finite_number, is_whole
 from streamcolor.frame import Frame
 from streamcolor.stages import Stage
 from streamcolor.stages.cuts import DetectCuts, inference_size
@@ -70,9 +70,10 @@ class EngineSettings:
             the inference size: in one step.
 
     Raises:
-        InputError: a strength outside 0 to :data:`MAX_STRENGTH` (or NaN), an unknown smoothing, a smoothing
-            strength outside [0, 1), ``infer_every`` below 1, an inference size or a
-            ``via_short_side`` below 16.
+        InputError: a strength outside 0 to :data:`MAX_STRENGTH` (or not a finite number), an
+            unknown smoothing, a smoothing strength outside [0, 1), a ``guide_eps`` not above 0,
+            ``infer_every`` not a whole number of 1 or more, an inference size or a
+            ``via_short_side`` below 16, ``bars`` not a bool.
     """
 
     inference_short_side: int = 150
@@ -85,22 +86,27 @@ class EngineSettings:
     via_short_side: int | None = None
 
     def __post_init__(self) -> None:
-        if not 0 <= self.strength <= MAX_STRENGTH:
+        if not (is_finite_number(self.strength) and 0 <= self.strength <= MAX_STRENGTH):
             raise InputError(f"strength (--strength) must be 0 to {MAX_STRENGTH:g} (0 = grey, 1 = the model's colour), "
-                             f"got {self.strength}")
+                             f"got {self.strength!r}")
         if self.smoothing not in (*SMOOTHERS, "off"):
             raise InputError(f"smoothing (--smoothing) must be one of {', '.join(SMOOTHERS)}, off; got {self.smoothing!r}")
-        if self.smooth_strength is not None and not 0 <= self.smooth_strength < 1:
+        if self.smooth_strength is not None and not (is_finite_number(self.smooth_strength)
+                                                     and 0 <= self.smooth_strength < 1):
             raise InputError(f"smooth_strength (--smooth-strength) is the weight of the past, in [0, 1); "
-                             f"got {self.smooth_strength}")
+                             f"got {self.smooth_strength!r}")
+        if not (is_finite_number(self.guide_eps) and self.guide_eps > 0):
+            raise InputError(f"guide_eps must be a finite number above 0, got {self.guide_eps!r}")
         if not _pixels(self.inference_short_side):
             raise InputError(f"inference_short_side (--render-size) must be {MIN_SHORT_SIDE} pixels or more, "
                              f"got {self.inference_short_side!r}")
         if self.via_short_side is not None and not _pixels(self.via_short_side):
             raise InputError(f"via_short_side must be None or {MIN_SHORT_SIDE} pixels or more, "
                              f"got {self.via_short_side!r}")
-        if self.infer_every < 1:
-            raise InputError(f"infer_every (--infer-every) must be 1 or more, got {self.infer_every}")
+        if not (is_whole(self.infer_every) and self.infer_every >= 1):
+            raise InputError(f"infer_every (--infer-every) must be a whole number, 1 or more, got {self.infer_every!r}")
+        if not isinstance(self.bars, bool):
+            raise InputError(f"bars must be True or False, got {self.bars!r}")
 
 
 def _pixels(value: object) -> bool:

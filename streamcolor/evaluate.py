@@ -68,8 +68,16 @@ def _grey_input(rgb: np.ndarray, film_seed: int | None, stock: str | None = None
     return L_to_grey(film_L(rgb, np.random.default_rng(film_seed), stock))
 
 
+def unique_labels(paths: list[str]) -> list[str]:
+    """Each path's label in a table: its last name, or the path as given where two last names
+    are the same (``a/photos`` and ``b/photos``; every training run saves its model as ``final``)."""
+    names = [Path(p).name for p in paths]
+    return [name if names.count(name) == 1 else p for p, name in zip(paths, names)]
+
+
 def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Path], tint: np.ndarray | None = None,
-                    save_dir: Path | None = None, film: bool | str = False) -> dict[str, Scores]:
+                    save_dir: Path | None = None, film: bool | str = False,
+                    save_prefix: str | None = None) -> dict[str, Scores]:
     """Score ``colorize`` (uint8 grey H x W -> uint8 RGB H x W x 3) on colour photos.
 
     The grey input is the photo's Lab L, or with ``film`` the photo as a random old film stock
@@ -80,7 +88,8 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
     :data:`streamcolor.film.STOCKS`), used for every photo. Baselines: ``grey`` (ab = 0, L kept), ``sepia``
     (the constant :data:`SEPIA_AB`) and, when
     ``tint`` (ab, Lab units) is given, a constant ``tint``. With ``save_dir``, writes a
-    grey | model | truth JPEG per image.
+    grey | model | truth JPEG per image, named ``{save_prefix}_{photo's stem}.jpg`` (by default
+    the prefix is the photo's folder's name).
 
     Photos smaller than :data:`MIN_SIDE` or without colour (:data:`GREY_SPREAD`) are skipped
     with a warning.
@@ -110,7 +119,8 @@ def evaluate_images(colorize: Callable[[np.ndarray], np.ndarray], files: list[Pa
             hues[key] += hue_counts(out, rgb)
         if save_dir is not None:
             strip = np.concatenate([np.repeat(grey[..., None], 3, 2), outputs["model"], rgb], 1)
-            cv2.imwrite(str(save_dir / f"{path.parent.name}_{path.stem}.jpg"), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+            name = f"{save_prefix or path.parent.name}_{path.stem}.jpg"
+            cv2.imwrite(str(save_dir / name), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
     if not rows["model"]:
         raise InputError(f"no photo of the {len(files)} given can be scored "
                          f"(each is grey or under {MIN_SIDE} pixels a side)")

@@ -125,8 +125,8 @@ def _open(path: Path) -> av.container.InputContainer:
             raise InputError(f"cannot read {str(path)!r} as a video: {exc.strerror or exc}{hint}") from exc
     if _is_still_image(container):
         container.close()
-        raise InputError(f"{str(path)!r} is a still image: colorize photos with the demo's photo tab "
-                         "(streamcolor demo) or the API's Colorizer.colorize_image")
+        raise InputError(f"{str(path)!r} is a still image, not a video (photos are colorized by the demo's "
+                         "photo tab, streamcolor demo, or the API's Colorizer.colorize_image)")
     if not container.streams.video:
         container.close()
         raise InputError(f"{str(path)!r} has no video stream")

@@ -226,3 +226,17 @@ def test_photo_hints_switch_to_the_hint_model_and_colour_the_point():
     (_, plain), _ = colorize_photo(DemoModels(), grey, DEFAULT_MODEL, 150)
     (_, hinted), _ = colorize_photo(DemoModels(), grey, DEFAULT_MODEL, 150, 1.0, hints)
     assert np.abs(hinted[245:256, 375:386].astype(int) - plain[245:256, 375:386]).mean() > 5
+
+
+def test_a_taken_port_or_an_unknown_host_is_one_line():
+    """Before session 30 both printed gradio's traceback ('Cannot find empty port')."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args, message in ((["--port", str(port)], f"the demo cannot listen on 127.0.0.1:{port}: the port is taken"),
+                              (["--host", "nosuchhost.invalid"], "--host 'nosuchhost.invalid' is no host name or address")):
+            result = subprocess.run([sys.executable, "-m", "streamcolor", "demo", *args], capture_output=True,
+                                    text=True, timeout=300)
+            assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+                result.stderr.strip()] and message in result.stderr, result.stderr

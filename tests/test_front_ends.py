@@ -116,3 +116,35 @@ def test_demo_imports_only_the_public_api():
             for name in names:
                 if name.split(".")[0] == "streamcolor" and not name.startswith("streamcolor.demo"):
                     assert name in allowed, f"{path.name} imports {name}: use streamcolor.api"
+
+
+def test_two_films_written_under_one_name_are_not_both_written(tmp_path):
+    """x.mpg is written as x.mkv. Before session 30 its film replaced x.mkv's (with overwrite),
+    or it was counted as done because x.mkv's output existed."""
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    make_clip(inbox / "x.mpg", 64, 48, frames=6, codec="mpeg2video")
+    make_clip(inbox / "x.mkv", 64, 48, frames=4)
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    for overwrite, status in ((False, "ok"), (False, "skipped (done)"), (True, "ok")):
+        results = colorizer.colorize_folder(inbox, outbox, overwrite=overwrite, preset="ultrafast")
+        by_name = {r.name: r for r in results}
+        assert (by_name["x.mkv"].status, by_name["x.mpg"].status) == (status, "FAILED")
+        assert by_name["x.mpg"].detail == "its output 'x.mkv' is x.mkv's; rename one of them"
+        assert _frames(outbox / "x.mkv") == 4
+
+
+def test_folder_batch_input_must_be_a_folder(tmp_path):
+    colorizer = Colorizer.__new__(Colorizer)
+    with pytest.raises(InputError, match="input folder .* does not exist"):
+        colorizer.colorize_folder(tmp_path / "nope", tmp_path / "out")
+    (tmp_path / "file.mp4").write_bytes(b"")
+    with pytest.raises(InputError, match="input folder .* is not a folder"):
+        colorizer.colorize_folder(tmp_path / "file.mp4", tmp_path / "out")
+
+
+def test_a_model_name_that_is_no_name_is_an_unknown_model():
+    from streamcolor.errors import UnknownModelError
+
+    with pytest.raises(UnknownModelError, match="a model is a shipped name or a folder path, got 5"):
+        Colorizer.from_pretrained(5)

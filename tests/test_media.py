@@ -15,6 +15,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+import torch
 
 from conftest import data_file, make_clip
 from streamcolor import Colorizer, media, pipeline
@@ -488,7 +489,7 @@ def test_strength_zero_gives_grey_video_and_negative_is_refused(tmp_path):
         "streamcolor: error: strength (--strength) must be 0 to 4 (0 = grey, 1 = the model's colour), got -0.5"]
     bad = run_cli("colorize", tmp_path / "a.mp4", tmp_path / "x.mp4", "--infer-every", "0")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
-        "streamcolor: error: infer_every (--infer-every) must be 1 or more, got 0"]
+        "streamcolor: error: infer_every (--infer-every) must be a whole number, 1 or more, got 0"]
     assert not (tmp_path / "x.mp4").exists()
 
 
@@ -633,7 +634,7 @@ def test_still_image_truncated_mp4_and_suffixes_named(colorizer, tmp_path, caplo
     (tmp_path / "notes.xyz").write_text("not a film")
     (tmp_path / "text.mp4").write_text("not a film")  # FFmpeg logs 'moov atom not found' for it too
     for src, dst, message in [
-        ("still.png", "a.mp4", "is a still image: colorize photos with the demo's photo tab"),
+        ("still.png", "a.mp4", "is a still image, not a video (photos are colorized by the demo's"),
         ("text.mp4", "a.mp4", "cannot read"),
         ("cut.mp4", "a.mp4", "looks truncated or unfinished: its index (the MP4 'moov' box"),
         ("whole.mp4", "a.gif", ".gif is not a video file suffix; use one of .mp4, .mov, .mkv"),
@@ -649,3 +650,32 @@ def test_still_image_truncated_mp4_and_suffixes_named(colorizer, tmp_path, caplo
     colorizer.colorize_video(tmp_path / "short.mkv", tmp_path / "short.mp4")
     assert "short.mkv is damaged or truncated (pictures end at" in caplog.text
     assert "unreadable" not in caplog.text
+
+
+def _interrupted_run(colorizer, src, dst, **options):
+    """A resumable run stopped by Ctrl-C once two segments of 7 frames are finished."""
+    def stop(frames_done, _frame):
+        if frames_done >= 16:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        colorizer.colorize_video(src, dst, resume=True, segment_frames=7, batch_size=8, on_batch=stop, **options)
+
+
+@pytest.mark.parametrize("change", ["same", "weights", "reference"])
+def test_resume_keeps_segments_only_for_the_same_model_and_references(colorizer, tmp_path, caplog, change):
+    """Before session 30 a resume kept the segments of another model of the same name (every
+    training run's final/ is named after its architecture) or of other reference frames."""
+    src = make_clip(tmp_path / "film.mp4", 192, 108, frames=24, rate=24, options={"x264-params": "keyint=7"})
+    dst = tmp_path / "out.mp4"
+    _interrupted_run(colorizer, src, dst)
+    again = colorizer
+    if change == "weights":
+        again = Colorizer.from_pretrained(device="cpu")  # its own copy of the weights, the same settings
+        with torch.no_grad():
+            next(again.model.parameters()).mul_(1.01)
+    references = {3: np.full((108, 192, 3), (200, 40, 40), np.uint8)} if change == "reference" else None
+    with caplog.at_level("INFO", logger="streamcolor"):
+        again.colorize_video(src, dst, resume=True, segment_frames=7, batch_size=8, references=references)
+    assert ("finished segments kept" in caplog.text) == (change == "same")
+    assert not (tmp_path / ".out.mp4.streamcolor-resume").exists()

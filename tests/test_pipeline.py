@@ -258,3 +258,36 @@ def test_image_inputs_refused_or_taken_with_one_clear_reason(kodak, caplog):
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
     assert np.array_equal(colorizer.colorize_image(rgba), colorizer.colorize_image(rgb))
     assert "alpha channel is dropped" in caplog.text
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"guide_eps": float("nan")}, "guide_eps must be a finite number above 0"),
+    ({"guide_eps": -1}, "guide_eps must be a finite number above 0"),
+    ({"infer_every": 2.5}, "infer_every (--infer-every) must be a whole number"),
+    ({"infer_every": float("inf")}, "infer_every (--infer-every) must be a whole number"),
+    ({"strength": "1"}, "strength (--strength) must be 0 to 4"),
+    ({"strength": None}, "strength (--strength) must be 0 to 4"),
+    ({"smooth_strength": "0.5"}, "smooth_strength (--smooth-strength) is the weight of the past"),
+    ({"bars": "no"}, "bars must be True or False"),
+    ({"strenght": 2}, "no colour setting 'strenght'; EngineSettings has"),
+])
+def test_settings_of_the_wrong_kind_are_one_input_error(changes, message):
+    """Before session 30 a NaN guide_eps painted the picture black, a fractional infer_every
+    failed mid-video, and the wrong types were TypeErrors."""
+    with pytest.raises(InputError, match=re.escape(message)):
+        Colorizer.from_pretrained(device="cpu", **changes)
+
+
+def test_references_must_be_a_mapping_and_used(kodak):
+    """Before session 30 a list of references was an AttributeError, and a reference past the
+    last frame of colorize_frames was dropped without a word."""
+    from streamcolor.images import read_rgb
+
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    frame = read_rgb(kodak[0])[:120, :200]
+    with pytest.raises(InputError, match="references must map frame indices to images, got a list"):
+        colorizer.colorize_frames([frame], references=[frame])
+    frames = colorizer.colorize_frames([frame, frame], references={1: frame, 5: frame, 9: frame})
+    assert next(frames).shape == frame.shape and next(frames).shape == frame.shape
+    with pytest.raises(InputError, match=re.escape("reference frame(s) 5, 9 past the last frame (2 frames)")):
+        next(frames)

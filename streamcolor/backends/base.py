@@ -56,6 +56,8 @@ class Backend(ABC):
     name: str
     device: torch.device = torch.device("cpu")
     multiple: int = 1
+    #: it passes colour hints to a hint model (:meth:`_hint_input`); compiled backends take L only
+    takes_hints: bool = False
 
     @torch.inference_mode()
     def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
