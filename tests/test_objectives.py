@@ -38,14 +38,14 @@ def test_forward_backward_tiny(name):
 @pytest.mark.parametrize("objective, model", [("l1", "unet_tiny"), ("mse", "unet_tiny"), ("cgan", "unet_tiny"),
                                               ("l1_rebalanced", "unet_tiny"),
                                               ("classification", "zhang_classification"),
-                                              ("multitask", "lite0_unet_bins")])
+                                              ("multitask", "lite0_unet_bins"), ("perceptual", "unet_tiny")])
 def test_one_step_lowers_loss(objective, model):
     torch.manual_seed(0)
     config = TrainConfig(objective=objective, model=model, lr=1e-3,
                          model_args={"width": 8} if model.startswith("zhang") else {})
     generator = create_model(model, **config.model_args)
     obj = build_objective(generator, config)
-    L, ab = _batch(size=64 if model.startswith(("zhang", "lite0")) else 32)
+    L, ab = _batch(size=64 if model.startswith(("zhang", "lite0")) or objective == "perceptual" else 32)
     if objective in ("classification", "multitask"):
         generator.set_prior(torch.ones(len(ab_bins())))
     if objective in ("l1_rebalanced", "multitask"):
@@ -60,7 +60,24 @@ def test_one_step_lowers_loss(objective, model):
     before = g_loss()
     obj.step(L, ab, progress=0.0)
     assert g_loss() < before
-    assert set(OBJECTIVES) == {"l1", "mse", "cgan", "classification", "l1_rebalanced", "multitask"}
+    assert set(OBJECTIVES) == {"l1", "mse", "cgan", "classification", "l1_rebalanced", "multitask", "perceptual"}
+
+
+def test_perceptual_loss_is_zero_at_the_truth_and_scores_grey_beyond_a_paler_right_colouring():
+    from streamcolor.train.objectives import gram_matrix
+
+    objective = build_objective(create_model("unet_tiny"), TrainConfig(objective="perceptual"))
+    L, ab = _batch(size=64)
+
+    def logs(predicted):
+        objective.generate = lambda *_: predicted
+        return objective.loss(L, ab)[1]
+
+    truth, paler, grey = logs(ab), logs(0.5 * ab), logs(torch.zeros_like(ab))
+    assert truth["feature"] == truth["style"] == truth["G"] == 0
+    assert 0 < paler["style"] < grey["style"] and 0 < paler["feature"] < grey["feature"]
+    x = torch.arange(6.0).reshape(1, 2, 1, 3)
+    assert torch.allclose(gram_matrix(x), torch.tensor([[[5.0, 14.0], [14.0, 50.0]]]) / 6)
 
 
 def test_rebalanced_l1_weighs_saturated_colours_above_grey():

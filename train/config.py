@@ -51,9 +51,12 @@ class TrainConfig:
         "a saved model (folder or shipped name) whose ab for the photo's own L replaces the photo's ab as the "
         "target (knowledge distillation): with --film the generator learns to colour a film stock's rendering as "
         "the teacher colours the photo; validation still scores against the photos"))
-    objective: str = _option("l1", "l1, l1_rebalanced, mse, cgan (cGAN + lambda_l1 * L1), classification, multitask")
+    objective: str = _option("l1", (
+        "l1, l1_rebalanced, mse, cgan (cGAN + lambda_l1 * L1), classification, multitask, perceptual (L1 + "
+        "lambda_perceptual * feature and style distances in the ImageNet encoder's early features)"))
     lambda_l1: float = _option(100.0, "cgan: weight of L1 beside the cGAN loss (report 000)")
     lambda_classification: float = _option(0.05, "multitask: weight of the ab bins' cross-entropy beside the rebalanced L1")
+    lambda_perceptual: float = _option(0.1, "perceptual: weight of the feature and style distances beside L1")
     discriminator: str = _option("patchgan70", (
         "cgan: registered discriminator (PatchGAN; a class of your own says it is one with is_discriminator = True)"))
     discriminator_args: dict[str, Any] = _option({}, "cgan: JSON object of the discriminator's keyword arguments")
@@ -131,6 +134,7 @@ _BELOW_ONE = math.nextafter(1.0, 0.0)
 _RANGES: dict[str, tuple[float, float, str]] = {
     "lambda_l1": (0.0, math.inf, "a finite number, 0 or more"),
     "lambda_classification": (0.0, math.inf, "a finite number, 0 or more"),
+    "lambda_perceptual": (0.0, math.inf, "a finite number, 0 or more"),
     "label_flip": (0.0, 1.0, "a probability in [0, 1]"),
     "instance_noise": (0.0, math.inf, "a finite number, 0 or more"),
     "rebalance_lambda": (0.0, 1.0, "in [0, 1] (1 = plain L1)"),
