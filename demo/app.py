@@ -267,17 +267,30 @@ def launch(host: str = "127.0.0.1", port: int = 7860, share: bool = False, limit
     """Serve the demo; system fonts only, so the page renders with no network.
 
     Raises:
-        InputError: ``host`` is no host name or address, or the server cannot listen on
-            ``host``:``port`` (the port is taken, or the host is no address of this machine).
+        InputError: see :func:`check_address`.
+    """
+    check_address(host, port)
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    build_demo(limits).launch(server_name=host, server_port=port, share=share, theme=theme,
+                              max_file_size=f"{limits.max_upload_mb}mb", allowed_paths=[str(SAMPLES)])
+
+
+def check_address(host: str, port: int) -> None:
+    """Bind ``host``:``port`` as the server will, and let go: gradio's own error names only the
+    port, whatever was wrong, and its server logs a line of its own.
+
+    Raises:
+        InputError: ``host`` is no host name or address; or the operating system's reason the
+            server cannot listen there (the port is in use, the address is not this machine's,
+            a port under 1024 needs privileges).
     """
     try:
-        socket.getaddrinfo(host, port)
-    except socket.gaierror as exc:  # before gradio, whose server logs a line of its own
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
         raise InputError(f"--host {host!r} is no host name or address ({exc.strerror})") from exc
-    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-    try:
-        build_demo(limits).launch(server_name=host, server_port=port, share=share, theme=theme,
-                                  max_file_size=f"{limits.max_upload_mb}mb", allowed_paths=[str(SAMPLES)])
-    except OSError as exc:  # gradio's own words name only the port, whichever was wrong
-        raise InputError(f"the demo cannot listen on {host}:{port}: the port is taken, or {host!r} is no address "
-                         f"of this machine (--port, --host)") from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is free
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise InputError(f"the demo cannot listen on {host}:{port}: {exc.strerror} (--host, --port)") from exc

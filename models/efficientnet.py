@@ -103,14 +103,15 @@ class EfficientNetLite0(nn.Module):
             self.head = _conv_bn(320, 1280)
             self.fc = nn.Linear(1280, 1000)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        taps = []
+    def features(self, x: torch.Tensor, taps: int = len(TAP_BLOCKS)) -> list[torch.Tensor]:
+        """The first ``taps`` taps (strides 2, 4, 8 ...); the blocks after the last are not run."""
+        out = []
         x = self.stem(x)
-        for index, block in enumerate(self.blocks):
+        for index, block in enumerate(self.blocks[:TAP_BLOCKS[taps - 1] + 1]):
             x = block(x)
             if index in TAP_BLOCKS:
-                taps.append(x)
-        return taps
+                out.append(x)
+        return out
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """The 1280-d globally pooled features ``(N, 1280)``."""

@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from streamcolor.backends import Backend, TorchBackend, select_backend
-from streamcolor.backends.cache import model_digest
+from streamcolor.backends.cache import weights_digest
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.distributed import RaySettings, colorize_archive
 from streamcolor.engine import Engine, EngineSettings
@@ -27,7 +27,7 @@ from streamcolor.images import read_rgb
 from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds, output_name
 from streamcolor.models import Generator, from_pretrained, shipped_models
 from streamcolor.models.io import HINT_MODEL, read_config
-from streamcolor.pipeline import Report, RunSettings, colorize_video
+from streamcolor.pipeline import Report, RunSettings, check_reference_range, colorize_video
 from streamcolor.stages.cuts import inference_size
 
 # the public names, all a front end (the CLI, the demo, a script) imports; some come from media and models
@@ -189,24 +189,22 @@ def _image_digest(image: np.ndarray) -> str:
     return hashlib.sha256(repr(image.shape).encode() + np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
-def _frames_out(engine: Engine, frames: Iterable[np.ndarray], references: dict[int, np.ndarray]) -> Iterator[np.ndarray]:
+def _frames_out(engine: Engine, frames: Iterable[np.ndarray], last_reference: int) -> Iterator[np.ndarray]:
     count = 0
     for batch in engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames)):
         for frame in batch:
             count += 1
             yield _rgb(frame)
-    unused = sorted(i for i in references if i >= count)
-    if unused:
-        raise InputError(f"reference frame(s) {', '.join(map(str, unused))} past the last frame ({count} frames): not used")
+    check_reference_range(last_reference, count)  # frames of unknown length: known only now
 
 
-def _output_owners(videos: list[Path]) -> dict[str, Path]:
-    """Each output name of a folder batch -> the film written under it: the one whose own name
-    it is (x.mkv, not x.mpg), else the first."""
-    owners: dict[str, Path] = {}
-    for video in sorted(videos, key=lambda v: (output_name(v) != v.name, v.name)):
-        owners.setdefault(output_name(video), video)
-    return owners
+def _name_clashes(videos: list[Path]) -> dict[Path, list[Path]]:
+    """Each film of a folder batch -> the other films written under the same output name (x.mpg
+    and x.mkv are both written as x.mkv); case is ignored, as macOS and Windows ignore it."""
+    by_name: dict[str, list[Path]] = {}
+    for video in videos:
+        by_name.setdefault(output_name(video).casefold(), []).append(video)
+    return {video: [v for v in by_name[output_name(video).casefold()] if v != video] for video in videos}
 
 
 def _changed(settings: EngineSettings, changes: dict[str, Any]) -> EngineSettings:
@@ -341,13 +339,17 @@ class Colorizer:
         Raises:
             InputError: at the call, ``batch_size`` not a whole number from 1 to
                 :data:`~streamcolor.pipeline.MAX_BATCH_SIZE`, or bad references; while
-                iterating, a frame of the wrong dtype or shape, or of another size than the first;
-                after the last frame, a reference for a frame past it (never used).
+                iterating, a frame of the wrong dtype or shape, or of another size than the first.
+                A reference past the last frame: at the call where ``frames`` has a length,
+                else after the last frame.
         """
         batch_size = RunSettings(batch_size=batch_size).batch_size  # checked as a video run's is
         references = check_references(references)
+        last_reference = max(references, default=-1)
+        if isinstance(frames, Sized):
+            check_reference_range(last_reference, len(frames))
         engine = Engine(self.backend, self.settings, references, batch_size)
-        return _frames_out(engine, frames, references)
+        return _frames_out(engine, frames, last_reference)
 
     def colorize_video(self, src: str | os.PathLike, dst: str | os.PathLike, *, encode: EncodeSettings | None = None,
                        batch_size: int = 8, overwrite: bool = False, progress: bool = False,
@@ -381,8 +383,8 @@ class Colorizer:
         settings = RunSettings(encode, batch_size, segment_frames)
         references = check_references(references)
         run = None
-        if resume:  # another model or other references make the finished segments stale
-            run = {"model": self.name, "weights": model_digest(self.model),
+        if resume:  # another model, backend or references make the finished segments stale
+            run = {"model": self.name, "weights": weights_digest(self.model), "backend": self.backend.name,
                    "references": {str(i): _image_digest(image) for i, image in sorted(references.items())},
                    "settings": dataclasses.asdict(self.settings)}
         engine = Engine(self.backend, self.settings, references)
@@ -415,8 +417,8 @@ class Colorizer:
             One :class:`FileResult` per file, in ``on_file``'s order: ignored files, films
             skipped or whose output name is taken, then the others, each kind by name.
 
-        Two films that would be written under one name (``x.mkv`` and ``x.mpg``) are not both
-        written: the one whose own name it is (else the first by name) is, the other FAILED.
+        Films that would be written under one name (``x.mkv`` and ``x.mpg``) all fail, with
+        that reason: neither is written, and an output already there is not taken as either's.
 
         Raises:
             InputError: ``src_dir`` is no folder; ``dst_dir`` is a file or ``src_dir`` itself,
@@ -450,11 +452,11 @@ class Colorizer:
         for other in files:
             if other not in videos:
                 done("ignored", other.name, "not a video file suffix")
-        todo, writers = [], _output_owners(videos)
+        todo, clashes = [], _name_clashes(videos)
         for video in videos:
-            owner = writers[output_name(video)]
-            if owner != video:
-                done("FAILED", video.name, f"its output {output_name(video)!r} is {owner.name}'s; rename one of them")
+            if clashes[video]:  # neither is written, nor an output already there taken as either's
+                names = " and ".join(v.name for v in sorted([video, *clashes[video]]))
+                done("FAILED", video.name, f"{names} would both be written as {output_name(video)!r}: rename one")
             elif (dst_dir / output_name(video)).exists() and not overwrite:
                 done("skipped (done)", video.name, "the output exists (--overwrite redoes it)")
             else:

@@ -228,7 +228,7 @@ def _reference_pairs(pairs: list[str]) -> dict[int, Path]:
     images = {}
     for pair in pairs:
         index, sep, path = pair.partition("=")
-        if not sep or not index.strip().isdigit() or not path:
+        if not sep or not index.strip().isdigit() or not path.strip():
             raise _input_error(f"--reference takes N=IMAGE with N a frame number (0 or more), got {pair!r}")
         images[int(index)] = Path(path)
     return images
@@ -359,8 +359,8 @@ def _eval(args: argparse.Namespace) -> None:
     if save_dir:
         save_dir.mkdir(exist_ok=True)
     results = {}
-    for name, files in zip(unique_labels(list(photos)), photos.values()):
-        prefix = re.sub(r"\W+", "_", name).strip("_")  # one strip per photo, whichever folder it is in
+    labels = unique_labels(list(photos))
+    for name, prefix, files in zip(labels, _strip_prefixes(labels), photos.values()):
         results[name] = evaluate_images(colorizer.colorize_image, files, tint, save_dir, save_prefix=prefix)
         for stock in [] if args.film is None else args.film or [True]:
             label = "+film" if stock is True else f"+film:{stock}"
@@ -369,6 +369,13 @@ def _eval(args: argparse.Namespace) -> None:
     print(table)
     if args.output:
         Path(args.output).write_text(table + "\n")
+
+
+def _strip_prefixes(labels: list[str]) -> list[str]:
+    """The file-name prefix of each set's strips: its label made a file name, numbered where two
+    come out alike (a/b/photos, a_b/photos), so that no strip overwrites another."""
+    names = [re.sub(r"[^\w.-]+", "_", label).strip("_") for label in labels]
+    return [name if names.count(name) == 1 else f"{i}_{name}" for i, name in enumerate(names)]
 
 
 class _OneLine(logging.Formatter):

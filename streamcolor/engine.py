@@ -105,8 +105,16 @@ class EngineSettings:
                              f"got {self.via_short_side!r}")
         if not (is_whole(self.infer_every) and self.infer_every >= 1):
             raise InputError(f"infer_every (--infer-every) must be a whole number, 1 or more, got {self.infer_every!r}")
-        if not isinstance(self.bars, bool):
+        if not isinstance(self.bars, (bool, np.bool_)):
             raise InputError(f"bars must be True or False, got {self.bars!r}")
+        for name, kind in _PLAIN_TYPES.items():  # numpy scalars fail in deque(maxlen=...) and in JSON
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+
+
+#: EngineSettings fields -> the Python type each is kept as
+_PLAIN_TYPES = {"inference_short_side": int, "via_short_side": int, "infer_every": int, "strength": float,
+                "smooth_strength": float, "guide_eps": float, "bars": bool}
 
 
 def _pixels(value: object) -> bool:

@@ -212,18 +212,14 @@ def test_generator_and_colour_maths_import_without_pyav():
     assert done.returncode == 0 and done.stdout == "imported False\n", done.stderr
 
 
-def test_auto_gives_a_hint_model_a_backend_that_takes_hints(no_tensorrt, caplog):
-    """Before session 30 auto chose ONNX Runtime for the hint model, which then refused every hint
-    while ``takes_hints`` said True."""
+def test_takes_hints_says_whether_the_backend_passes_them():
+    """Before session 30 ``takes_hints`` was True for the hint model on ONNX Runtime, which then
+    refused every hint."""
     from streamcolor import Colorizer
     from streamcolor.api import HINT_MODEL
 
-    with caplog.at_level(logging.INFO, logger="streamcolor"):
-        auto = Colorizer.from_pretrained(HINT_MODEL, backend="auto")
-    if not torch.cuda.is_available():
-        assert auto.backend.name == "torch-cpu" and "it passes no colour hints to this hint model" in caplog.text
-    assert auto.takes_hints
+    assert Colorizer.from_pretrained(HINT_MODEL, device="cpu").takes_hints  # the API's default: torch
     onnx = Colorizer.from_pretrained(HINT_MODEL, backend="onnxruntime")
     assert not onnx.takes_hints
-    with pytest.raises(InputError, match="colour hints need the torch backend"):
+    with pytest.raises(InputError, match=r"colour hints need the torch backend, not onnxruntime \(backend='torch-cpu'"):
         onnx.colorize_image(np.zeros((64, 64), np.uint8), hints=[(5, 5, (255, 0, 0))])

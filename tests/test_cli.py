@@ -334,21 +334,30 @@ def test_folder_options_for_one_video_are_refused(extra, message, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_reference_without_an_image_is_refused(tmp_path):
+@pytest.mark.parametrize("value", ["5=", "5= "])
+def test_reference_without_an_image_is_refused(value, tmp_path):
     make_clip(tmp_path / "a.mp4", 64, 48)
-    result = run("colorize", tmp_path / "a.mp4", tmp_path / "b.mp4", "--reference", "5=")
+    result = run("colorize", tmp_path / "a.mp4", tmp_path / "b.mp4", "--reference", value)
     assert result.returncode == 1 and "--reference takes N=IMAGE" in result.stderr, result.stderr
+
+
+def test_help_names_every_output_container():
+    from streamcolor.media import OUTPUT_SUFFIXES
+
+    result = run("colorize", "--help")
+    assert " ".join(OUTPUT_SUFFIXES) in " ".join(result.stdout.split()), result.stdout
 
 
 def test_eval_keeps_folders_of_one_name_apart(tmp_path):
     """Before session 30 the second photos/ folder's rows replaced the first's."""
     import shutil
 
-    for side, photo in (("a", "kodim03.png"), ("b", "kodim05.png")):
-        (tmp_path / side / "photos").mkdir(parents=True)
-        shutil.copy(data_file(f"eval/kodak24/{photo}"), tmp_path / side / "photos")
-    result = run("eval", tmp_path / "a" / "photos", tmp_path / "b" / "photos", "--save-dir", tmp_path / "strips")
+    folders = [tmp_path / "a" / "b" / "photos", tmp_path / "a_b" / "photos"]  # alike as file names too
+    for folder in folders:
+        folder.mkdir(parents=True)
+        shutil.copy(data_file("eval/kodak24/kodim03.png"), folder)
+    result = run("eval", *folders, "--save-dir", tmp_path / "strips")
     assert result.returncode == 0, result.stderr
     sets = [row.split("|")[1].strip() for row in result.stdout.splitlines() if row.split("|")[2:3] == [" model "]]
-    assert sets == [str(tmp_path / side / "photos") for side in "ab"], result.stdout
+    assert sets == [str(folder) for folder in folders], result.stdout
     assert len(list((tmp_path / "strips").iterdir())) == 2

@@ -229,12 +229,14 @@ def test_photo_hints_switch_to_the_hint_model_and_colour_the_point():
 
 
 def test_a_taken_port_or_an_unknown_host_is_one_line():
-    """Before session 30 both printed gradio's traceback ('Cannot find empty port')."""
+    """Before session 30 each printed gradio's traceback ('Cannot find empty port'), whatever was wrong.
+    (192.0.2.1 is TEST-NET-1, no machine's address.)"""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        for args, message in ((["--port", str(port)], f"the demo cannot listen on 127.0.0.1:{port}: the port is taken"),
+        for args, message in ((["--port", str(port)], f"the demo cannot listen on 127.0.0.1:{port}: Address already in use"),
+                              (["--host", "192.0.2.1"], "the demo cannot listen on 192.0.2.1:7860: Cannot assign requested"),
                               (["--host", "nosuchhost.invalid"], "--host 'nosuchhost.invalid' is no host name or address")):
             result = subprocess.run([sys.executable, "-m", "streamcolor", "demo", *args], capture_output=True,
                                     text=True, timeout=300)

@@ -118,20 +118,23 @@ def test_demo_imports_only_the_public_api():
                     assert name in allowed, f"{path.name} imports {name}: use streamcolor.api"
 
 
-def test_two_films_written_under_one_name_are_not_both_written(tmp_path):
-    """x.mpg is written as x.mkv. Before session 30 its film replaced x.mkv's (with overwrite),
-    or it was counted as done because x.mkv's output existed."""
+def test_films_written_under_one_name_all_fail(tmp_path):
+    """x.mpg is written as x.mkv. Before session 30 its film replaced x.mkv's (with overwrite), or
+    it was counted as done because x.mkv's output existed; and where x.mkv came after x.mpg's
+    output was written, x.mkv was counted as done."""
     inbox, outbox = tmp_path / "in", tmp_path / "out"
     inbox.mkdir()
     make_clip(inbox / "x.mpg", 64, 48, frames=6, codec="mpeg2video")
-    make_clip(inbox / "x.mkv", 64, 48, frames=4)
     colorizer = Colorizer.from_pretrained(device="cpu")
-    for overwrite, status in ((False, "ok"), (False, "skipped (done)"), (True, "ok")):
+    [alone] = colorizer.colorize_folder(inbox, outbox, preset="ultrafast")
+    assert alone.status == "ok" and _frames(outbox / "x.mkv") == 6
+    make_clip(inbox / "X.MKV", 64, 48, frames=4)
+    for overwrite in (False, True):
         results = colorizer.colorize_folder(inbox, outbox, overwrite=overwrite, preset="ultrafast")
-        by_name = {r.name: r for r in results}
-        assert (by_name["x.mkv"].status, by_name["x.mpg"].status) == (status, "FAILED")
-        assert by_name["x.mpg"].detail == "its output 'x.mkv' is x.mkv's; rename one of them"
-        assert _frames(outbox / "x.mkv") == 4
+        assert [(r.status, r.detail) for r in results] == [
+            ("FAILED", "X.MKV and x.mpg would both be written as 'X.MKV': rename one"),
+            ("FAILED", "X.MKV and x.mpg would both be written as 'x.mkv': rename one")]
+        assert sorted(p.name for p in outbox.iterdir()) == ["x.mkv"] and _frames(outbox / "x.mkv") == 6
 
 
 def test_folder_batch_input_must_be_a_folder(tmp_path):

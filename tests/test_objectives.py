@@ -74,10 +74,14 @@ def test_perceptual_loss_is_zero_at_the_truth_and_scores_grey_beyond_a_paler_rig
         return objective.loss(L, ab)[1]
 
     truth, paler, grey = logs(ab), logs(0.5 * ab), logs(torch.zeros_like(ab))
+    logs_fp32 = logs(0.98 * ab)
     assert truth["feature"] == truth["style"] == truth["G"] == 0
     assert 0 < paler["style"] < grey["style"] and 0 < paler["feature"] < grey["feature"]
     x = torch.arange(6.0).reshape(1, 2, 1, 3)
     assert torch.allclose(gram_matrix(x), torch.tensor([[[5.0, 14.0], [14.0, 50.0]]]) / 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as the trainer runs on CUDA
+        for key, value in logs(0.98 * ab).items():  # 2 % paler: bf16's rounding would swamp it
+            assert value == pytest.approx(logs_fp32[key], rel=1e-3), key
 
 
 def test_rebalanced_l1_weighs_saturated_colours_above_grey():

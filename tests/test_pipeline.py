@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import av
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from streamcolor import Colorizer
+from streamcolor.engine import EngineSettings
 from streamcolor.errors import InputError
 
 
@@ -278,6 +280,18 @@ def test_settings_of_the_wrong_kind_are_one_input_error(changes, message):
         Colorizer.from_pretrained(device="cpu", **changes)
 
 
+def test_numpy_scalars_are_kept_as_python_numbers():
+    """Before session 30 an np.int64 infer_every failed mid-video (deque's maxlen) and an
+    np.float32 strength could not be written into a resumable run's manifest."""
+    import json
+
+    settings = EngineSettings(infer_every=np.int64(2), strength=np.float32(0.5), bars=np.bool_(True),
+                              inference_short_side=np.int32(128))
+    assert [type(v) for v in (settings.infer_every, settings.strength, settings.bars, settings.inference_short_side)] \
+        == [int, float, bool, int]
+    json.dumps(dataclasses.asdict(settings))
+
+
 def test_references_must_be_a_mapping_and_used(kodak):
     """Before session 30 a list of references was an AttributeError, and a reference past the
     last frame of colorize_frames was dropped without a word."""
@@ -287,7 +301,11 @@ def test_references_must_be_a_mapping_and_used(kodak):
     frame = read_rgb(kodak[0])[:120, :200]
     with pytest.raises(InputError, match="references must map frame indices to images, got a list"):
         colorizer.colorize_frames([frame], references=[frame])
-    frames = colorizer.colorize_frames([frame, frame], references={1: frame, 5: frame, 9: frame})
+    past = {1: frame, 5: frame, 9: frame}
+    message = re.escape("reference frame 9 is past the end of the video (frames 0 to 1)")
+    with pytest.raises(InputError, match=message):  # a list has a length: refused at the call
+        colorizer.colorize_frames([frame, frame], references=past)
+    frames = colorizer.colorize_frames(iter([frame, frame]), references=past)
     assert next(frames).shape == frame.shape and next(frames).shape == frame.shape
-    with pytest.raises(InputError, match=re.escape("reference frame(s) 5, 9 past the last frame (2 frames)")):
+    with pytest.raises(InputError, match=message):  # an iterator's length is known at its end
         next(frames)

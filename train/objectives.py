@@ -248,17 +248,20 @@ class Perceptual(Objective):
     def _taps(self, L: torch.Tensor, ab: torch.Tensor) -> list[torch.Tensor]:
         lab = torch.cat([denormalize_L(L), denormalize_ab(ab)], 1).float().permute(0, 2, 3, 1)
         rgb = lab_to_rgb(lab).permute(0, 3, 1, 2) * 2 - 1  # the encoder's input scaling
-        return self.encoder.features(rgb)[:self.TAPS]
+        return self.encoder.features(rgb, self.TAPS)
 
     def loss(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         predicted = self.generate(L, ab)
         l1 = F.l1_loss(predicted, ab)
-        with torch.no_grad():
-            truth = self._taps(L, ab)
-        feature = style = 0.0
-        for p, t in zip(self._taps(L, predicted), truth):
-            feature = feature + _relative_l1(p, t)
-            style = style + _relative_l1(gram_matrix(p), gram_matrix(t))
+        # in float32 even under the trainer's bf16 autocast: bf16 rounding alone would be as large
+        # as the distance between a right colouring and one a few per cent paler
+        with torch.autocast(L.device.type, enabled=False):
+            with torch.no_grad():
+                truth = self._taps(L, ab)
+            feature = style = 0.0
+            for p, t in zip(self._taps(L, predicted.float()), truth):
+                feature = feature + _relative_l1(p, t)
+                style = style + _relative_l1(gram_matrix(p), gram_matrix(t))
         loss = l1 + self.config.lambda_perceptual * (feature + style) / self.TAPS
         return loss, {"G": loss.item(), "L1": l1.item(), "feature": feature.item() / self.TAPS,
                       "style": style.item() / self.TAPS}

@@ -2,8 +2,9 @@
 
 ``select_backend("auto", ...)`` prefers tensorrt > torch-cuda > onnxruntime-int8 (the fast CPU
 path, for models that ship calibration frames, on x86 with AVX-512 VNNI) > onnxruntime >
-torch-cpu and logs the choice and why each better one was skipped; a hint model gets the first
-that passes it colour hints (torch).
+torch-cpu and logs the choice and why each better one was skipped. Only the torch backends pass a
+hint model its colour hints (:attr:`Backend.takes_hints`): a video carries none, so the compiled
+ones serve a hint model's video runs.
 """
 
 from __future__ import annotations
@@ -60,8 +61,7 @@ BACKENDS: dict[str, Callable[[nn.Module], Backend]] = {
 
 
 def select_backend(name: str, model: nn.Module) -> Backend:
-    """Build the backend ``name`` (a key of :data:`BACKENDS`, or ``"auto"``: the first that runs
-    here, and for a hint model the first that passes it colour hints).
+    """Build the backend ``name`` (a key of :data:`BACKENDS`, or ``"auto"``: the first that runs here).
 
     Raises:
         InputError: unknown name, or the named backend cannot run here (the reason is given).
@@ -79,9 +79,6 @@ def select_backend(name: str, model: nn.Module) -> Backend:
             backend = BACKENDS[candidate](model)
         except (ImportError, RuntimeError) as exc:
             skipped.append(f"{candidate} skipped: {exc}")
-            continue
-        if getattr(model, "hint_channels", 0) and not backend.takes_hints:
-            skipped.append(f"{candidate} skipped: it passes no colour hints to this hint model")
             continue
         log.info("backend: %s%s", candidate, f" ({'; '.join(skipped)})" if skipped else "")
         return backend

@@ -4,7 +4,8 @@ its generator through the same padding: :func:`predict_ab`).
 Every backend turns L in Lab units into ab in Lab units the same way: scale L to [-1, 1], pad
 it to the network's multiple, run the generator, crop, scale ab back. Only the generator call
 differs (eager torch, an ONNX Runtime session, a TensorRT program), so a backend supplies
-:meth:`Backend._forward` and, where it can take colour hints, :meth:`Backend._hint_input`.
+:meth:`Backend._forward` and, where it can take colour hints, :meth:`Backend._hint_input` (which
+makes :attr:`Backend.takes_hints` true).
 """
 
 from __future__ import annotations
@@ -56,8 +57,12 @@ class Backend(ABC):
     name: str
     device: torch.device = torch.device("cpu")
     multiple: int = 1
-    #: it passes colour hints to a hint model (:meth:`_hint_input`); compiled backends take L only
-    takes_hints: bool = False
+
+    @property
+    def takes_hints(self) -> bool:
+        """It passes colour hints to a hint model: it supplies :meth:`_hint_input` (compiled
+        backends take L only)."""
+        return type(self)._hint_input is not Backend._hint_input
 
     @torch.inference_mode()
     def predict_ab(self, L: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
@@ -83,7 +88,8 @@ class Backend(ABC):
     def _hint_input(self, L: np.ndarray, hints: np.ndarray) -> torch.Tensor:
         """The generator's extra input channels for ``hints`` on :attr:`device`; compiled
         backends take L only."""
-        raise InputError(f"colour hints need the torch backend, not {self.name}")
+        raise InputError(f"colour hints need the torch backend, not {self.name} (backend='torch-cpu' or "
+                         f"'torch-cuda')")
 
     @abstractmethod
     def _forward(self, x: torch.Tensor) -> torch.Tensor:

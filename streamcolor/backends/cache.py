@@ -13,12 +13,19 @@ from torch import nn
 
 
 def model_digest(model: nn.Module) -> str:
-    """sha256 over the model's state dict (names, shapes, dtypes and bytes) and the source of its
+    """sha256 over the model's state dict (:func:`weights_digest`) and the source of its
     classes' modules: a compiled graph bakes in ``forward`` too, so a release that changes it
     must not reuse a graph cached from the old one."""
     digest = hashlib.sha256()
     for module in sorted({cls.__module__ for cls in type(model).__mro__ if cls.__module__.startswith("streamcolor")}):
         digest.update(inspect.getsource(sys.modules[module]).encode())
+    digest.update(weights_digest(model).encode())
+    return digest.hexdigest()
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 over the model's state dict: names, shapes, dtypes and bytes."""
+    digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())

@@ -38,8 +38,6 @@ class TorchBackend(Backend):
         InputError: fp16 asked for on the CPU, or an unknown precision.
     """
 
-    takes_hints = True
-
     def __init__(self, model: nn.Module, device: str = "cpu", precision: str = "fp32", channels_last: bool = True,
                  compile: bool = False) -> None:
         self.device = torch_device(device)
