@@ -8,11 +8,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 import torch
 from torch import nn
 
-from streamcolor.errors import UnknownModelError
+from streamcolor.errors import InputError, UnknownModelError
 from streamcolor.models.registry import create_model
 
 FORMAT_VERSION = 1
@@ -93,8 +94,21 @@ def resolve(dir_or_name: str | os.PathLike) -> Path:
 
 
 def read_config(dir_or_name: str | os.PathLike) -> dict[str, Any]:
-    """The ``config.json`` of a saved model."""
-    return json.loads((resolve(dir_or_name) / CONFIG_FILE).read_text())
+    """The ``config.json`` of a saved model.
+
+    Raises:
+        UnknownModelError: see :func:`resolve`.
+        InputError: the file is no JSON object with the architecture and its arguments.
+    """
+    path = resolve(dir_or_name) / CONFIG_FILE
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{str(path)!r} is damaged: {exc}") from exc
+    if not (isinstance(config, dict) and isinstance(config.get("architecture"), str)
+            and isinstance(config.get("model_args"), dict)):
+        raise InputError(f"{str(path)!r} is damaged: it names no architecture and model_args")
+    return config
 
 
 def load_weights(dir_or_name: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -102,8 +116,13 @@ def load_weights(dir_or_name: str | os.PathLike) -> dict[str, torch.Tensor]:
 
     Raises:
         UnknownModelError: see :func:`resolve`.
+        InputError: the file is no safetensors file (truncated, or something else).
     """
-    return load_file(str(resolve(dir_or_name) / WEIGHTS_FILE))
+    path = resolve(dir_or_name) / WEIGHTS_FILE
+    try:
+        return load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise InputError(f"{str(path)!r} is damaged: {exc}") from exc
 
 
 def from_pretrained(dir_or_name: str | os.PathLike) -> nn.Module:
@@ -111,11 +130,19 @@ def from_pretrained(dir_or_name: str | os.PathLike) -> nn.Module:
 
     Raises:
         UnknownModelError: see :func:`resolve`, or the config names an unregistered architecture.
+        InputError: a damaged file (:func:`read_config`, :func:`load_weights`), or weights that
+            are not the architecture's.
     """
     directory = resolve(dir_or_name)
     config = read_config(directory)
     model = create_model(config["architecture"], **config["model_args"])
-    model.load_state_dict(load_weights(directory))
+    state, expected = load_weights(directory), model.state_dict()
+    shapes = [k for k in state.keys() & expected.keys() if state[k].shape != expected[k].shape]
+    if state.keys() != expected.keys() or shapes:
+        raise InputError(f"{str(directory / WEIGHTS_FILE)!r} does not hold the weights of {config['architecture']}: "
+                         f"{len(expected.keys() - state.keys())} of its tensors missing, "
+                         f"{len(state.keys() - expected.keys())} others there, {len(shapes)} of another shape")
+    model.load_state_dict(state)
     model.config = config
     model.calibration = load_calibration(directory)
     return model.eval()

@@ -308,11 +308,15 @@ def _metrics(args: argparse.Namespace) -> None:
 
     _check_writable(args.plot, "--plot")
     meter = FlickerMeter()
-    frames = read_rgb_frames(args.video, args.size)
-    references = read_rgb_frames(args.reference, args.size) if args.reference else None
     mismatch = _input_error(f"reference {args.reference!r} does not match {args.video!r} in frame count or size")
-    if args.reference and not _same_picture(probe(args.video), probe(check_input(args.reference, "reference"))):
-        raise mismatch
+    crop = None
+    if args.reference:
+        video, reference = probe(args.video), probe(check_input(args.reference, "reference"))
+        if not _same_picture(video, reference):
+            raise mismatch
+        crop = (min(video.width, reference.width), min(video.height, reference.height))
+    frames = read_rgb_frames(args.video, args.size, crop)
+    references = read_rgb_frames(args.reference, args.size, crop) if args.reference else None
     count = 0
     for frame in frames:
         reference = next(references, None) if references is not None else None
@@ -322,11 +326,13 @@ def _metrics(args: argparse.Namespace) -> None:
         count += 1
     if references is not None and next(references, None) is not None:
         raise mismatch
-    print(f"{args.video}: {count} frames")
+    print(f"{args.video}: {count} frames" + ("" if count > 1 else " (one: no change between frames to measure)"))
     for key, value in meter.summary().items():
         print(f"  {key:14s} {value:.4f}")
     if args.plot:
-        plot_series({k: v for k, v in meter.series.items() if k in ("warp", "cdc1") and v}, args.plot,
+        changes = {k: v for k, v in meter.series.items() if k in ("warp", "cdc1") and v}
+        # value i is the change from frame i to frame i + 1: drawn at i + 1, where a cut shows
+        plot_series({**changes, "x": list(range(1, count))}, args.plot, xlabel="frame (change from the one before)",
                     ylabel="per-frame change", title=f"flicker: {args.video}")
         print(f"plot: {args.plot}")
 

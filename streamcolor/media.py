@@ -939,9 +939,11 @@ def mux_segments(segments: list[Path], starts: list[int], source: str | os.PathL
     return writer.carried
 
 
-def read_rgb_frames(path: str | os.PathLike, short_side: int | None = None) -> Iterator[np.ndarray]:
-    """Decode the first video stream as uint8 RGB ``(H, W, 3)`` frames, optionally resized
-    (area filter) so the short side is ``short_side`` (for metrics).
+def read_rgb_frames(path: str | os.PathLike, short_side: int | None = None,
+                    crop: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """Decode the first video stream as uint8 RGB ``(H, W, 3)`` frames, optionally cut to the
+    top-left ``crop`` = (width, height) first (the pixel an H.264 output adds to an odd side goes),
+    then resized (area filter) so the short side is ``short_side`` (for metrics).
 
     Raises:
         InputError: see :class:`VideoReader`.
@@ -954,6 +956,8 @@ def read_rgb_frames(path: str | os.PathLike, short_side: int | None = None) -> I
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             rgb = frame.to_ndarray(format="rgb24")
+            if crop is not None:
+                rgb = rgb[:crop[1], :crop[0]]
             if short_side and min(rgb.shape[:2]) > short_side:
                 s = short_side / min(rgb.shape[:2])
                 rgb = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA)

@@ -158,11 +158,14 @@ class FlickerMeter:
 
     def summary(self) -> dict[str, float]:
         """Means: ``cdc`` (over the distances), ``cdc1``.., ``warp_error``, ``colourfulness``,
-        and ``psnr``/``ssim`` when a reference was given."""
+        and ``psnr``/``ssim`` when a reference was given. The change between frames is left
+        out where there was none to measure (a single frame): 0 would say the colour is steady."""
         means = {k: float(np.mean(v)) for k, v in self.series.items() if v}
-        out = {"cdc": float(np.mean([means[f"cdc{d}"] for d in self.distances if f"cdc{d}" in means] or [0.0]))}
+        cdc = [means[f"cdc{d}"] for d in self.distances if f"cdc{d}" in means]
+        out = {"cdc": float(np.mean(cdc))} if cdc else {}
         out.update({k: v for k, v in means.items() if k.startswith("cdc")})
-        out["warp_error"] = means.get("warp", 0.0)
+        if "warp" in means:
+            out["warp_error"] = means["warp"]
         out.update({k: means[k] for k in ("colourfulness", "psnr", "ssim") if k in means})
         return out
 

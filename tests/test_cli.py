@@ -361,3 +361,24 @@ def test_eval_keeps_folders_of_one_name_apart(tmp_path):
     sets = [row.split("|")[1].strip() for row in result.stdout.splitlines() if row.split("|")[2:3] == [" model "]]
     assert sets == [str(folder) for folder in folders], result.stdout
     assert len(list((tmp_path / "strips").iterdir())) == 2
+
+
+def test_metrics_reference_of_odd_size_is_compared_without_the_added_pixel(tmp_path):
+    """An H.264 output adds a column and a row to an odd-sized film. Before session 30 metrics
+    refused that pair at full size, and at a --size scaled the two by different factors, so the
+    pixels compared were not the same ones (PSNR 25 dB where 46 was right)."""
+    reference = make_clip(tmp_path / "odd.mkv", 193, 109, frames=6, codec="ffv1")
+    out = tmp_path / "grey.mp4"
+    assert run("colorize", reference, out, "--strength", "0", "--crf", "0", "--quiet").returncode == 0
+    for size in ([], ["--size", "64"]):
+        result = run("metrics", out, "--reference", reference, *size)
+        assert result.returncode == 0, result.stderr
+        scores = dict(line.split() for line in result.stdout.splitlines()[1:])
+        assert float(scores["psnr"]) > 40 and float(scores["ssim"]) > 0.98, result.stdout
+
+
+def test_metrics_of_one_frame_reports_no_change(tmp_path):
+    """Before session 30 a single frame reported cdc 0 and warp error 0: perfectly steady."""
+    result = run("metrics", make_clip(tmp_path / "one.mp4", 64, 48, frames=1))
+    assert result.returncode == 0 and "one: no change between frames to measure" in result.stdout, result.stderr
+    assert "cdc" not in result.stdout and "warp_error" not in result.stdout and "colourfulness" in result.stdout

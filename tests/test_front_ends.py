@@ -4,6 +4,7 @@ a model's default settings, the grey "before" picture; and the demo imports only
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from pathlib import Path
 
@@ -151,3 +152,22 @@ def test_a_model_name_that_is_no_name_is_an_unknown_model():
 
     with pytest.raises(UnknownModelError, match="a model is a shipped name or a folder path, got 5"):
         Colorizer.from_pretrained(5)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncated", "model.safetensors' is damaged: Error while deserializing header"),
+    ("config", "config.json' is damaged: Expecting property name"),
+    ("other_weights", "does not hold the weights of lite0_unet_bins: 346 of its tensors missing"),
+])
+def test_a_damaged_saved_model_is_one_error(damage, message, tmp_path):
+    """Before session 30 each was a traceback (SafetensorError, JSONDecodeError, RuntimeError)."""
+    shipped = REPO / "streamcolor" / "weights"
+    folder = shutil.copytree(shipped / DEFAULT_MODEL, tmp_path / "model")
+    if damage == "truncated":
+        (folder / "model.safetensors").write_bytes((shipped / DEFAULT_MODEL / "model.safetensors").read_bytes()[:1000])
+    elif damage == "config":
+        (folder / "config.json").write_text("{bad")
+    else:
+        shutil.copy(shipped / "unet_small_hints_v3" / "model.safetensors", folder)
+    with pytest.raises(InputError, match=re.escape(message)):
+        Colorizer.from_pretrained(folder)
