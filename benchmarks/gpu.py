@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from streamcolor.api import DEFAULT_MODEL
-from streamcolor.backends.torch_backend import TorchBackend
+from streamcolor.backends.torch_backend import TorchBackend, torch_device
 from streamcolor.color import lab_to_cbcr
 from streamcolor.models import from_pretrained
 from streamcolor.backends.device import to_device
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
-    device = torch.device(args.device)
+    device = torch_device(args.device)  # one line where this torch sees no GPU
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"{name}, torch {torch.__version__}, {args.precision}, batch {args.batch} of {args.size}x{args.size}")
     backend = TorchBackend(from_pretrained(args.model), args.device, args.precision)
@@ -95,4 +95,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import _cli  # beside this script
+
+    _cli.run(main)

@@ -81,4 +81,6 @@ def write_figure(colorizer: Colorizer, count: int, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import _cli  # beside this script
+
+    _cli.run(main)

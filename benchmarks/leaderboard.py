@@ -113,4 +113,6 @@ def write_figure(strips: list, truth: np.ndarray) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import _cli  # beside this script
+
+    _cli.run(main)

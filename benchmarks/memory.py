@@ -87,15 +87,19 @@ def main() -> None:
                                           on_batch=lambda n, _: done.__setitem__(0, n))
         stop.set()
         sampler.join()
+        samples.append((report.frames, rss_mb()))  # a run shorter than the sampling period has one
     minute = 60 * args.fps
-    first = max(rss for n, rss in samples if n <= minute)
+    first = max((rss for n, rss in samples if n <= minute), default=samples[-1][1])
     peak = max(rss for _, rss in samples)
     print(f"colorized {report.frames} frames in {report.seconds:.0f} s ({report.frames / report.seconds:.1f} fps)")
     print(f"peak RSS, first minute of film: {first:.0f} MB")
     print(f"peak RSS, whole film:           {peak:.0f} MB  (+{peak - first:.0f} MB; target <= +200 MB)")
-    print("RSS by tenth of the film (MB):", " ".join(
-        f"{max((r for n, r in samples if n <= frames * k / 10), default=0):.0f}" for k in range(1, 11)))
+    tenths = [max((r for n, r in samples if n <= frames * k / 10), default=None) for k in range(1, 11)]
+    print("RSS by tenth of the film (MB; - where no sample fell):", " ".join(
+        "-" if rss is None else f"{rss:.0f}" for rss in tenths))
 
 
 if __name__ == "__main__":
-    main()
+    import _cli  # beside this script
+
+    _cli.run(main)

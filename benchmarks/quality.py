@@ -22,8 +22,10 @@ import cv2
 import numpy as np
 
 from streamcolor import Colorizer
+from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.evaluate import Scores, evaluate_images, markdown_table, photo_to_grey, unique_labels
-from streamcolor.images import list_images, read_rgb, resize_short_side
+from streamcolor.images import list_images, read_rgb
+from streamcolor.media import check_writable
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -57,15 +59,25 @@ def figure(models: list[str], photos: list[str], path: Path) -> None:
     colorizers = [Colorizer.from_pretrained(m) for m in models]
     rows = []
     for stem in photos:
-        rgb = resize_short_side(read_rgb(DATA / "eval" / "kodak24" / f"{stem}.png"), 256)
+        rgb = _cover(read_rgb(DATA / "eval" / "kodak24" / f"{stem}.png"), 384, 256)
         grey = photo_to_grey(rgb)
         tiles = [np.repeat(grey[..., None], 3, 2), *(c.colorize_image(grey) for c in colorizers), rgb]
-        rows.append(np.concatenate([t[:256, :384] for t in tiles], 1))
+        rows.append(np.concatenate(tiles, 1))
     labels = ["grey", *unique_labels(models), "original"]
     strip = np.concatenate(rows, 0)
     for i, label in enumerate(labels):
         cv2.putText(strip, label, (i * 384 + 6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
-    cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    if not cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88]):
+        raise InputError(f"--figure {str(path)!r}: not written (a suffix OpenCV writes: .jpg, .png)")
+
+
+def _cover(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``rgb`` scaled to cover ``width`` x ``height``, its middle cut out (portrait photos too)."""
+    h, w = rgb.shape[:2]
+    scale = max(width / w, height / h)
+    rgb = cv2.resize(rgb, (max(width, round(w * scale)), max(height, round(h * scale))), interpolation=cv2.INTER_AREA)
+    top, left = (rgb.shape[0] - height) // 2, (rgb.shape[1] - width) // 2
+    return rgb[top:top + height, left:left + width]
 
 
 def main() -> None:
@@ -78,6 +90,12 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, default=None)
     parser.add_argument("--figure-photos", nargs="+", default=["kodim03", "kodim05", "kodim14", "kodim22", "kodim23"])
     args = parser.parse_args()
+    for option, path in (("--table", args.table), ("--figure", args.figure)):
+        if path is not None:  # before the scoring, which takes minutes
+            try:
+                check_writable(path)
+            except StreamcolorError as exc:
+                raise InputError(f"{option} {str(path)!r}: {exc}") from exc
     if args.figure:
         figure(args.models, args.figure_photos, args.figure)
     table = markdown_table(score(args.models, args.render_sizes or [None], args.sets))
@@ -87,4 +105,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import _cli  # beside this script
+
+    _cli.run(main)

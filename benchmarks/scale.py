@@ -59,4 +59,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import _cli  # beside this script
+
+    _cli.run(main)

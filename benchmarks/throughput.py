@@ -30,7 +30,7 @@ import av
 
 from streamcolor import Colorizer
 from streamcolor.engine import EngineSettings
-from streamcolor.media import EncodeSettings, VideoReader, VideoWriter
+from streamcolor.media import EncodeSettings, VideoReader, VideoWriter, check_input
 
 T = TypeVar("T")
 
@@ -86,6 +86,10 @@ def main() -> None:
                         help="colorize once per value (see EngineSettings.infer_every)")
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
+    check_input(args.file)
+    # every backend and setting checked (and loaded) before the minutes of timing
+    colorizers = {(backend, every): Colorizer.from_pretrained(args.model, backend=backend, infer_every=every)
+                  for backend, every in itertools.product(args.backends, args.infer_every)}
     print(f"file: {args.file.name}  x264 crf {args.crf} preset {args.preset}, batch {args.batch_size}")
     show("decode only", *timed(lambda: decode_only(args.file)))
     ratios: dict[str, list[float]] = {}
@@ -94,8 +98,7 @@ def main() -> None:
             print(f"round {round_}")
             frames, seconds, cpu = timed(lambda: transcode(args.file, Path(tmp) / "transcode.mp4", args.crf, args.preset))
             fps_tr = show("decode + encode (plain transcode)", frames, seconds, cpu)
-            for backend, every in itertools.product(args.backends, args.infer_every):
-                colorizer = Colorizer.from_pretrained(args.model, backend=backend, infer_every=every)
+            for (backend, every), colorizer in colorizers.items():
                 name = backend if every == 1 else f"{backend}/{every}"
                 report, seconds, cpu = timed(lambda: colorizer.colorize_video(
                     args.file, Path(tmp) / "colorized.mp4", crf=args.crf, preset=args.preset,
@@ -120,4 +123,6 @@ def show(label: str, frames: int, seconds: float, cpu: float, stages: dict[str, 
 
 
 if __name__ == "__main__":
-    main()
+    import _cli  # beside this script
+
+    _cli.run(main)

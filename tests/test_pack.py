@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import data_file
+from streamcolor.errors import InputError
 from streamcolor.images import list_images, read_rgb, resize_short_side
 from streamcolor.metrics import psnr
 from streamcolor.train.datasets import ColorizationDataset
@@ -86,22 +87,27 @@ def test_out_and_folders_are_checked_before_any_work(tmp_path, capsys):
     assert not list((tmp_path / "out").glob("*"))
 
 
-def test_an_interrupt_removes_the_unfinished_part_and_keeps_the_finished(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("stop", ["interrupt", "unreadable photo"])
+def test_a_stopped_run_keeps_no_part_and_can_run_again(tmp_path, capsys, monkeypatch, stop):
+    """Until session 30 the finished parts stayed: an incomplete set that the next run refused
+    to go beside ("already holds parts")."""
     from streamcolor.train import pack
 
     encoded = []
 
-    def interrupted(path, size, quality):
+    def stopped(path, size, quality):
         if len(encoded) == 20:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt if stop == "interrupt" else InputError(f"cannot read image {str(path)!r}")
         encoded.append(path)
         return real(path, size, quality)
 
     real = pack.square_webp
-    monkeypatch.setattr(pack, "square_webp", interrupted)
-    assert pack_main([str(tmp_path / "out"), str(data_file("eval/kodak24")), "--size", "96", "--part-mib", "0.05"]) == 130
-    assert "interrupted; the finished parts stay" in _error_line(capsys)
-    parts = sorted((tmp_path / "out").iterdir())
-    assert parts and all(p.suffix == ".tar" for p in parts)
-    with tarfile.open(parts[-1]) as tar:
+    monkeypatch.setattr(pack, "square_webp", stopped)
+    argv = [str(tmp_path / "out"), str(data_file("eval/kodak24")), "--size", "96", "--part-mib", "0.05"]
+    assert pack_main(argv) == (130 if stop == "interrupt" else 1)
+    assert ("interrupted; no part is kept" if stop == "interrupt" else "cannot read image") in _error_line(capsys)
+    assert not list((tmp_path / "out").iterdir())
+    monkeypatch.setattr(pack, "square_webp", real)
+    assert pack_main(argv) == 0
+    with tarfile.open(sorted((tmp_path / "out").iterdir())[-1]) as tar:
         assert tar.getnames()  # whole: it reads to the end

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import data_file
+from conftest import REPO, data_file
 from streamcolor.color import rgb_to_lab
 from streamcolor.errors import InputError
 from streamcolor.evaluate import SEPIA_AB, evaluate_images, replace_ab
@@ -122,3 +122,21 @@ def test_eval_skips_grey_and_tiny_photos(tmp_path, caplog):
     assert "grey.png: skipped, it is grey" in caplog.text and "tiny.png: skipped, 7x5 is under SSIM's" in caplog.text
     with pytest.raises(InputError, match="no photo of the 2 given can be scored"):
         evaluate_images(as_grey, [tmp_path / "grey.png", tmp_path / "tiny.png"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["quality.py", "--models", "nope"], "quality.py: error: no model at 'nope'"),
+    (["quality.py", "--models", "lite0_unet_v6", "--table", "/nodir/t.md"],  # after minutes of scoring until session 30
+     "quality.py: error: --table '/nodir/t.md': output folder '/nodir' does not exist"),
+    (["throughput.py", "/no/such.mp4"], "throughput.py: error: input '/no/such.mp4' does not exist"),
+    (["temporal.py", "--clips", "/no/such.mp4"], "temporal.py: error: input '/no/such.mp4' does not exist"),
+])
+def test_benchmarks_say_bad_input_in_one_line(args, message):
+    """Until session 30 each was a traceback."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / args[0]), *args[1:]], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -378,7 +378,14 @@ def test_soup_averages_saved_models_weight_for_weight(tmp_path, capsys):
         assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:{weight}", f"{tmp_path / 'moved'}:0.5"]) == 1
         assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "bad").exists()
     assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.5", "unet_small_hints_v3:0.5"]) == 1
-    assert "different architectures" in capsys.readouterr().err
+    assert "the models differ in architecture" in capsys.readouterr().err
+    # other model arguments (a classifier's temperature) were averaged as the first's until session 30
+    save_pretrained(from_pretrained(DEFAULT_MODEL), tmp_path / "colder", dtype=torch.float16)
+    config = read_config(tmp_path / "colder")
+    (tmp_path / "colder" / "config.json").write_text(json.dumps({**config, "model_args": {**config["model_args"],
+                                                                                          "temperature": 0.05}}))
+    assert soup_main([str(tmp_path / "bad"), f"{DEFAULT_MODEL}:0.5", f"{tmp_path / 'colder'}:0.5"]) == 1
+    assert "the models differ in model_args" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     # OUT checked before any work (session 25: a traceback, or a saved model silently replaced)
     before = (tmp_path / "soup" / "model.safetensors").read_bytes()
     (tmp_path / "file").write_text("")
@@ -388,7 +395,11 @@ def test_soup_averages_saved_models_weight_for_weight(tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert (tmp_path / "soup" / "model.safetensors").read_bytes() == before
+    (tmp_path / "soup" / "README.md").write_text("the model that was here")  # went on beside the soup until session 30
     assert soup_main([str(tmp_path / "soup"), f"{DEFAULT_MODEL}:0.5", f"{tmp_path / 'moved'}:0.5", "--overwrite"]) == 0
+    # the first model's calibration frames come along, so that int8 backends can run the soup
+    assert sorted(p.name for p in (tmp_path / "soup").iterdir()) == ["calibration.safetensors", "config.json",
+                                                                    "model.safetensors"]
 
 
 def test_freeze_keeps_the_trunk_and_its_batchnorm_statistics(tmp_path):

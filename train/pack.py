@@ -79,20 +79,24 @@ class _Parts:
             self.tar = None
 
     def abandon(self) -> None:
-        """Remove the open, unfinished part (even where closing it fails, e.g. a full disk)."""
-        if self.tar is not None:
-            try:
+        """Remove every part, the open one too (even where closing it fails, e.g. a full disk): an
+        incomplete set is of no use, and OUT must take the next run."""
+        try:
+            if self.tar is not None:
                 self.tar.close()
-            finally:
-                self._path(len(self.done) + 1, partial=True).unlink(missing_ok=True)
-                self.tar = None
+        finally:
+            self._path(len(self.done) + 1, partial=True).unlink(missing_ok=True)
+            self.tar = None
+            for part in self.done:
+                part.unlink(missing_ok=True)
+            self.done = []
 
 
 def pack(out: Path, dirs: list[Path], size: int = 160, quality: int = 75, part_mib: float = 60) -> list[Path]:
     """Pack every photo in the folders ``dirs`` into tar parts in the folder ``out`` (made when
     missing); returns the parts' paths. ``size`` in pixels, ``quality`` WebP quality 1-100,
     ``part_mib`` the largest part in MiB. A part is renamed into place when complete; an error or
-    an interrupt removes the unfinished one.
+    an interrupt removes every part (an incomplete set is of no use), so the same command can run again.
 
     Raises:
         InputError: two folders of one name, or two photos of one name but for the suffix
@@ -166,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"streamcolor.train.pack: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("streamcolor.train.pack: interrupted; the finished parts stay", file=sys.stderr)
+        print("streamcolor.train.pack: interrupted; no part is kept (an incomplete set is of no use)", file=sys.stderr)
         return 130
     for part in parts:
         print(f"{part} {part.stat().st_size / 2**20:.1f} MiB")

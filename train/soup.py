@@ -9,6 +9,8 @@ statistics on training photos, as SWA does after averaging (docs/quality.md, "Se
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from streamcolor.argtypes import Parser
 from streamcolor.errors import InputError, StreamcolorError
 from streamcolor.media import check_writable
 from streamcolor.models import from_pretrained, save_pretrained
-from streamcolor.models.io import load_weights, read_config
+from streamcolor.models.io import CALIBRATION_FILE, load_weights, read_config, resolve
 from streamcolor.models.transfer import average_states
 from streamcolor.train.datasets import ColorizationDataset, RunSampler
 
@@ -58,21 +60,37 @@ def renormalize(model: torch.nn.Module, dirs: tuple[str, ...], batches: int = RE
 def soup(out: Path, ingredients: list[tuple[str, float]], photos: tuple[str, ...] = ()) -> Path:
     """Write the weighted average of the saved models ``(folder or shipped name, weight)`` to ``out``;
     with ``photos`` (folders), its BatchNorm statistics re-estimated on them (:func:`renormalize`).
+    The first model's calibration frames (for int8 backends) come along. ``out`` is replaced
+    whole when the soup is ready: a stopped run leaves it as it was.
 
     Raises:
-        InputError: see :func:`average_states` and :func:`renormalize`; UnknownModelError: a model
-        that is not there.
+        InputError: models of other architectures or other model arguments (a classifier's
+            temperature ...), see :func:`average_states` and :func:`renormalize`;
+            UnknownModelError: a model that is not there.
     """
     models, weights = zip(*ingredients)
-    architectures = {read_config(m)["architecture"] for m in models}
-    if len(architectures) > 1:
-        raise InputError(f"soup: the models are of different architectures ({', '.join(sorted(architectures))})")
+    configs = [read_config(m) for m in models]
+    for key in ("architecture", "model_args"):
+        if any(c[key] != configs[0][key] for c in configs):
+            raise InputError(f"soup: the models differ in {key} ("
+                             + "; ".join(f"{m}: {json.dumps(c[key])}" for m, c in zip(models, configs)) + ")")
     base = from_pretrained(models[0])
     base.load_state_dict(average_states([load_weights(m) for m in models], list(weights)))
     if photos:
         renormalize(base, photos)
     scales = {k: base.config[k] for k in ("inference_short_side", "via_short_side") if k in base.config}
-    return save_pretrained(base, out, dtype=torch.float16, name=out.name, **scales)
+    partial = out.with_name(f".{out.name}.soup-partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        save_pretrained(base, partial, dtype=torch.float16, name=out.name, **scales)
+        calibration = resolve(models[0]) / CALIBRATION_FILE
+        if calibration.is_file():
+            shutil.copy(calibration, partial)
+        shutil.rmtree(out, ignore_errors=True)  # what it held was checked (_check_out): replaced whole
+        partial.rename(out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return out
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -106,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     except StreamcolorError as exc:
         print(f"streamcolor.train.soup: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"streamcolor.train.soup: interrupted; {str(args.out)!r} is as it was", file=sys.stderr)
+        return 130
     return 0
 
 
