@@ -22,6 +22,7 @@ import numpy as np
 
 from streamcolor import Colorizer
 from streamcolor.api import HINT_MODEL
+from streamcolor.argtypes import whole_number
 from streamcolor.images import list_images, read_rgb
 from streamcolor.metrics import colourfulness, psnr
 
@@ -37,9 +38,9 @@ def true_hints(rgb: np.ndarray, count: int, rng: np.random.Generator) -> list[tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=HINT_MODEL)
-    parser.add_argument("--hints", type=int, default=10)
+    parser.add_argument("--hints", type=whole_number("", 1), default=10)
     parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18"])
-    parser.add_argument("--draws", type=int, default=1)
+    parser.add_argument("--draws", type=whole_number("", 1), default=1)
     parser.add_argument("--figure", type=Path, default=None)
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, device="cpu")

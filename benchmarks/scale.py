@@ -30,8 +30,8 @@ def main() -> None:
     colorizer = Colorizer.from_pretrained(backend="auto")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        for film in args.films:
-            colorizer.colorize_video(film, Path(tmp) / f"single_{film.name}", preset="veryfast")
+        for index, film in enumerate(args.films):
+            colorizer.colorize_video(film, Path(tmp) / f"single_{index}_{film.name}", preset="veryfast")
         single = time.perf_counter() - started
         started = time.perf_counter()
         ray = connect(RaySettings(workers=args.workers))
@@ -43,7 +43,7 @@ def main() -> None:
         ray.get(ray.remote(lambda p: colorizer_from(p, 0) is not None).remote(payload))
         rebuild = time.perf_counter() - started
         started = time.perf_counter()
-        rows = colorize_archive(colorizer, [(f, Path(tmp) / f"ray_{f.name}") for f in args.films],
+        rows = colorize_archive(colorizer, [(f, Path(tmp) / f"ray_{i}_{f.name}") for i, f in enumerate(args.films)],
                                 RaySettings(workers=args.workers), {"preset": "veryfast"}, progress=False)
         archive = time.perf_counter() - started
         shutdown()
