@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
@@ -29,6 +29,9 @@ from streamcolor.models import Generator, from_pretrained, shipped_models
 from streamcolor.models.io import HINT_MODEL, read_config
 from streamcolor.pipeline import Report, RunSettings, check_reference_range, colorize_video
 from streamcolor.stages.cuts import inference_size
+
+#: the kinds of settings :func:`_changed` changes by name
+Settings = TypeVar("Settings", EngineSettings, EncodeSettings)
 
 # the public names, all a front end (the CLI, the demo, a script) imports; some come from media and models
 __all__ = ["DEFAULT_MODEL", "HINT_MODEL", "Colorizer", "FileResult", "check_references", "default_settings",
@@ -207,11 +210,13 @@ def _name_clashes(videos: list[Path]) -> dict[Path, list[Path]]:
     return {video: [v for v in by_name[output_name(video).casefold()] if v != video] for video in videos}
 
 
-def _changed(settings: EngineSettings, changes: dict[str, Any]) -> EngineSettings:
-    known = [f.name for f in dataclasses.fields(EngineSettings)]
+def _changed(settings: Settings, changes: dict[str, Any]) -> Settings:
+    """``settings`` (EngineSettings, EncodeSettings) with fields changed by name; an unknown name is
+    an InputError naming the known ones, not Python's TypeError."""
+    known = [f.name for f in dataclasses.fields(settings)]
     unknown = [name for name in changes if name not in known]
     if unknown:
-        raise InputError(f"no colour setting {', '.join(map(repr, unknown))}; EngineSettings has {', '.join(known)}")
+        raise InputError(f"no setting {', '.join(map(repr, unknown))}; {type(settings).__name__} has {', '.join(known)}")
     return dataclasses.replace(settings, **changes)
 
 
@@ -379,7 +384,7 @@ class Colorizer:
         Raises:
             InputError, MediaError: see :func:`streamcolor.pipeline.colorize_video`.
         """
-        encode = dataclasses.replace(encode or EncodeSettings(), **encode_fields)
+        encode = _changed(encode or EncodeSettings(), encode_fields)
         settings = RunSettings(encode, batch_size, segment_frames)
         references = check_references(references)
         run = None
@@ -441,7 +446,7 @@ class Colorizer:
         if not dst_dir.parent.is_dir():  # a typo must not leave a tree of new folders behind
             raise InputError(f"output folder {str(dst_dir)!r}: its parent folder does not exist")
         dst_dir.mkdir(exist_ok=True)
-        encode = dataclasses.replace(encode or EncodeSettings(), **encode_fields)
+        encode = _changed(encode or EncodeSettings(), encode_fields)
         results: list[FileResult] = []
 
         def done(status: str, name: str, detail: str) -> None:

@@ -271,13 +271,18 @@ def test_image_inputs_refused_or_taken_with_one_clear_reason(kodak, caplog):
     ({"strength": None}, "strength (--strength) must be 0 to 4"),
     ({"smooth_strength": "0.5"}, "smooth_strength (--smooth-strength) is the weight of the past"),
     ({"bars": "no"}, "bars must be True or False"),
-    ({"strenght": 2}, "no colour setting 'strenght'; EngineSettings has"),
+    ({"strenght": 2}, "no setting 'strenght'; EngineSettings has"),
 ])
 def test_settings_of_the_wrong_kind_are_one_input_error(changes, message):
     """Before session 30 a NaN guide_eps painted the picture black, a fractional infer_every
     failed mid-video, and the wrong types were TypeErrors."""
     with pytest.raises(InputError, match=re.escape(message)):
         Colorizer.from_pretrained(device="cpu", **changes)
+
+
+def test_an_unknown_encode_setting_is_one_input_error(tmp_path):
+    with pytest.raises(InputError, match="no setting 'crff'; EncodeSettings has codec"):
+        Colorizer.from_pretrained(device="cpu").colorize_video(tmp_path / "a.mp4", tmp_path / "b.mp4", crff=20)
 
 
 def test_numpy_scalars_are_kept_as_python_numbers():
