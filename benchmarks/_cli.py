@@ -3,11 +3,19 @@ streamcolor's own commands (a traceback is for bugs)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Callable
 
+from streamcolor.argtypes import Parser
 from streamcolor.errors import StreamcolorError
+
+
+def parser(doc: str) -> Parser:
+    """A benchmark's argument parser: its docstring's first line as the description, the
+    defaults in ``--help``, and a bad flag in one line (exit 1) as for streamcolor's commands."""
+    return Parser(description=doc.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
 def run(main: Callable[[], None]) -> None:

@@ -16,13 +16,13 @@ on a machine with CUDA torch but no PyAV (it imports none: needs numpy, OpenCV, 
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Callable
 
 import numpy as np
 import torch
 
+from streamcolor.argtypes import positive_seconds, whole_number
 from streamcolor.api import DEFAULT_MODEL
 from streamcolor.backends.torch_backend import TorchBackend, torch_device
 from streamcolor.color import lab_to_cbcr
@@ -56,14 +56,14 @@ def tensorrt_program(model: torch.nn.Module, x: torch.Tensor) -> tuple[Callable 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=64)
+    parser = _cli.parser(__doc__)
+    parser.add_argument("--device", default="cuda", help="torch device: cuda, cuda:N or cpu")
+    parser.add_argument("--precision", choices=["fp16", "fp32"], default="fp16", help="the generator's float type")
+    parser.add_argument("--size", type=whole_number("pixels", 32), default=256, help="side of the square frames")
+    parser.add_argument("--batch", type=whole_number("frames", 1), default=64, help="frames per generator call")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="shipped name or folder")
-    parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--seconds", type=positive_seconds, default=5.0, help="timed seconds per measurement")
     args = parser.parse_args()
     device = torch_device(args.device)  # one line where this torch sees no GPU
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

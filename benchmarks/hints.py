@@ -14,7 +14,6 @@ hints | the original.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import cv2
@@ -36,12 +35,12 @@ def true_hints(rgb: np.ndarray, count: int, rng: np.random.Generator) -> list[tu
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=HINT_MODEL)
-    parser.add_argument("--hints", type=whole_number("", 1), default=10)
-    parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18"])
-    parser.add_argument("--draws", type=whole_number("", 1), default=1)
-    parser.add_argument("--figure", type=Path, default=None)
+    parser = _cli.parser(__doc__)
+    parser.add_argument("--model", default=HINT_MODEL, help="a hint model: shipped name or folder")
+    parser.add_argument("--hints", type=whole_number("", 1), default=10, help="hints drawn per photo")
+    parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18"], help="folders of ../shared/data/eval")
+    parser.add_argument("--draws", type=whole_number("", 1), default=1, help="random draws of hints per photo")
+    parser.add_argument("--figure", type=Path, default=None, help="also write a figure here")
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, device="cpu")
     print(f"model {args.model}, {args.hints} true-colour hints per image, {args.draws} draw(s)")

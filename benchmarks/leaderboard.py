@@ -13,7 +13,6 @@ A strip of the same image per model goes to docs/leaderboard.png.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from streamcolor.argtypes import positive_seconds
 from streamcolor import Colorizer
 from streamcolor.errors import InputError
 from streamcolor.evaluate import evaluate_images, photo_to_grey
@@ -54,10 +54,10 @@ def cpu_fps(name: str, size: int = 256, batch: int = 4) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser = _cli.parser(__doc__)
+    parser.add_argument("--seconds", type=positive_seconds, default=60.0, help="training seconds per model")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads for torch")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "leaderboard")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "leaderboard", help="folder for the trained models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows, strips = [], []

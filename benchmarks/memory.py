@@ -11,7 +11,6 @@ whole-run peak is no more than 200 MB above the first minute's.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ import av
 import cv2
 import numpy as np
 
+from streamcolor.argtypes import positive_number, whole_number
 from streamcolor import Colorizer
 
 WIDTH, HEIGHT = 854, 480
@@ -61,10 +61,10 @@ def make_film(path: Path, minutes: float, fps: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=20.0)
-    parser.add_argument("--fps", type=int, default=24)
-    parser.add_argument("--backend", default="auto")
+    parser = _cli.parser(__doc__)
+    parser.add_argument("--minutes", type=positive_number("minutes"), default=20.0, help="length of the synthetic film in minutes")
+    parser.add_argument("--fps", type=whole_number("frames a second", 1), default=24, help="its frame rate")
+    parser.add_argument("--backend", default="auto", help="as colorize --backend")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "film.mp4"

@@ -15,7 +15,6 @@ history, e.g. ``git show 3b044a7:streamcolor/weights/unet_small_v1/model.safeten
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import cv2
@@ -81,14 +80,15 @@ def _cover(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", required=True)
-    parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18", "coco_val"])
+    parser = _cli.parser(__doc__)
+    parser.add_argument("--models", nargs="+", required=True, help="shipped names or folders")
+    parser.add_argument("--sets", nargs="+", default=["kodak24", "mcmaster18", "coco_val"], help="folders of ../shared/data/eval or train")
     parser.add_argument("--render-sizes", nargs="+", type=int, default=None,
                         help="inference short sides to try (default: each model's own)")
     parser.add_argument("--table", type=Path, default=None, help="also write the markdown table here")
-    parser.add_argument("--figure", type=Path, default=None)
-    parser.add_argument("--figure-photos", nargs="+", default=["kodim03", "kodim05", "kodim14", "kodim22", "kodim23"])
+    parser.add_argument("--figure", type=Path, default=None, help="also write a figure (grey | models | truth) here")
+    parser.add_argument("--figure-photos", nargs="+", default=["kodim03", "kodim05", "kodim14", "kodim22", "kodim23"],
+                        help="the photos of the figure, by file stem")
     args = parser.parse_args()
     for option, path in (("--table", args.table), ("--figure", args.figure)):
         if path is not None:  # before the scoring, which takes minutes

@@ -12,7 +12,6 @@ the shot's first frame | the colour original.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -34,11 +33,11 @@ def run(colorizer: Colorizer, grey: list[np.ndarray], references: dict[int, np.n
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--clip", default="six_shots.mp4",
                         help="a clip in ../shared/data/video/color; only six_shots.mp4's shots are known, any "
                              "other is taken as one shot")
-    parser.add_argument("--figure", type=Path, default=None)
+    parser.add_argument("--figure", type=Path, default=None, help="also write a figure here")
     args = parser.parse_args()
     originals = list(read_rgb_frames(DATA / args.clip))
     grey = [f.mean(-1).astype(np.uint8) for f in originals]

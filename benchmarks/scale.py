@@ -10,11 +10,11 @@ task that does nothing but rebuild the colorizer from the object store (per-film
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
+from streamcolor.argtypes import whole_number
 from streamcolor import Colorizer
 from streamcolor.distributed import RaySettings, colorize_archive, colorizer_from, connect, model_payload, shutdown
 
@@ -23,9 +23,9 @@ FILMS = [DATA / "film/chaplin.mp4", DATA / "color/six_shots.mp4", DATA / "edge/v
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("films", nargs="*", type=Path, default=FILMS)
-    parser.add_argument("--workers", type=int, default=2)
+    parser = _cli.parser(__doc__)
+    parser.add_argument("films", nargs="*", type=Path, default=FILMS, help="films to colorize")
+    parser.add_argument("--workers", type=whole_number("", 1), default=2, help="Ray workers")
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(backend="auto")
     with tempfile.TemporaryDirectory() as tmp:

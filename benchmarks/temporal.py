@@ -13,12 +13,12 @@ Cut detection precision/recall is reported against the known cuts.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
+from streamcolor.argtypes import whole_number
 from streamcolor import Colorizer
 from streamcolor.engine import EngineSettings
 from streamcolor.images import resize_short_side
@@ -46,10 +46,11 @@ def precision_recall(found: list[int], truth: list[int], tolerance: int = 1) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", nargs="+", default=list(KNOWN_CUTS))
-    parser.add_argument("--frames", type=int, default=0, help="use only the first N frames (0 = all)")
-    parser.add_argument("--infer-every", type=int, nargs="+", default=sorted({1, EngineSettings.infer_every}))
+    parser = _cli.parser(__doc__)
+    parser.add_argument("--clips", nargs="+", default=list(KNOWN_CUTS), help="clips in ../shared/data/video/color, or paths")
+    parser.add_argument("--frames", type=whole_number("", 0), default=0, help="use only the first N frames (0 = all)")
+    parser.add_argument("--infer-every", type=whole_number("", 1), nargs="+", default=sorted({1, EngineSettings.infer_every}),
+                        help="colorize once per value (see EngineSettings.infer_every)")
     args = parser.parse_args()
     for clip in args.clips:
         originals = list(read_rgb_frames(DATA / clip))

@@ -17,7 +17,6 @@ colorize run is divided by the transcode run just before it.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import resource
 import statistics
@@ -28,6 +27,7 @@ from typing import Callable, TypeVar
 
 import av
 
+from streamcolor.argtypes import whole_number
 from streamcolor import Colorizer
 from streamcolor.engine import EngineSettings
 from streamcolor.media import EncodeSettings, VideoReader, VideoWriter, check_input
@@ -75,16 +75,16 @@ def transcode(path: Path, dst: Path, crf: int, preset: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--backends", nargs="+", default=["torch-cpu", "onnxruntime"])
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--crf", type=int, default=20)
-    parser.add_argument("--preset", default="medium")
-    parser.add_argument("--infer-every", type=int, nargs="+", default=[EngineSettings.infer_every],
+    parser = _cli.parser(__doc__)
+    parser.add_argument("file", type=Path, help="the video to colorize and to transcode")
+    parser.add_argument("--backends", nargs="+", default=["torch-cpu", "onnxruntime"], help="as colorize --backend")
+    parser.add_argument("--model", default=None, help="shipped name or folder (default: the default model)")
+    parser.add_argument("--batch-size", type=whole_number("frames", 1), default=8, help="frames per generator call")
+    parser.add_argument("--crf", type=whole_number("", 0, 51), default=20, help="the encoder's CRF, for both")
+    parser.add_argument("--preset", default="medium", help="x264's preset, for both")
+    parser.add_argument("--infer-every", type=whole_number("", 1), nargs="+", default=[EngineSettings.infer_every],
                         help="colorize once per value (see EngineSettings.infer_every)")
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=whole_number("", 1), default=1, help="rounds, interleaved with the transcode's; the median is kept")
     args = parser.parse_args()
     check_input(args.file)
     # every backend and setting checked (and loaded) before the minutes of timing

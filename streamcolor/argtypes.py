@@ -32,15 +32,22 @@ def whole_number(unit: str, low: int, high: int | None = None) -> Callable[[str]
     return parse
 
 
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0; got {text!r}")
-    return value
+def positive_number(unit: str) -> Callable[[str], float]:
+    """An argparse type taking a finite number of ``unit`` above 0, e.g. ``positive_number("seconds")``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a number of {unit} above 0; got {text!r}")
+        return value
+
+    return parse
+
+
+positive_seconds = positive_number("seconds")
 
 
 def json_object(text: str) -> dict[str, Any]:

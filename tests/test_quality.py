@@ -130,6 +130,9 @@ def test_eval_skips_grey_and_tiny_photos(tmp_path, caplog):
      "quality.py: error: --table '/nodir/t.md': output folder '/nodir' does not exist"),
     (["throughput.py", "/no/such.mp4"], "throughput.py: error: input '/no/such.mp4' does not exist"),
     (["temporal.py", "--clips", "/no/such.mp4"], "temporal.py: error: input '/no/such.mp4' does not exist"),
+    # argparse's own refusals were the usage and the error, exit 2, until session 31
+    (["hints.py", "--hints", "-1"], "hints.py: error: argument --hints: must be a whole number, 1 or more; got '-1'"),
+    (["throughput.py", "x.mp4", "--crf", "60"], "throughput.py: error: argument --crf: must be a whole number, 0 to 51"),
 ])
 def test_benchmarks_say_bad_input_in_one_line(args, message):
     """Until session 30 each was a traceback."""
@@ -140,3 +143,12 @@ def test_benchmarks_say_bad_input_in_one_line(args, message):
                             text=True, timeout=300)
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_benchmark_help_gives_the_defaults():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--help"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and "frames per generator call (default: 8)" in result.stdout, result.stdout
