@@ -12,10 +12,19 @@ from streamcolor.argtypes import Parser
 from streamcolor.errors import StreamcolorError
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: ...)" where the help does not give the default itself and there is one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default is None or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser(doc: str) -> Parser:
     """A benchmark's argument parser: its docstring's first line as the description, the
     defaults in ``--help``, and a bad flag in one line (exit 1) as for streamcolor's commands."""
-    return Parser(description=doc.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return Parser(description=doc.splitlines()[0], formatter_class=_Defaults)
 
 
 def run(main: Callable[[], None]) -> None:

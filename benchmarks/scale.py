@@ -24,7 +24,8 @@ FILMS = [DATA / "film/chaplin.mp4", DATA / "color/six_shots.mp4", DATA / "edge/v
 
 def main() -> None:
     parser = _cli.parser(__doc__)
-    parser.add_argument("films", nargs="*", type=Path, default=FILMS, help="films to colorize")
+    parser.add_argument("films", nargs="*", type=Path, default=FILMS,
+                        help=f"films to colorize (default: {', '.join(film.name for film in FILMS)})")
     parser.add_argument("--workers", type=whole_number("", 1), default=2, help="Ray workers")
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(backend="auto")

@@ -1,6 +1,6 @@
 """Throughput of the pipeline beside a plain transcode with the same encoder settings.
 
-    python benchmarks/throughput.py FILE [--backends torch-cpu onnxruntime] [--model NAME]
+    python benchmarks/throughput.py FILE [--backends auto torch-cpu] [--model NAME]
                                          [--batch-size N] [--crf N] [--preset P] [--infer-every K ...]
                                          [--rounds N]
 
@@ -77,7 +77,8 @@ def transcode(path: Path, dst: Path, crf: int, preset: str) -> int:
 def main() -> None:
     parser = _cli.parser(__doc__)
     parser.add_argument("file", type=Path, help="the video to colorize and to transcode")
-    parser.add_argument("--backends", nargs="+", default=["torch-cpu", "onnxruntime"], help="as colorize --backend")
+    parser.add_argument("--backends", nargs="+", default=["auto", "torch-cpu"],
+                        help="as colorize --backend (auto: what colorize runs)")
     parser.add_argument("--model", default=None, help="shipped name or folder (default: the default model)")
     parser.add_argument("--batch-size", type=whole_number("frames", 1), default=8, help="frames per generator call")
     parser.add_argument("--crf", type=whole_number("", 0, 51), default=20, help="the encoder's CRF, for both")

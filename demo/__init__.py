@@ -10,13 +10,14 @@ from streamcolor.argtypes import positive_seconds, whole_number
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The demo's command-line flags (shared by both entry points)."""
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=whole_number("", 1, 65535), default=7860)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to serve on (default 127.0.0.1, this machine only; 0.0.0.0 for every interface)")
+    parser.add_argument("--port", type=whole_number("", 1, 65535), default=7860, help="port to serve on (default 7860)")
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs internet)")
     parser.add_argument("--max-upload-mb", type=whole_number("megabytes", 1), default=50, metavar="MB",
-                        help="largest upload accepted (MB)")
+                        help="largest upload accepted (MB, default 50)")
     parser.add_argument("--max-clip-seconds", type=positive_seconds, default=30.0, metavar="S",
-                        help="longest video accepted (seconds); a longer one is refused")
+                        help="longest video accepted (seconds, default 30); a longer one is refused")
 
 
 def run(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ import av
 import numpy as np
 import torch
 
-from streamcolor.backends import Backend, TorchBackend, select_backend
+from streamcolor.backends import BACKENDS, Backend, TorchBackend, select_backend
 from streamcolor.backends.cache import weights_digest
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.distributed import RaySettings, colorize_archive
@@ -198,7 +198,7 @@ def _frames_out(engine: Engine, frames: Iterable[np.ndarray], last_reference: in
         for frame in batch:
             count += 1
             yield _rgb(frame)
-    check_reference_range(last_reference, count)  # frames of unknown length: known only now
+    check_reference_range(last_reference, count, "the frames given")  # of unknown length: known only now
 
 
 def _name_clashes(videos: list[Path]) -> dict[Path, list[Path]]:
@@ -260,14 +260,36 @@ class Colorizer:
 
     Attributes:
         model: the generator (whatever backend runs it).
+        backend: the :class:`~streamcolor.backends.Backend` running it.
+        backend_request: the backend name asked for (``"auto"`` or a key of
+            :data:`~streamcolor.backends.BACKENDS`), None when a backend object or only a
+            device was given; Ray tasks choose theirs from it (:mod:`streamcolor.distributed`).
         takes_hints: the model accepts colour hints and its backend passes them on
             (:meth:`colorize_image`).
     """
 
     def __init__(self, model: Generator, device: str = "cpu", settings: EngineSettings | None = None,
-                 backend: Backend | None = None) -> None:
+                 backend: Backend | str | None = None) -> None:
+        """Run ``model`` (a loaded generator, :func:`streamcolor.models.from_pretrained`).
+
+        Args:
+            device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``, for the torch backend when
+                ``backend`` is None.
+            settings: the engine's; None = the model config's (:func:`default_settings`).
+            backend: a backend name as for :meth:`from_pretrained`, or a built backend.
+
+        Raises:
+            InputError: an unknown backend name, one that cannot run here, or a backend that
+                is neither a name nor a :class:`~streamcolor.backends.Backend`.
+        """
         config = model.config
         self.settings = settings or _settings_of(config)
+        self.backend_request = backend if isinstance(backend, str) else None
+        if isinstance(backend, str):
+            backend = select_backend(backend, model)
+        elif backend is not None and not isinstance(backend, Backend):
+            raise InputError(f"backend must be a name ({', '.join(['auto', *BACKENDS])}) or a Backend, "
+                             f"not {type(backend).__name__}")
         self.backend = backend or TorchBackend(model, device)
         self.name = config.get("name", model.architecture)
         self.takes_hints = model.hint_channels > 0 and self.backend.takes_hints
@@ -293,9 +315,7 @@ class Colorizer:
         name = DEFAULT_MODEL if name is None else name
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         engine_settings = _changed(default_settings(name), settings)
-        model = from_pretrained(name)
-        runner = select_backend(backend, model) if backend else None
-        return cls(model, device, engine_settings, runner)
+        return cls(from_pretrained(name), device, engine_settings, backend or None)
 
     def with_settings(self, **changes: Any) -> "Colorizer":
         """A colorizer sharing this one's loaded model, with some :class:`EngineSettings` changed.
@@ -311,13 +331,15 @@ class Colorizer:
         """Colorize one picture.
 
         Args:
-            image: uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB (a colour image is made grey first).
+            image: uint8 ``(H, W)`` grey, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA (a colour image
+                is made grey first; alpha is dropped with a warning).
             hints: colour hints for a hint model (:data:`HINT_MODEL`, Zhang et al. 2017):
                 ``(y, x, rgb)`` with y, x pixel coordinates in ``image`` and rgb three 0-255
                 values; the model spreads each hint's colour over the region around it.
 
         Returns:
-            uint8 ``(H, W, 3)`` RGB of the same size; its L equals the input's.
+            uint8 ``(H, W, 3)`` RGB of the same size; its L equals the input's to 8-bit
+            rounding.
 
         Raises:
             InputError: wrong dtype or shape; hints for a model (or backend) that takes none,
@@ -336,6 +358,7 @@ class Colorizer:
 
         Args:
             frames: uint8 ``(H, W)`` or ``(H, W, 3)`` arrays.
+            batch_size: frames per generator call, 1 to :data:`~streamcolor.pipeline.MAX_BATCH_SIZE`.
             references: see :meth:`colorize_video`.
 
         Returns:
@@ -352,7 +375,7 @@ class Colorizer:
         references = check_references(references)
         last_reference = max(references, default=-1)
         if isinstance(frames, Sized):
-            check_reference_range(last_reference, len(frames))
+            check_reference_range(last_reference, len(frames), "the frames given")
         engine = Engine(self.backend, self.settings, references, batch_size)
         return _frames_out(engine, frames, last_reference)
 
@@ -379,7 +402,15 @@ class Colorizer:
         flow, fading where tracking fails; a scene cut ends it. Raises InputError for a
         frame index past the end.
 
+        ``batch_size``: frames per generator call, 1 to :data:`~streamcolor.pipeline.MAX_BATCH_SIZE`.
+        ``overwrite``: replace ``dst`` if it exists (else InputError). ``progress``: a tqdm bar
+        on stderr.
+
         ``on_batch(frames_done, last_frame)`` is called after each batch (progress, previews).
+
+        Returns:
+            a :class:`~streamcolor.pipeline.Report`: frames written, audio/subtitle packets
+            carried over, wall seconds, and the busy seconds of each stage.
 
         Raises:
             InputError, MediaError: see :func:`streamcolor.pipeline.colorize_video`.
@@ -445,7 +476,10 @@ class Colorizer:
             raise InputError(f"no video files ({' '.join(VIDEO_SUFFIXES)}) in {str(src_dir)!r}")
         if not dst_dir.parent.is_dir():  # a typo must not leave a tree of new folders behind
             raise InputError(f"output folder {str(dst_dir)!r}: its parent folder does not exist")
-        dst_dir.mkdir(exist_ok=True)
+        try:
+            dst_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"output folder {str(dst_dir)!r} cannot be made ({exc.strerror})") from exc
         encode = _changed(encode or EncodeSettings(), encode_fields)
         results: list[FileResult] = []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import logging
 import re
 import signal
@@ -27,8 +28,10 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     from streamcolor.backends import BACKENDS
+    from streamcolor.engine import EngineSettings
     from streamcolor.film import STOCKS
     from streamcolor.media import OUTPUT_SUFFIXES
+    from streamcolor.pipeline import MAX_BATCH_SIZE, RunSettings
     from streamcolor.stages.smooth import SMOOTHERS
 
     parser = Parser(prog="streamcolor", description="Colorize black-and-white film.")
@@ -43,21 +46,26 @@ def _parser() -> argparse.ArgumentParser:
                                     "or a folder when INPUT is one")
     _add_encode_arguments(col)
     col.add_argument("--model", default=None, help="shipped model name or saved model folder (default: shipped default)")
-    col.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    col.add_argument("--device", default=None, help="cpu, cuda or cuda:N: the torch backend on that device, instead "
+                                                     "of --backend (default: auto)")
     col.add_argument("--backend", choices=["auto", *BACKENDS], default=None,
                      help="inference backend; auto (the default unless --device is given) prefers "
                           + " > ".join(BACKENDS))
-    col.add_argument("--batch-size", type=int, default=8, help="frames per inference batch")
-    col.add_argument("--smoothing", choices=[*SMOOTHERS, "off"], default="motion",
+    col.add_argument("--batch-size", type=int, default=RunSettings.batch_size,
+                     help=f"frames per inference batch, 1 to {MAX_BATCH_SIZE} (default {RunSettings.batch_size})")
+    col.add_argument("--smoothing", choices=[*SMOOTHERS, "off"], default=None,
                      help="temporal smoothing of colour: motion-compensated (default), moving average, off")
-    col.add_argument("--smooth-strength", type=float, default=None, help="weight of the past in [0, 1)")
+    col.add_argument("--smooth-strength", type=float, default=None,
+                     help="weight of the past in [0, 1) (default: " + ", ".join(
+                         f"{name} {inspect.signature(smoother).parameters['strength'].default}"
+                         for name, smoother in SMOOTHERS.items()) + ")")
     col.add_argument("--no-smooth", action="store_true", help="same as --smoothing off")
     col.add_argument("--strength", type=float, default=1.0,
                      help="colour strength: 0 = grey, 1 = the model's colour (default), above 1 more vivid (at most 4)")
     col.add_argument("--infer-every", type=int, default=None, metavar="K",
-                     help="run the generator on every K-th frame of a shot; the frames between take the "
-                          "predictions on either side along the motion (default: the library's, see "
-                          "EngineSettings.infer_every)")
+                     help="with --smoothing motion: run the generator on every K-th frame of a shot; the frames "
+                          "between take the predictions on either side along the motion (default "
+                          f"{EngineSettings.infer_every}; other smoothings colorize every frame)")
     col.add_argument("--render-size", type=int, default=None, metavar="PIXELS",
                      help="short side of the picture the generator sees (default: the model's; larger is "
                           "steadier on detail and slower, like DeOldify's render_factor; at most the video's "
@@ -85,17 +93,18 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--resume", action="store_true",
                      help="write keyframe-aligned segments as it goes; after an interruption, the same command "
                           "with --resume continues from the last finished segment")
-    col.add_argument("--segment-frames", type=int, default=250,
-                     help="with --resume: a segment ends at the first keyframe after this many frames")
+    col.add_argument("--segment-frames", type=int, default=None,
+                     help="with --resume: a segment ends at the first keyframe after this many frames "
+                          f"(default {RunSettings.segment_frames})")
     sub.add_parser("models", help="list registered architectures and shipped weights")
     from streamcolor.demo import add_arguments
 
     add_arguments(sub.add_parser("demo", help="launch the web demo (needs the demo extra)"))
     me = sub.add_parser("metrics", help="flicker metrics of a video (CDC, warp error, colourfulness; PSNR/SSIM)")
-    me.add_argument("video")
+    me.add_argument("video", help="a colorized video (or any video)")
     me.add_argument("--reference", default=None, help="the colour original: adds per-frame PSNR and SSIM")
     me.add_argument("--plot", type=png_path, default=None, help="write a per-frame flicker plot here (a .png file)")
-    me.add_argument("--size", type=whole_number("pixels", 16), default=240, help="short side frames are scaled to first (pixels, >= 16)")
+    me.add_argument("--size", type=whole_number("pixels", 16), default=240, help="short side frames are scaled to first (pixels, >= 16; default 240)")
     ev = sub.add_parser("eval", help="score a model on folders of colour photos (PSNR, SSIM, CIEDE2000, "
                                         "colourfulness, hue accuracy per hue sector)")
     # "*", not "+": --film and --tint-from take the words after them, and an IMAGE_DIR they took
@@ -163,7 +172,9 @@ def _colorize(args: argparse.Namespace) -> None:
     from streamcolor.media import VIDEO_SUFFIXES
     from streamcolor.pipeline import RunSettings
 
-    run = RunSettings(_encode_settings(args), args.batch_size, args.segment_frames)
+    _check_pairings(args)
+    segment_frames = RunSettings.segment_frames if args.segment_frames is None else args.segment_frames
+    run = RunSettings(_encode_settings(args), args.batch_size, segment_frames)
     ray = _ray_settings(args)
     folder = Path(args.input).is_dir()
     if folder and Path(args.output).suffix.lower() in VIDEO_SUFFIXES:
@@ -176,7 +187,7 @@ def _colorize(args: argparse.Namespace) -> None:
     references = load_references(_reference_pairs(args.reference), args.references)
     if not folder:
         _check_paths(args.input, args.output, args.overwrite, max(references, default=-1))
-    smoothing = "off" if args.no_smooth else args.smoothing
+    smoothing = _smoothing(args)
     backend = args.backend or (None if args.device else "auto")
     colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=backend, smoothing=smoothing,
                                           smooth_strength=args.smooth_strength, strength=args.strength,
@@ -203,6 +214,31 @@ def _colorize(args: argparse.Namespace) -> None:
           f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.carried_packets} audio/subtitle packets carried over")
     if args.stats:
         _print_stages(report)
+
+
+def _check_pairings(args: argparse.Namespace) -> None:
+    """Refuse a flag that would do nothing beside the others given.
+
+    Raises:
+        InputError: ``--segment-frames`` without ``--resume``, ``--smooth-strength`` with
+            smoothing off, ``--infer-every`` with a smoothing other than motion, ``--no-smooth``
+            with another ``--smoothing``, ``--device`` with ``--backend``.
+    """
+    smoothing = _smoothing(args)
+    if args.no_smooth and args.smoothing not in (None, "off"):
+        raise _input_error(f"--no-smooth is --smoothing off: not with --smoothing {args.smoothing}")
+    if args.device is not None and args.backend is not None:
+        raise _input_error("--device sets the torch backend's device and --backend picks a backend: give one")
+    if args.segment_frames is not None and not args.resume:
+        raise _input_error("--segment-frames needs --resume")
+    if args.smooth_strength is not None and smoothing == "off":
+        raise _input_error("--smooth-strength needs smoothing: it is off here")
+    if args.infer_every is not None and smoothing != "motion":
+        raise _input_error(f"--infer-every needs --smoothing motion: with {smoothing} every frame is colorized")
+
+
+def _smoothing(args: argparse.Namespace) -> str:
+    return "off" if args.no_smooth else args.smoothing or "motion"
 
 
 def _optional_settings(args: argparse.Namespace) -> dict[str, int]:

@@ -98,13 +98,15 @@ def model_payload(colorizer) -> dict[str, Any]:
                        "model_args": model.model_args},
             "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "calibration": getattr(model, "calibration", None),  # so that CPU workers can run int8
-            "settings": dataclasses.asdict(colorizer.settings)}
+            "settings": dataclasses.asdict(colorizer.settings),
+            # the name asked for, not the backend built here: a worker may hold other devices
+            "backend": colorizer.backend_request or "auto"}
 
 
-def colorizer_from(payload: dict[str, Any], gpus: float):
-    """The colorizer of :func:`model_payload`, on CUDA when the task holds a GPU, else on
-    the best CPU backend."""
-    from streamcolor.backends import select_backend
+def colorizer_from(payload: dict[str, Any]):
+    """The colorizer of :func:`model_payload` on the backend the driver was asked for, built
+    on this worker: ``auto`` takes the best that runs in the task (TensorRT or torch-cuda when
+    it holds a GPU)."""
     from streamcolor.engine import EngineSettings
     from streamcolor.models import create_model
 
@@ -112,8 +114,7 @@ def colorizer_from(payload: dict[str, Any], gpus: float):
     model = create_model(config["architecture"], **config["model_args"])
     model.load_state_dict(payload["state"])
     model.config, model.calibration = config, payload["calibration"]
-    backend = select_backend("torch-cuda" if gpus > 0 else "auto", model.eval())
-    return payload["class"](model, settings=EngineSettings(**payload["settings"]), backend=backend)
+    return payload["class"](model.eval(), settings=EngineSettings(**payload["settings"]), backend=payload["backend"])
 
 
 class _Progress:
@@ -140,19 +141,18 @@ def _reporter(progress):
     return report
 
 
-def _film_task(payload: dict[str, Any], src: str, dst: str, options: dict[str, Any], progress, gpus: float) -> dict:
+def _film_task(payload: dict[str, Any], src: str, dst: str, options: dict[str, Any], progress) -> dict:
     if Path(dst).exists():  # finished by an earlier attempt: never rewritten
         return {"frames": 0, "fps": 0.0, "status": "skipped (done)"}
-    result = colorizer_from(payload, gpus).colorize_video(src, dst, on_batch=_reporter(progress), **options)
+    result = colorizer_from(payload).colorize_video(src, dst, on_batch=_reporter(progress), **options)
     return {"frames": result.frames, "fps": result.frames / result.seconds, "status": "ok"}
 
 
-def _span_task(payload: dict[str, Any], src: str, part: str, info, first: int, span, before, run, progress,
-               gpus: float) -> int:
+def _span_task(payload: dict[str, Any], src: str, part: str, info, first: int, span, before, run, progress) -> int:
     from streamcolor.engine import Engine
     from streamcolor.pipeline import colorize_span
 
-    colorizer = colorizer_from(payload, gpus)
+    colorizer = colorizer_from(payload)
     engine = Engine(colorizer.backend, colorizer.settings)
     return colorize_span(engine, Path(src), Path(part), info, first, span, before, run,
                          on_frames=_reporter(progress))
@@ -185,8 +185,7 @@ def colorize_archive(colorizer, films: list[tuple[Path, Path]], settings: RaySet
     payload = ray.put(model_payload(colorizer))
     counter = ray.remote(_Progress).remote()
     task = ray.remote(_film_task).options(**_options(settings))
-    refs = [task.remote(payload, str(src), str(dst), options, counter, settings.gpus_per_worker)
-            for src, dst in films]
+    refs = [task.remote(payload, str(src), str(dst), options, counter) for src, dst in films]
     _watch(ray, refs, counter, None, progress)
     rows = []
     for (src, _), ref in zip(films, refs):
@@ -234,7 +233,7 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, run: 
         task = ray.remote(_span_task).options(**_options(settings))
         parts = [folder / f"span_{i:05d}{segment_suffix(dst)}" for i in range(len(spans))]
         refs = [task.remote(payload, str(src), str(part), info, first, span, spans[i - 1][1] if i else None,
-                            run, counter, settings.gpus_per_worker)
+                            run, counter)
                 for i, ((first, span), part) in enumerate(zip(spans, parts))]
         _watch(ray, refs, counter, frames, progress)
         try:

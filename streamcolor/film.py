@@ -5,9 +5,12 @@ sensitivity (Luo et al. 2021, "Time-Travel Rephotography", model the same stocks
 
 - blue-sensitive (to the 1920s): blue skies white, reds and greens dark;
 - orthochromatic (1880s-1930s): blind to red, so red lips and faces come out dark;
-- panchromatic (from the 1920s-30s): close to the eye, a little more red, less blue.
+- panchromatic (from the 1920s-30s): close to the eye, a little more red, less blue;
+- luminance: the eye's own weights (Rec. 709), for a modern stock or a colour film printed or
+  scanned as grey, which still has the tone curve, softness and grain below.
 
-:func:`film_L` renders a photo through one of them (weights jittered), then applies a tone
+:func:`film_L` renders a photo through one of them (drawn with equal chances when none is
+named, so a quarter of the renderings have the eye's weights; weights jittered), then applies a tone
 curve (gamma, contrast), softness (Gaussian blur) and grain (noise in L): training on it
 teaches the colorizer film's greys; measuring on it tells how much of a photo score survives.
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import functools
 import heapq
 import logging
@@ -59,6 +60,7 @@ class VideoInfo:
     bit_depth: int = 8
     field_order: int = 0
     constant_rate: bool = False
+    disposition: int = 0
 
 
 #: Suffixes of the containers read in folder mode.
@@ -71,6 +73,16 @@ OUTPUT_SUFFIXES = tuple(s for s in VIDEO_SUFFIXES if s not in (".mpg", ".mpeg"))
 _MPEGTS_CODECS = {"h264", "hevc", "mpeg2video", "aac", "mp3", "mp2", "ac3", "eac3"}
 #: Audio that FFmpeg puts in an MP4 or QuickTime file but that players do not play there: transcoded.
 _MP4_UNPLAYABLE = {"vorbis"}
+#: Audio FFmpeg's muxer lists for QuickTime but then refuses ("only supported in MP4"): transcoded.
+_MOV_REFUSED = {"opus", "flac"}
+#: Stream tags that describe the source's encoding (Matroska's statistics, written by mkvmerge
+#: as e.g. ``BPS-eng``), not the picture: wrong for the new one, so not copied.
+_STALE_TAGS = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "vendor_id"}
+#: Containers that store a display rotation (FFmpeg writes it only there).
+_ROTATING_FORMATS = {"mp4", "mov", "ipod", "matroska", "webm"}
+#: FFmpeg's usual channel layout for each channel count, for a source that leaves the order
+#: unspecified ("2 channels": WMA, AVI's PCM), which MP4 and the AAC encoder refuse.
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
 def check_input(path: str | os.PathLike, role: str = "input") -> Path:
@@ -127,10 +139,21 @@ def _open(path: Path) -> av.container.InputContainer:
         container.close()
         raise InputError(f"{str(path)!r} is a still image, not a video (photos are colorized by the demo's "
                          "photo tab, streamcolor demo, or the API's Colorizer.colorize_image)")
-    if not container.streams.video:
+    if not any(not _is_cover(stream) for stream in container.streams.video):
+        cover = " (only a cover image)" if container.streams.video else ""
         container.close()
-        raise InputError(f"{str(path)!r} has no video stream")
+        raise InputError(f"{str(path)!r} has no video stream{cover}")
     return container
+
+
+def _is_cover(stream: av.stream.Stream) -> bool:
+    """A still picture attached to the file (album art), which FFmpeg lists as a video stream."""
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def picture_stream(container: av.container.InputContainer) -> av.VideoStream:
+    """The video stream that is colorized: the first that is not a cover image."""
+    return next(stream for stream in container.streams.video if not _is_cover(stream))
 
 
 def _starts_as_mp4(path: Path) -> bool:
@@ -162,7 +185,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 @functools.lru_cache(maxsize=16)
 def _probe(path: Path, inode: int, size: int, mtime_ns: int) -> VideoInfo:
     with _open(path) as container:
-        return _info(container.streams.video[0], _first_frame_rotation(container))
+        return _info(picture_stream(container), _first_frame_rotation(container))
 
 
 def probe_for(src: str | os.PathLike, dst: str | os.PathLike) -> VideoInfo:
@@ -182,7 +205,7 @@ def on_rate_grid(path: str | os.PathLike, info: VideoInfo) -> bool:
     if not info.average_rate:
         return False
     with _open(check_input(path)) as container:
-        stamps = [p.pts for p in container.demux(container.streams.video[0]) if p.size]
+        stamps = [p.pts for p in container.demux(picture_stream(container)) if p.size]
     if not stamps or None in stamps:
         return False
     stamps.sort()
@@ -196,7 +219,7 @@ def _first_frame_rotation(container: av.container.InputContainer) -> int:
     """Counter-clockwise display rotation (degrees) of the first frame: PyAV shows the display
     matrix on decoded frames only."""
     try:
-        return int(next(container.decode(video=0)).rotation or 0)
+        return int(next(container.decode(picture_stream(container))).rotation or 0)
     except (av.FFmpegError, StopIteration, AttributeError):
         return 0
 
@@ -210,6 +233,7 @@ def _info(stream: av.video.stream.VideoStream, rotation: int) -> VideoInfo:
         color_trc=cc.color_trc, pix_fmt=cc.pix_fmt or "", rotation=rotation,
         has_alpha=stream.metadata.get("alpha_mode") == "1" or (cc.pix_fmt or "").startswith("yuva"),
         metadata=dict(stream.metadata), bit_depth=_bit_depth(cc.pix_fmt), field_order=cc.field_order,
+        disposition=int(stream.disposition),
     )
 
 
@@ -284,11 +308,16 @@ class VideoReader:
         self.info = info or probe(self.path)
         queue_size = queue_size or read_queue_size(self.info)
         self.container = _open(self.path)
-        self.video = self.container.streams.video[0]
+        self.video = picture_stream(self.container)
         self.video.thread_type = "AUTO"
         self.audio = list(self.container.streams.audio)
-        self.copied = self.audio + list(self.container.streams.subtitles) + list(self.container.streams.video[1:])
+        #: every stream but the picture's: the writer copies, transcodes or drops each (with a warning)
+        self.copied = [stream for stream in self.container.streams if stream is not self.video]
         self.damaged = 0
+        # AVI keeps decode times only, which FFmpeg hands on as every packet's pts, so that
+        # with B-frames the pictures come out of the decoder with their times out of order:
+        # each takes the earliest time not yet given instead, as the display order has it
+        self._reorder: list[int] | None = [] if self.container.format.name == "avi" else None
         self.last_time = 0.0  # seconds: pts of the latest decoded frame
         self.start_pts, self.decode_video = start_pts, decode_video
         self.decode_seconds = 0.0  # wall time of the read thread spent demuxing and decoding
@@ -312,11 +341,17 @@ class VideoReader:
         return False
 
     def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        if self._reorder is not None and packet.pts is not None:
+            heapq.heappush(self._reorder, packet.pts)
         try:
-            return packet.decode()
+            frames = packet.decode()
         except av.FFmpegError:
             self.damaged += 1
             return []
+        for frame in frames:
+            if self._reorder:
+                frame.pts = heapq.heappop(self._reorder)
+        return frames
 
     def _run(self) -> None:
         try:
@@ -399,7 +434,7 @@ def duration_seconds(path: str | os.PathLike) -> float | None:
     with _open(check_input(path)) as container:
         if container.duration:
             return container.duration / 1_000_000
-        video = container.streams.video[0]
+        video = picture_stream(container)
         return float(video.duration * video.time_base) if video.duration else None
 
 
@@ -630,9 +665,10 @@ class VideoWriter:
 
     Streams the container can hold are copied packet for packet (further video streams with
     a warning: they stay black and white); audio it cannot hold is transcoded (AAC, or Opus
-    for WebM), and other streams it cannot hold and cover images are dropped, each with a
-    warning. An interlaced source keeps its field order with H.264 (a warning otherwise).
-    Container metadata, chapters, stream metadata and display rotation are kept.
+    for WebM, keeping its times), and other streams it cannot hold, cover images, attachments
+    and data streams are dropped, each with a warning. An interlaced source keeps its field
+    order with H.264 (a warning otherwise). Container metadata, chapters, stream metadata and
+    dispositions, and display rotation (where the container stores one) are kept.
 
     Args:
         path: destination; its suffix picks the container.
@@ -663,9 +699,12 @@ class VideoWriter:
         self.source_time_base, self.time_base = info.time_base, _video_time_base(info, path)
         self._last_pts: int | None = None
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
+        self._lock = _claim(self.tmp, path)
         try:
             self.container = av.open(str(self.tmp), "w")
         except (av.FFmpegError, ValueError) as exc:
+            self.tmp.unlink(missing_ok=True)
+            os.close(self._lock)
             raise MediaError(f"cannot write {str(path)!r}: {exc}") from exc
         self.committed = False
         #: packets of the copied streams written so far (copied, or decoded to be transcoded)
@@ -679,6 +718,8 @@ class VideoWriter:
                 self.video = self._add_video(info, encode, pix_fmt, size)
             else:
                 self.video = self.container.add_stream_from_template(video_template)
+                if info.average_rate:  # a segment's stream carries none: Matroska would say 1/time_base
+                    self.video.codec_context.framerate = info.average_rate
             self._describe_video(info)
             self.encoding = video_template is None
             self.outputs = {s.index: self._add_copy(s) for s in copied}
@@ -707,7 +748,9 @@ class VideoWriter:
         cc.thread_type = "AUTO"
         if info.sample_aspect_ratio:
             cc.sample_aspect_ratio = info.sample_aspect_ratio
-        cc.color_range, cc.colorspace = info.color_range, info.colorspace
+        # an RGB source's matrix (0, "GBR") would tell players the YUV output is RGB: unspecified
+        # instead, which they read as :func:`streamcolor.pipeline.ycbcr_matrix` writes it
+        cc.color_range, cc.colorspace = info.color_range, (2 if info.colorspace == 0 else info.colorspace)
         cc.color_primaries, cc.color_trc = info.color_primaries, info.color_trc
         if interlace:  # the container's flag too (Matroska, QuickTime)
             cc.field_order = info.field_order
@@ -720,11 +763,18 @@ class VideoWriter:
         return stream
 
     def _describe_video(self, info: VideoInfo) -> None:
-        """Time base, title/language and display rotation of the source on the output video."""
+        """Time base, tags (but those that describe the old encoding), disposition and display
+        rotation of the source on the output video."""
         self.video.time_base = self.time_base
-        self.video.metadata.update({k: v for k, v in info.metadata.items() if k.lower() in ("language", "title")})
+        self.video.metadata.update({k: v for k, v in info.metadata.items()
+                                    if k.lower().split("-")[0] not in _STALE_TAGS and not k.startswith("_STATISTICS")})
+        self.video.disposition = info.disposition
         if info.rotation:
-            self.video.set_display_rotation(info.rotation)
+            if self.container.format.name in _ROTATING_FORMATS:
+                self.video.set_display_rotation(info.rotation)
+            else:
+                log.warning("a %s file cannot say the picture is to be turned %d degrees: players will show it "
+                            "as stored", self.path.suffix, info.rotation)
 
     def _holds(self, codec: str) -> bool:
         """The output container can hold ``codec`` (an FFmpeg codec name) where players read it."""
@@ -732,12 +782,23 @@ class VideoWriter:
             return codec in _MPEGTS_CODECS
         if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") and codec in _MP4_UNPLAYABLE:
             return False
+        if self.container.format.name == "mov" and codec in _MOV_REFUSED:
+            return False
+        if self.container.format.name in ("mp4", "ipod") and codec.startswith("pcm_"):  # no tag for PCM there
+            return False
         return codec in self.container.supported_codecs
 
     def _add_copy(self, source: av.stream.Stream) -> tuple[av.stream.Stream, bool] | None:
         """(output stream, transcode?) for a copied stream, or None when it is dropped."""
-        name = source.codec_context.name
-        if source.type == "video" and source.disposition & av.stream.Disposition.attached_pic:
+        if source.type not in ("audio", "subtitle", "video"):
+            # a QuickTime timecode track is written anew from the video's "timecode" tag
+            if not (source.type == "data" and "timecode" in source.metadata):
+                named = f" ({source.metadata['filename']})" if "filename" in source.metadata else ""
+                log.warning("%s stream %d%s is dropped: only audio, subtitles and video are carried over",
+                            source.type, source.index, named)
+            return None
+        name = source.codec_context.codec.canonical_name  # "mp3", where the decoder is "mp3float"
+        if source.type == "video" and _is_cover(source):
             log.warning("the cover image (%s video stream %d) is dropped", name, source.index)
             return None
         adts = _adts_into_decode_time_only(source, self.path)
@@ -750,15 +811,16 @@ class VideoWriter:
         elif source.type == "audio":
             encoder = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
             rate = 48000 if encoder == "libopus" else source.codec_context.sample_rate
-            out = self.container.add_stream(encoder, rate=rate, layout=source.codec_context.layout.name)
+            out = self.container.add_stream(encoder, rate=rate, layout=_layout(source))
             log.warning("%s audio%s cannot go in a %s file: transcoding it to %s", name, " as ADTS (MPEG-TS's framing)"
-                        if adts else "", self.path.suffix, encoder)
+                        if adts else "", self.path.suffix, out.codec_context.codec.canonical_name)
             transcode = True
         else:
             log.warning("%s %s stream %d cannot go in a %s file: dropped", name, source.type, source.index,
                         self.path.suffix)
             return None
         out.metadata.update(source.metadata)
+        out.disposition = source.disposition  # which track players pick, forced subtitles
         return out, transcode
 
     def __enter__(self) -> "VideoWriter":
@@ -775,6 +837,7 @@ class VideoWriter:
         except av.FFmpegError:
             pass  # closing a file we are throwing away: nothing worth reporting
         self.tmp.unlink(missing_ok=True)
+        os.close(self._lock)
 
     def copy_packet(self, packet: av.Packet) -> None:
         """Mux a packet of a copied stream (transcoding it when the container needs that)."""
@@ -794,8 +857,7 @@ class VideoWriter:
                 log.warning("an audio packet at pts %s could not be decoded (%s): skipped", packet.pts, exc)
                 return
             self.carried += 1
-            for frame in frames:
-                frame.pts = None  # the encoder numbers samples itself
+            for frame in frames:  # keeping their pts keeps the audio's start and gaps
                 self.container.mux(out.encode(frame))
 
     def _after_last(self, packet: av.Packet, out: av.stream.Stream) -> None:
@@ -862,7 +924,36 @@ class VideoWriter:
                     self.container.mux(out.encode(None))
             self.container.close()
         os.replace(self.tmp, self.path)
+        os.close(self._lock)
         self.committed = True
+
+
+def _claim(tmp: Path, path: Path) -> int:
+    """A descriptor of the part file ``tmp`` holding its exclusive lock. Another run writing the
+    same output holds it; the OS lets go of it when a run ends, however it ends, so the part
+    file of a killed run is taken over, not left beside the output.
+
+    Raises:
+        InputError: another run is writing ``path``.
+        MediaError: ``tmp`` cannot be made.
+    """
+    try:
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise MediaError(f"cannot write {str(path)!r}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InputError(f"another run is writing {str(path)!r} now") from None
+    return fd
+
+
+def _layout(source: av.audio.stream.AudioStream) -> str:
+    """The channel layout to write for ``source``: its own, or where its order is unspecified
+    the usual one for its channel count (:data:`_DEFAULT_LAYOUTS`)."""
+    layout = source.codec_context.layout
+    return _DEFAULT_LAYOUTS.get(layout.nb_channels, layout.name) if layout.name.endswith(" channels") else layout.name
 
 
 def keyframes(path: str | os.PathLike) -> tuple[list[tuple[int, int]], int]:
@@ -876,7 +967,7 @@ def keyframes(path: str | os.PathLike) -> tuple[list[tuple[int, int]], int]:
     """
     with _open(check_input(path)) as container:
         stamps, keys = [], set()
-        for packet in container.demux(container.streams.video[0]):
+        for packet in container.demux(picture_stream(container)):
             if not packet.size:
                 continue
             if packet.pts is None:
@@ -952,7 +1043,7 @@ def read_rgb_frames(path: str | os.PathLike, short_side: int | None = None,
 
     container = _open(check_input(path))
     with container:
-        stream = container.streams.video[0]
+        stream = picture_stream(container)
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             rgb = frame.to_ndarray(format="rgb24")

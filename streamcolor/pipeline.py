@@ -391,11 +391,11 @@ class _SegmentSink:
             self.writer.discard()
 
 
-def check_reference_range(last_index: int, frames: int) -> None:
-    """Raise InputError when reference frame ``last_index`` is past the end of a video of
-    ``frames`` frames (0 = not known yet: no check)."""
+def check_reference_range(last_index: int, frames: int, of: str = "the video") -> None:
+    """Raise InputError when reference frame ``last_index`` is past the end of ``of`` (the
+    words for what holds ``frames`` frames; 0 = not known yet: no check)."""
     if 0 < frames <= last_index:
-        raise InputError(f"reference frame {last_index} is past the end of the video (frames 0 to {frames - 1})")
+        raise InputError(f"reference frame {last_index} is past the end of {of} (frames 0 to {frames - 1})")
 
 
 def _report_damage(reader: VideoReader, frames: int) -> None:

@@ -223,3 +223,30 @@ def test_takes_hints_says_whether_the_backend_passes_them():
     assert not onnx.takes_hints
     with pytest.raises(InputError, match=r"colour hints need the torch backend, not onnxruntime \(backend='torch-cpu'"):
         onnx.colorize_image(np.zeros((64, 64), np.uint8), hints=[(5, 5, (255, 0, 0))])
+
+
+def test_ray_tasks_run_the_backend_asked_for():
+    """Until session 31 a Ray task ran torch-cuda on a GPU and ``auto`` otherwise, whatever
+    ``--backend`` said (docs/scaling.md promised TensorRT on GPU tasks)."""
+    from streamcolor import Colorizer
+    from streamcolor.distributed import colorizer_from, model_payload
+
+    asked = Colorizer.from_pretrained(backend="torch-cpu")
+    assert asked.backend_request == "torch-cpu"
+    assert colorizer_from(model_payload(asked)).backend.name == "torch-cpu"
+    default = Colorizer.from_pretrained(device="cpu")  # a device only: the task takes the best there
+    assert colorizer_from(model_payload(default)).backend.name == select_backend("auto", default.model).name
+
+
+def test_colorizer_takes_a_backend_name_and_refuses_anything_else():
+    """Until session 31 ``Colorizer(model, backend="onnxruntime")`` was accepted and failed at
+    the first picture with an AttributeError."""
+    from streamcolor import Colorizer
+    from streamcolor.models import from_pretrained
+
+    model = from_pretrained("lite0_unet_v6")
+    assert Colorizer(model, backend="torch-cpu").backend.name == "torch-cpu"
+    with pytest.raises(InputError, match="unknown backend 'nope'"):
+        Colorizer(model, backend="nope")
+    with pytest.raises(InputError, match="backend must be a name .* or a Backend, not int"):
+        Colorizer(model, backend=5)

@@ -180,7 +180,13 @@ def test_batch_reports_an_unexpected_error_and_goes_on(tmp_path, capsys):
     (["--batch-size", "0"], "(--batch-size) must be 1 or more"), (["--batch-size", "x"], "--batch-size: invalid int"),
     (["--batch-size", "100000000"], "(--batch-size) must be at most 64"),
     (["--smoothing", "wobble"], "--smoothing: invalid choice"), (["--infer-every", "0"], "(--infer-every) must be"),
-    (["--segment-frames", "0"], "(--segment-frames) must be 1 or more"),
+    (["--resume", "--segment-frames", "0"], "(--segment-frames) must be 1 or more"),
+    # each did nothing without a word until session 31
+    (["--segment-frames", "10"], "--segment-frames needs --resume"),
+    (["--no-smooth", "--smooth-strength", "0.5"], "--smooth-strength needs smoothing: it is off here"),
+    (["--smoothing", "ema", "--infer-every", "2"], "--infer-every needs --smoothing motion: with ema every frame"),
+    (["--device", "cpu", "--backend", "onnxruntime"], "--device sets the torch backend's device and --backend picks"),
+    (["--no-smooth", "--smoothing", "ema"], "--no-smooth is --smoothing off: not with --smoothing ema"),
     (["--references", "no_such_folder"], "references folder 'no_such_folder' is not a folder"),
     (["--split"], "--split needs --ray"), (["--cpus-per-worker", "2"], "--cpus-per-worker needs --ray"),
     (["--gpus-per-worker", "1"], "--gpus-per-worker needs --ray"),
@@ -332,6 +338,15 @@ def test_folder_options_for_one_video_are_refused(extra, message, tmp_path):
     result = run("colorize", tmp_path, tmp_path / "out", *extra)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_folder_batch_into_a_folder_that_cannot_be_made(tmp_path):
+    """A traceback (FileNotFoundError from mkdir) until session 31."""
+    make_clip(tmp_path / "a.mp4", 64, 48)
+    result = run("colorize", tmp_path, "/proc/streamcolor-out")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip() == "streamcolor: error: output folder '/proc/streamcolor-out' cannot be made " \
+                                    "(No such file or directory)"
 
 
 @pytest.mark.parametrize("value", ["5=", "5= "])

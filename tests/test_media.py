@@ -327,7 +327,7 @@ def test_audio_transcoded_only_when_container_needs_it(colorizer, tmp_path, capl
     webm = tmp_path / "opus.webm"
     with caplog.at_level("WARNING", logger="streamcolor"):
         colorizer.colorize_video(src, webm)
-    assert "transcoding it to libopus" in caplog.text
+    assert "mp3 audio cannot go in a .webm file: transcoding it to opus" in caplog.text  # not "mp3float", "libopus"
     with av.open(str(webm)) as c:
         assert c.streams.audio[0].codec_context.codec.canonical_name == "opus"
         assert sum(1 for p in c.demux(audio=0) if p.size) > 100
@@ -679,3 +679,146 @@ def test_resume_keeps_segments_only_for_the_same_model_and_references(colorizer,
         again.colorize_video(src, dst, resume=True, segment_frames=7, batch_size=8, references=references)
     assert ("finished segments kept" in caplog.text) == (change == "same")
     assert not (tmp_path / ".out.mp4.streamcolor-resume").exists()
+
+
+def test_transcoded_audio_keeps_its_start(colorizer, tmp_path):
+    """AAC into WebM is transcoded to Opus; until session 31 the new audio started at 0 whatever
+    the source's start (here 0.5 s late: half a second out of sync)."""
+    src = tmp_path / "late.mkv"
+    _first_seconds(data_file("video/color/big_buck_bunny_480p_30s.mp4"), src, 1.5, audio_delay=0.5)
+    colorizer.colorize_video(src, tmp_path / "out.webm")
+    assert abs(_audio_seconds(tmp_path / "out.webm")[0] - _audio_seconds(src)[0]) < 0.03  # Opus' priming
+
+
+def _with_audio(dst, audio_codec, layout="stereo", cover=False):
+    """A 1 s clip of 25 frames and a 440 Hz tone in ``audio_codec``; with ``cover``, the audio and
+    a JPEG cover image only (as an .m4a with album art)."""
+    rate = 48000
+    with av.open(str(dst), "w") as o:
+        audio = o.add_stream(audio_codec, rate=rate, layout=layout)
+        if cover:
+            picture = o.add_stream("mjpeg", rate=1)
+            picture.width, picture.height, picture.pix_fmt = 64, 64, "yuvj420p"
+            picture.disposition = av.stream.Disposition.attached_pic
+            image = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24")
+            for packet in [*picture.encode(image.reformat(format="yuvj420p")), *picture.encode(None)]:
+                o.mux(packet)
+        else:
+            video = o.add_stream("libx264", rate=25)
+            video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+            for i in range(25):
+                frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
+                frame.pts = i
+                o.mux(video.encode(frame))
+            o.mux(video.encode(None))
+        channels = av.AudioLayout(layout).nb_channels
+        tone = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.tile(tone, (channels, 1)), format="fltp", layout=layout)
+        frame.sample_rate, frame.pts = rate, 0
+        for packet in [*audio.encode(frame), *audio.encode(None)]:
+            o.mux(packet)
+    return dst
+
+
+@pytest.mark.parametrize("source, suffix", [("flac.mkv", ".mov"), ("pcm.mov", ".mp4"), ("pcm.mkv", ".mp4")])
+def test_audio_the_container_refuses_is_transcoded(colorizer, tmp_path, source, suffix, caplog):
+    """Until session 31 each failed with a bare "Invalid argument": FFmpeg lists FLAC and Opus
+    for QuickTime but refuses them there, and has no MP4 tag for PCM."""
+    codec = {"flac": "flac", "pcm": "pcm_s16le"}[source.split(".")[0]]
+    src = _with_audio(tmp_path / source, codec)
+    report = colorizer.colorize_video(src, tmp_path / f"out{suffix}")
+    assert report.frames == 25 and f"audio cannot go in a {suffix} file: transcoding it to aac" in caplog.text
+    with av.open(str(tmp_path / f"out{suffix}")) as c:
+        assert [s.codec_context.codec.canonical_name for s in c.streams.audio] == ["aac"]
+
+
+def test_an_audio_file_with_a_cover_image_is_no_video(colorizer, tmp_path):
+    """Until session 31 an .m4a with album art was "colorized" as a one-frame video of the cover,
+    with a warning that the file was damaged, and exit 0."""
+    src = _with_audio(tmp_path / "song.mp4", "aac", cover=True)
+    with pytest.raises(InputError, match=r"has no video stream \(only a cover image\)"):
+        colorizer.colorize_video(src, tmp_path / "out.mp4")
+
+
+def test_dispositions_and_video_tags_are_kept(colorizer, tmp_path):
+    """Until session 31 every stream of a Matroska output lost its "default" flag (which audio
+    track players pick), and the video lost its tags but title and language."""
+    src, two = tmp_path / "src.mkv", tmp_path / "two.mkv"
+    _first_seconds(data_file("video/color/big_buck_bunny_480p_30s.mp4"), src, 1.0)
+    with av.open(str(src)) as i, av.open(str(two), "w") as o:
+        outs = [o.add_stream_from_template(i.streams.video[0]), *(o.add_stream_from_template(i.streams.audio[0])
+                                                                  for _ in range(2))]
+        outs[0].metadata["comment"] = "scan of the 1936 print"
+        outs[0].disposition = outs[1].disposition = av.stream.Disposition.default
+        outs[2].disposition = av.stream.Disposition.comment
+        for packet in i.demux():
+            if packet.size:
+                for out in outs[1:] if packet.stream.type == "audio" else outs[:1]:
+                    copy = av.Packet(bytes(packet))
+                    copy.pts, copy.dts, copy.time_base, copy.stream = packet.pts, packet.dts, packet.time_base, out
+                    o.mux(copy)
+    colorizer.colorize_video(two, tmp_path / "out.mkv")
+    with av.open(str(two)) as i, av.open(str(tmp_path / "out.mkv")) as o:
+        assert [s.disposition for s in o.streams] == [s.disposition for s in i.streams]
+        tags = {k.lower(): v for k, v in o.streams.video[0].metadata.items()}  # Matroska's are upper case
+        assert tags["comment"] == "scan of the 1936 print"
+        assert "encoder" not in tags  # the source's encoder: not this video's
+
+
+def test_resumed_matroska_keeps_the_frame_rate(colorizer, tmp_path):
+    """A resumed run joins its segments' video as it is; Matroska then said 1000 fps (its time
+    base) until session 31."""
+    src = make_clip(tmp_path / "film.mp4", 64, 48, frames=30, options={"g": "8"})
+    colorizer.colorize_video(src, tmp_path / "out.mkv", resume=True, segment_frames=8)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert c.streams.video[0].average_rate == 25
+
+
+def test_avi_with_b_frames_is_read_in_display_order(colorizer, tmp_path):
+    """AVI keeps decode times only: FFmpeg gives each picture of a B-frame stream a time out of
+    order, and writing them failed ("non monotonically increasing dts") until session 31."""
+    src = make_clip(tmp_path / "film.avi", 64, 48, frames=24)  # x264's defaults: B-frames
+    colorizer.colorize_video(src, tmp_path / "out.mkv")
+    source, output = _planes(src, "yuv420p"), _planes(tmp_path / "out.mkv", "yuv420p")
+    same = [np.abs(a[0].astype(int) - b[0]).mean() for a, b in zip(source, output)]
+    next_one = [np.abs(a[0].astype(int) - b[0]).mean() for a, b in zip(source[1:], output)]
+    assert len(output) == 24 and all(s < n for s, n in zip(same, next_one)) and max(same) < 5
+
+
+def test_rgb_source_is_not_tagged_rgb(colorizer, tmp_path):
+    """An RGB source's matrix ("GBR") was copied onto the YUV output until session 31, telling
+    players that honour it to read Y, Cb, Cr as G, B, R."""
+    src = make_clip(tmp_path / "rgb.mkv", 64, 48, codec="libx264rgb", pix_fmt="rgb24")
+    colorizer.colorize_video(src, tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert c.streams.video[0].codec_context.colorspace != 0
+
+
+def test_rotation_a_container_cannot_store_is_warned(colorizer, tmp_path, caplog):
+    src, rotated = make_clip(tmp_path / "v.mp4", 64, 48), tmp_path / "rotated.mp4"
+    with av.open(str(src)) as i, av.open(str(rotated), "w") as o:
+        out = o.add_stream_from_template(i.streams.video[0])
+        out.set_display_rotation(90)
+        for packet in i.demux():
+            if packet.size:
+                packet.stream = out
+                o.mux(packet)
+    colorizer.colorize_video(rotated, tmp_path / "out.avi")
+    assert "a .avi file cannot say the picture is to be turned 90 degrees" in caplog.text
+
+
+def test_two_runs_into_one_output(tmp_path):
+    """Until session 31 a second run wrote into the first one's part file, then failed with a
+    FileNotFoundError traceback. The part file is locked while written: the second run is
+    refused, and a part file left by a killed run is taken over."""
+    src = make_clip(tmp_path / "film.mp4", 64, 48)
+    info, dst = media.probe(src), tmp_path / "out.mp4"
+    first = media.VideoWriter(dst, info, [])
+    with pytest.raises(InputError, match="another run is writing .*out.mp4' now"):
+        media.VideoWriter(dst, info, [])
+    assert first.tmp.exists()  # the refused run leaves the first one's file alone
+    first.discard()
+    (tmp_path / ".out.streamcolor-part.mp4").write_bytes(b"left by a killed run")
+    with media.VideoWriter(dst, info, []) as again:
+        again.commit()
+    assert dst.exists() and not first.tmp.exists()

@@ -307,7 +307,7 @@ def test_references_must_be_a_mapping_and_used(kodak):
     with pytest.raises(InputError, match="references must map frame indices to images, got a list"):
         colorizer.colorize_frames([frame], references=[frame])
     past = {1: frame, 5: frame, 9: frame}
-    message = re.escape("reference frame 9 is past the end of the video (frames 0 to 1)")
+    message = re.escape("reference frame 9 is past the end of the frames given (frames 0 to 1)")
     with pytest.raises(InputError, match=message):  # a list has a length: refused at the call
         colorizer.colorize_frames([frame, frame], references=past)
     frames = colorizer.colorize_frames(iter([frame, frame]), references=past)

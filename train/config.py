@@ -72,7 +72,8 @@ class TrainConfig:
         "augmentation, pixels: each photo's short side drawn uniformly from --scale to this (0: always --scale), "
         "so objects are seen at more than one size, as whole frames show them"))
     crop: int = _option(128, "pixels: side of the square training crops")
-    film: float = _option(0.0, "augmentation: probability of rendering the input L through a random old film stock")
+    film: float = _option(0.0, "augmentation: probability of rendering the input L through a random film stock "
+                                 "(streamcolor.film.STOCKS, grain and softness)")
     rotate90: bool = _option(False, "augmentation: rotate by +-90 degrees with probability 1/2 (report 002)")
     batch_size: int = _option(16, "photos per step")
     lr: float = _option(2e-4, "Adam's learning rate")

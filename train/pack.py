@@ -154,7 +154,10 @@ def _part_mib(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="python -m streamcolor.train.pack", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m streamcolor.train.pack", description=(
+        "Pack folders of training photos, as WebP squares of --size pixels, into tar files of at most "
+        "--part-mib MiB each (OUT/part-NNN.tar), for a machine that cannot reach the photos; "
+        "`tar -xf part-001.tar -C D` makes one folder per DIR."))
     parser.add_argument("out", type=Path, help="folder for the parts (part-001.tar, ...)")
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="folders of colour photos")
     parser.add_argument("--size", type=whole_number("pixels", 16, 4096), default=160,

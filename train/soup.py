@@ -110,7 +110,10 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="python -m streamcolor.train.soup", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m streamcolor.train.soup", description=(
+        "Average saved models of one architecture, weight for weight, into a new saved model in float16 with the "
+        "first model's inference size, named after OUT; --renormalize re-estimates the BatchNorm statistics "
+        "on training photos (docs/quality.md, \"Session 18\")."))
     parser.add_argument("out", type=Path, help="folder for the averaged model")
     parser.add_argument("ingredients", nargs="+", type=_ingredient, metavar="MODEL:WEIGHT",
                         help="saved model folder or shipped name, and its weight (weights sum to 1)")
