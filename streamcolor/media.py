@@ -76,13 +76,14 @@ _MP4_UNPLAYABLE = {"vorbis"}
 #: Audio FFmpeg's muxer lists for QuickTime but then refuses ("only supported in MP4"): transcoded.
 _MOV_REFUSED = {"opus", "flac"}
 #: Stream tags that describe the source's encoding (Matroska's statistics, written by mkvmerge
-#: as e.g. ``BPS-eng``), not the picture: wrong for the new one, so not copied.
-_STALE_TAGS = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "vendor_id"}
+#: as e.g. ``BPS-eng``; WebM's alpha, which the output has not), not the picture: wrong for the
+#: new one, so not copied.
+_STALE_TAGS = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "vendor_id", "alpha_mode"}
 #: Containers that store a display rotation (FFmpeg writes it only there).
 _ROTATING_FORMATS = {"mp4", "mov", "ipod", "matroska", "webm"}
-#: FFmpeg's usual channel layout for each channel count, for a source that leaves the order
-#: unspecified ("2 channels": WMA, AVI's PCM), which MP4 and the AAC encoder refuse.
-_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+#: A channel layout for each channel count that both AAC and Opus encoders take, for a source
+#: that leaves the order unspecified ("2 channels": WMA, AVI's PCM), which MP4 and AAC refuse.
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
 def check_input(path: str | os.PathLike, role: str = "input") -> Path:
@@ -341,15 +342,19 @@ class VideoReader:
         return False
 
     def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
-        if self._reorder is not None and packet.pts is not None:
+        reorder = self._reorder is not None and packet.pts is not None
+        if reorder:
             heapq.heappush(self._reorder, packet.pts)
         try:
             frames = packet.decode()
         except av.FFmpegError:
             self.damaged += 1
+            if reorder:  # no picture will take its time: the pictures after keep their own
+                self._reorder.remove(packet.pts)
+                heapq.heapify(self._reorder)
             return []
         for frame in frames:
-            if self._reorder:
+            if self._reorder:  # the earliest time not yet given
                 frame.pts = heapq.heappop(self._reorder)
         return frames
 
@@ -699,17 +704,18 @@ class VideoWriter:
         self.source_time_base, self.time_base = info.time_base, _video_time_base(info, path)
         self._last_pts: int | None = None
         self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
-        self._lock = _claim(self.tmp, path)
+        self._lock: int | None = _claim(self.tmp, path)
         try:
             self.container = av.open(str(self.tmp), "w")
         except (av.FFmpegError, ValueError) as exc:
             self.tmp.unlink(missing_ok=True)
-            os.close(self._lock)
+            self._release()
             raise MediaError(f"cannot write {str(path)!r}: {exc}") from exc
         self.committed = False
         #: packets of the copied streams written so far (copied, or decoded to be transcoded)
         self.carried = 0
         self._last_dts: dict[int, Fraction] = {}  # output stream index -> its last copied dts, in seconds
+        self._audio_end: dict[int, int] = {}  # output stream index -> end of its last transcoded frame
         try:
             self.container.metadata.update(metadata or {})
             if chapters:
@@ -811,7 +817,7 @@ class VideoWriter:
         elif source.type == "audio":
             encoder = "libopus" if self.path.suffix.lower() == ".webm" else "aac"
             rate = 48000 if encoder == "libopus" else source.codec_context.sample_rate
-            out = self.container.add_stream(encoder, rate=rate, layout=_layout(source))
+            out = self.container.add_stream(encoder, rate=rate, layout=_layout(source, encoder))
             log.warning("%s audio%s cannot go in a %s file: transcoding it to %s", name, " as ADTS (MPEG-TS's framing)"
                         if adts else "", self.path.suffix, out.codec_context.codec.canonical_name)
             transcode = True
@@ -837,7 +843,12 @@ class VideoWriter:
         except av.FFmpegError:
             pass  # closing a file we are throwing away: nothing worth reporting
         self.tmp.unlink(missing_ok=True)
-        os.close(self._lock)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def copy_packet(self, packet: av.Packet) -> None:
         """Mux a packet of a copied stream (transcoding it when the container needs that)."""
@@ -857,8 +868,19 @@ class VideoWriter:
                 log.warning("an audio packet at pts %s could not be decoded (%s): skipped", packet.pts, exc)
                 return
             self.carried += 1
-            for frame in frames:  # keeping their pts keeps the audio's start and gaps
+            for frame in frames:
+                self._audio_time(frame, out.index)
                 self.container.mux(out.encode(frame))
+
+    def _audio_time(self, frame: av.AudioFrame, index: int) -> None:
+        """Keep a decoded frame's pts (the audio's start and its gaps), but never before the end
+        of the frame before: the encoder refuses time going back (two files joined as one)."""
+        tb = frame.time_base
+        end = self._audio_end.get(index)
+        if tb is None or (frame.pts is not None and end is not None and frame.pts < end):
+            frame.pts = end  # None before the first frame: the encoder counts from 0
+        if frame.pts is not None and tb is not None:
+            self._audio_end[index] = frame.pts + round(Fraction(frame.samples, frame.sample_rate) / tb)
 
     def _after_last(self, packet: av.Packet, out: av.stream.Stream) -> None:
         """Put ``packet``'s dts in ``out``'s time base, after the last one muxed there. A
@@ -924,14 +946,15 @@ class VideoWriter:
                     self.container.mux(out.encode(None))
             self.container.close()
         os.replace(self.tmp, self.path)
-        os.close(self._lock)
+        self._release()
         self.committed = True
 
 
 def _claim(tmp: Path, path: Path) -> int:
     """A descriptor of the part file ``tmp`` holding its exclusive lock. Another run writing the
     same output holds it; the OS lets go of it when a run ends, however it ends, so the part
-    file of a killed run is taken over, not left beside the output.
+    file of a killed run is taken over, not left beside the output. Where the filesystem has no
+    locks (NFS mounted nolock) the file is written unguarded, as before there were locks.
 
     Raises:
         InputError: another run is writing ``path``.
@@ -946,14 +969,19 @@ def _claim(tmp: Path, path: Path) -> int:
     except BlockingIOError:
         os.close(fd)
         raise InputError(f"another run is writing {str(path)!r} now") from None
+    except OSError as exc:
+        log.debug("no lock on %s (%s): written unguarded", tmp, exc.strerror)
     return fd
 
 
-def _layout(source: av.audio.stream.AudioStream) -> str:
-    """The channel layout to write for ``source``: its own, or where its order is unspecified
-    the usual one for its channel count (:data:`_DEFAULT_LAYOUTS`)."""
+def _layout(source: av.audio.stream.AudioStream, encoder: str | None = None) -> str:
+    """The channel layout to write for ``source`` (through ``encoder`` when transcoded): its own,
+    or :data:`_DEFAULT_LAYOUTS`' for its channel count where its order is unspecified or the
+    encoder is Opus, which takes only Vorbis' channel orders (not 2.1)."""
     layout = source.codec_context.layout
-    return _DEFAULT_LAYOUTS.get(layout.nb_channels, layout.name) if layout.name.endswith(" channels") else layout.name
+    if layout.name.endswith(" channels") or encoder == "libopus":
+        return _DEFAULT_LAYOUTS.get(layout.nb_channels, layout.name)
+    return layout.name
 
 
 def keyframes(path: str | os.PathLike) -> tuple[list[tuple[int, int]], int]:

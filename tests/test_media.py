@@ -822,3 +822,74 @@ def test_two_runs_into_one_output(tmp_path):
     with media.VideoWriter(dst, info, []) as again:
         again.commit()
     assert dst.exists() and not first.tmp.exists()
+
+
+def test_transcoded_audio_whose_times_go_back(colorizer, tmp_path):
+    """Two MPEG-TS recordings joined as one: the audio's times start over half-way. Transcoded
+    (into WebM), its frames kept their times from session 31 on, and the encoder refused the
+    file until they were kept from going back."""
+    bunny, joined = data_file("video/color/big_buck_bunny_480p_30s.mp4"), tmp_path / "joined.ts"
+    parts = [tmp_path / "a.ts", tmp_path / "b.ts"]
+    for (start, end, audio_shift), part in zip([(0, 1, 0), (1, 2, -0.5)], parts):  # b's audio starts 0.5 s back
+        with av.open(str(bunny)) as i, av.open(str(part), "w") as o:
+            outs = {s.index: o.add_stream_from_template(s) for s in i.streams}
+            for packet in i.demux():
+                if packet.dts is not None and start <= packet.dts * packet.time_base < end:
+                    if packet.stream.type == "audio":
+                        shift = round(audio_shift / packet.time_base)
+                        packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
+                    packet.stream = outs[packet.stream.index]
+                    o.mux(packet)
+    joined.write_bytes(parts[0].read_bytes() + parts[1].read_bytes())
+    colorizer.colorize_video(joined, tmp_path / "out.webm")
+    seconds = _audio_seconds(tmp_path / "out.webm")
+    assert len(seconds) > 60 and seconds == sorted(seconds)
+
+
+def test_a_damaged_avi_keeps_the_times_of_what_decodes(colorizer, tmp_path):
+    """The pictures after unreadable packets took the lost pictures' times (0.24 s early) in a
+    first version of the AVI re-stamping (session 31)."""
+    src, damaged = make_clip(tmp_path / "film.avi", 64, 48, frames=30, codec="mjpeg", pix_fmt="yuvj420p"), \
+        tmp_path / "damaged.avi"
+    with av.open(str(src)) as i, av.open(str(damaged), "w") as o:
+        out = o.add_stream_from_template(i.streams.video[0])
+        for n, packet in enumerate(p for p in i.demux() if p.size):
+            copy = av.Packet(b"\0" * 64 if 10 <= n < 16 else bytes(packet))
+            copy.pts, copy.dts, copy.time_base, copy.stream = packet.pts, packet.dts, packet.time_base, out
+            copy.is_keyframe = True
+            o.mux(copy)
+    colorizer.colorize_video(damaged, tmp_path / "out.mkv")
+    times = _seconds(tmp_path / "out.mkv")
+    assert len(times) == 24 and times[-1] == pytest.approx(29 / 25) and times[10] == pytest.approx(16 / 25)
+
+
+def test_opus_takes_a_three_channel_source(colorizer, tmp_path):
+    """libopus takes Vorbis' channel orders only: a 2.1 source failed with "Invalid argument"."""
+    src = _with_audio(tmp_path / "src.mkv", "pcm_s16le", layout="2.1")
+    colorizer.colorize_video(src, tmp_path / "out.webm")
+    with av.open(str(tmp_path / "out.webm")) as c:
+        assert c.streams.audio[0].codec_context.channels == 3
+
+
+def test_webm_alpha_tag_is_not_copied(colorizer, tmp_path):
+    """The output has no alpha: the source's ``alpha_mode`` tag would say it has (session 31's
+    first version of copying the video's tags)."""
+    colorizer.colorize_video(data_file("video/edge/transparent.webm"), tmp_path / "out.webm")
+    with av.open(str(tmp_path / "out.webm")) as c:
+        assert "alpha_mode" not in {k.lower() for k in c.streams.video[0].metadata}
+
+
+def test_part_file_without_locks(tmp_path, monkeypatch):
+    """Where the filesystem has no locks (NFS mounted nolock: ENOLCK), the part file is written
+    unguarded; a first version of the lock gave a traceback there."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    src = make_clip(tmp_path / "film.mp4", 64, 48)
+    with media.VideoWriter(tmp_path / "out.mp4", media.probe(src), []) as writer:
+        writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4", "out.mp4"]
