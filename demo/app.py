@@ -38,10 +38,12 @@ SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 @dataclass(frozen=True)
 class Limits:
-    """Upload size (MB) and clip duration (seconds) the demo accepts."""
+    """Upload size (MB), clip duration (seconds) and photo size (megapixels) the demo accepts:
+    a small PNG can hold a picture of gigabytes."""
 
     max_upload_mb: int = 50
     max_clip_seconds: float = 30.0
+    max_megapixels: float = 40.0
 
 
 class DemoModels:
@@ -81,7 +83,8 @@ def readable_upload(image: gr.Image) -> gr.Image:
 
     def checked(payload: ImageData | None) -> np.ndarray | None:
         try:
-            return preprocess(payload)
+            image = preprocess(payload)
+            return image if payload is None else _sixteen_bit(payload.path, image)
         except gr.Error as exc:  # gradio's own refusal (an SVG) is a user error too
             raise user_error(exc.message) from exc
         except OSError as exc:  # what PIL raises for a file it cannot identify or decode
@@ -94,26 +97,39 @@ def readable_upload(image: gr.Image) -> gr.Image:
     return image
 
 
+def _sixteen_bit(path: str, image: np.ndarray) -> np.ndarray:
+    """``image``, or for a 16-bit grey file its own levels in 8 bits: gradio's conversion clips
+    them (all but the darkest 1/256 turn white)."""
+    with PIL.Image.open(path) as file:
+        if not file.mode.startswith("I;16"):
+            return image
+        grey = (np.asarray(file, dtype=np.uint16) >> 8).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
 def _name(upload: ImageData) -> str:
     """The uploaded file's own name (a pasted image has none)."""
     return upload.orig_name or Path(upload.path).name
 
 
 def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, render_size: int,
-                   strength: float = 1.0, hints: list | None = None):
+                   strength: float = 1.0, hints: list | None = None, limits: Limits = Limits()):
     """Photo tab: (before/after pair for the slider, the colour image for download).
 
     ``hints``: ``(y, x, rgb)`` points; when the chosen model takes none, the shipped hint
     model colorizes instead."""
     if image is None:
         raise user_error("Upload a photo first (PNG or JPEG).")
+    if image.shape[0] * image.shape[1] > limits.max_megapixels * 1e6:
+        raise user_error(f"The photo is {image.shape[1]}x{image.shape[0]}; this demo takes up to "
+                         f"{limits.max_megapixels:g} megapixels. Make it smaller first.")
     try:
         if image.ndim == 3 and image.shape[2] == 4:
             image = image[..., :3]
         colorizer = models.get(model, inference_short_side=int(render_size), strength=float(strength))
         if hints and not colorizer.takes_hints:
             colorizer = models.get(HINT_MODEL, inference_short_side=int(render_size), strength=float(strength))
-        out = colorizer.colorize_image(image, hints=hints or None)
+        out = colorizer.colorize_image(image, hints=hints or None)  # [] is no hints
     except StreamcolorError as exc:
         raise user_error(str(exc)) from exc
     return (to_grey(image), out), out
@@ -129,10 +145,13 @@ def _parse_colour(colour: str) -> tuple[int, int, int]:
     text = colour.strip()
     if text.startswith("#") and len(text) == 7:
         return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
-    if text.startswith("rgb"):
+    try:
+        if text.startswith("#") or not text.startswith("rgb"):
+            raise ValueError(text)
         values = text[text.index("(") + 1 : text.index(")")].split(",")
         return tuple(int(round(float(v))) for v in values[:3])
-    raise user_error(f"cannot read the colour {colour!r}")
+    except ValueError:
+        raise user_error(f"cannot read the colour {colour!r}") from None
 
 
 def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: str, smoothing: bool,
@@ -147,27 +166,48 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
     except StreamcolorError as exc:
         raise user_error(_hide_folders(str(exc), video)) from exc
     if seconds is not None and seconds > limits.max_clip_seconds:
-        raise user_error(f"The clip is {seconds:.0f} s long; this demo takes up to {limits.max_clip_seconds:.0f} s. "
-                         "Use the streamcolor command line for whole films.")
+        raise user_error(_too_long(f"{seconds:.1f} s long", limits.max_clip_seconds))
     colorizer = models.get(model, smoothing="motion" if smoothing else "off", strength=float(strength))
     # removed when gradio resumes this generator after its last value, which gradio has copied
     # into its own cache by then (that copy is the one the page plays and downloads)
     with tempfile.TemporaryDirectory(prefix="streamcolor-demo-") as folder:
         dst = Path(folder) / f"{Path(video).stem}_colour.mp4"
         preview = None
-        for done, preview in _in_thread(partial(colorizer.colorize_video, video, dst, preset="veryfast"), video, dst):
+        run = partial(colorizer.colorize_video, video, dst, preset="veryfast")
+        for done, preview in _in_thread(run, limits.max_clip_seconds, video, dst):
             progress((done, None), desc="colorizing", unit="frames")
             yield preview, None
         yield preview, str(dst)
 
 
-def _in_thread(colorize: Callable[..., object], *paths: str | os.PathLike) -> Iterator[tuple[int, np.ndarray]]:
+def _too_long(length: str, max_seconds: float) -> str:
+    return (f"The clip is {length}; this demo takes up to {max_seconds:g} s. "
+            "Use the streamcolor command line for whole films.")
+
+
+class _Stopped(Exception):
+    """Raised in the colorizing thread to end it: the page's job was cancelled."""
+
+
+class _TooLong(Exception):
+    """Raised in the colorizing thread at a picture past the clip limit."""
+
+
+def _in_thread(colorize: Callable[..., object], max_seconds: float,
+               *paths: str | os.PathLike) -> Iterator[tuple[int, np.ndarray]]:
     """Runs ``colorize(on_batch=...)`` in a thread and yields (frames done, latest colour frame)
     as they come, so that the page shows progress; its errors are raised here, with ``paths``
-    named by their file names."""
+    named by their file names. The run stops at the first batch past ``max_seconds`` (a file
+    that states no duration), and when this generator is closed (the job cancelled), which
+    waits for it: the queue runs one job at a time."""
     updates: queue.Queue = queue.Queue()
+    stop = threading.Event()
 
     def on_batch(done: int, frame) -> None:
+        if stop.is_set():
+            raise _Stopped
+        if frame.time is not None and frame.time > max_seconds:
+            raise _TooLong
         updates.put((done, frame.to_ndarray(format="rgb24")))
 
     def work() -> None:
@@ -177,13 +217,20 @@ def _in_thread(colorize: Callable[..., object], *paths: str | os.PathLike) -> It
         except BaseException as exc:  # raised again below, in the request's own thread
             updates.put(exc)
 
-    threading.Thread(target=work, daemon=True).start()
-    while (item := updates.get()) is not None:
-        if isinstance(item, StreamcolorError):
-            raise user_error(_hide_folders(str(item), *paths)) from item
-        if isinstance(item, BaseException):  # a bug: gradio prints its traceback, chained to this
-            raise gr.Error("Colorizing failed: a bug in streamcolor; the server's log has the details.") from item
-        yield item
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        while (item := updates.get()) is not None:
+            if isinstance(item, _TooLong):  # a file that states no duration
+                raise user_error(_too_long(f"longer than {max_seconds:g} s", max_seconds))
+            if isinstance(item, StreamcolorError):
+                raise user_error(_hide_folders(str(item), *paths)) from item
+            if isinstance(item, BaseException):  # a bug: gradio prints its traceback, chained to this
+                raise gr.Error("Colorizing failed: a bug in streamcolor; the server's log has the details.") from item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _examples(kind: str) -> list[str]:
@@ -230,20 +277,26 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
             hints = gr.State([])
 
             def on_photo(image, model, size, strength, points):
-                return colorize_photo(models, image, model, size, strength, points)
+                return colorize_photo(models, image, model, size, strength, points, limits)
 
             def on_click(image, model, size, strength, points, colour, event: gr.SelectData):
                 points = add_hint(points, event.index, colour)
-                return (*colorize_photo(models, image, model, size, strength, points), points, points)
+                return (*colorize_photo(models, image, model, size, strength, points, limits), points, points)
+
+            def redraw(image, model, size, strength, points):  # without the hints just cleared
+                return on_photo(image, model, size, strength, points) if image is not None else (None, None)
 
             settings = [photo, photo_model, render, photo_strength, hints]
             photo_button.click(on_photo, settings, [slider, download], api_name="colorize_photo")
-            photo.select(on_click, [*settings, hint_colour], [slider, download, hints, hint_list])
-            clear_hints.click(lambda: ([], []), None, [hints, hint_list])
+            # the hints belong to the photo they were put on; the API is colorize_photo's
+            photo.select(on_click, [*settings, hint_colour], [slider, download, hints, hint_list], api_name=False)
+            photo.change(lambda: ([], []), None, [hints, hint_list], api_name=False)
+            clear_hints.click(lambda: ([], []), None, [hints, hint_list], api_name=False).then(
+                redraw, settings, [slider, download], api_name=False)
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():
-                    clip = gr.Video(label=f"Clip (up to {limits.max_clip_seconds:.0f} s)", sources=["upload"],
+                    clip = gr.Video(label=f"Clip (up to {limits.max_clip_seconds:g} s)", sources=["upload"],
                                     elem_id="clip-input")
                     clip_model = gr.Dropdown(names, value=default, label="Model")
                     smooth = gr.Checkbox(value=True, label="Temporal smoothing (motion-aware)")

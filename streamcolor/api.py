@@ -23,7 +23,7 @@ from streamcolor.distributed import RaySettings, colorize_archive
 from streamcolor.engine import Engine, EngineSettings
 from streamcolor.errors import InputError, StreamcolorError, is_finite_number
 from streamcolor.frame import Frame
-from streamcolor.images import read_rgb
+from streamcolor.images import has_alpha, read_rgb
 from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds, output_name
 from streamcolor.models import Generator, from_pretrained, shipped_models
 from streamcolor.models.io import HINT_MODEL, read_config
@@ -76,15 +76,21 @@ def load_references(images: Mapping[int, str | os.PathLike] | None = None,
 
     Raises:
         InputError: ``folder`` is not a folder, or holds no numbered file and ``images`` is
-            empty; an image file is missing or not one OpenCV can read.
+            empty, or two files of one frame (``12.png``, ``012.png``); an image file is
+            missing or not one OpenCV can read.
     """
     wanted = {index: Path(path) for index, path in (images or {}).items()}
     if folder is not None:
         if not Path(folder).is_dir():
             raise InputError(f"references folder {str(folder)!r} is not a folder")
         files = sorted(p for p in Path(folder).iterdir() if p.is_file())
-        wanted.update({int(p.stem): p for p in files if p.stem.isdigit()})
-        passed_over = [p.name for p in files if not p.stem.isdigit()]
+        numbered = [p for p in files if _is_number(p.stem)]
+        for index in {int(p.stem) for p in numbered}:
+            same = [p.name for p in numbered if int(p.stem) == index]
+            if len(same) > 1:
+                raise InputError(f"references: {' and '.join(same)} are both frame {index}; keep one")
+        wanted.update({int(p.stem): p for p in numbered})
+        passed_over = [p.name for p in files if not _is_number(p.stem)]
         if passed_over:  # a misnamed reference would otherwise vanish without a word
             log.warning("references: %d file(s) in %r not named by frame number passed over (e.g. %r)",
                         len(passed_over), str(folder), passed_over[0])
@@ -93,14 +99,23 @@ def load_references(images: Mapping[int, str | os.PathLike] | None = None,
     return {index: _read_reference(path) for index, path in wanted.items()}
 
 
+def _is_number(text: str) -> bool:
+    """A frame number: ASCII digits (``"²0".isdigit()`` is true, and ``int`` refuses it)."""
+    return text.isascii() and text.isdigit()
+
+
 def _read_reference(path: Path) -> np.ndarray:
-    """uint8 ``(H, W, 3)`` RGB of one reference image file."""
+    """uint8 ``(H, W, 3)`` RGB of one reference image file (alpha dropped, with a warning)."""
     if not path.is_file():
         raise InputError(f"reference image {str(path)!r} does not exist")
     try:
-        return read_rgb(path)
+        rgb = read_rgb(path)
     except InputError:  # named for what the user gave it as: a reference
         raise InputError(f"reference {str(path)!r} is not an image OpenCV can read") from None
+    if has_alpha(path):
+        log.warning("reference %r: its alpha channel is dropped (transparent parts keep the colour under them)",
+                    str(path))
+    return rgb
 
 
 def rasterize_hints(hints: Iterable[tuple[int, int, Any]], shape: tuple[int, int], size: tuple[int, int],
@@ -348,7 +363,8 @@ class Colorizer:
         L = image_to_L(image)
         engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smoothing": "off"}))
         small = inference_size(*L.shape, self.settings.inference_short_side, self.backend.multiple)
-        hint_map = None if hints is None else rasterize_hints(hints, L.shape, small)
+        no_hints = hints is None or (isinstance(hints, (list, tuple)) and not hints)  # [] on any model too
+        hint_map = None if no_hints else rasterize_hints(hints, L.shape, small)
         [[frame]] = engine.run([Frame(L=L, hints=hint_map)])
         return _rgb(frame)
 

@@ -259,13 +259,16 @@ def _reference_pairs(pairs: list[str]) -> dict[int, Path]:
     """``--reference N=IMAGE`` values -> {N: IMAGE}.
 
     Raises:
-        InputError: a value that is not ``N=IMAGE`` with N a whole number 0 or more.
+        InputError: a value that is not ``N=IMAGE`` with N a whole number 0 or more, or a
+            frame given twice.
     """
     images = {}
     for pair in pairs:
         index, sep, path = pair.partition("=")
-        if not sep or not index.strip().isdigit() or not path.strip():
+        if not sep or not (index.strip().isascii() and index.strip().isdigit()) or not path.strip():
             raise _input_error(f"--reference takes N=IMAGE with N a frame number (0 or more), got {pair!r}")
+        if int(index) in images:
+            raise _input_error(f"--reference {int(index)} is given twice ({images[int(index)]}, {path}); keep one")
         images[int(index)] = Path(path)
     return images
 

@@ -29,6 +29,7 @@ from streamcolor.stages.smooth import SMOOTHERS, Smooth, may_skip_frames, make_s
 from streamcolor.stages.upsample import Upsample
 from streamcolor.temporal import EMASmoother, MotionSmoother
 from streamcolor.temporal.flow import Flow
+from streamcolor.temporal.reference import as_stored
 
 log = logging.getLogger("streamcolor")
 
@@ -191,6 +192,12 @@ class Engine:
             log.warning("the frames are too small for optical flow (the generator sees them at %dx%d; it needs %s): "
                         "colorized without motion smoothing", size[1], size[0], needed)
         return make_smoother("off", None)
+
+    def turn_references(self, rotation: int, stored: tuple[int, int]) -> None:
+        """Turn references taken as a video with display ``rotation`` is shown back to its
+        frames as ``stored`` (height, width): :func:`~streamcolor.temporal.reference.as_stored`.
+        Before the first frame: the stages take the references then."""
+        self.references = {index: as_stored(rgb, rotation, stored) for index, rgb in self.references.items()}
 
     @property
     def last_reference(self) -> int:

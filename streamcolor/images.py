@@ -45,6 +45,12 @@ def read_rgb(path: Path | str) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def has_alpha(path: Path | str) -> bool:
+    """The image file holds an alpha channel (which :func:`read_rgb` drops)."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return image is not None and image.ndim == 3 and image.shape[2] == 4
+
+
 def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:
     """Resize an ``(H, W)`` or ``(H, W, C)`` image so its short side is ``short`` pixels, aspect
     kept (area filter when shrinking); the same array when it already is; dtype kept."""

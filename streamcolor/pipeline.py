@@ -166,6 +166,7 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
     info, source = probe_for(src, dst), Path(src)
     dst = check_output(dst, source, overwrite)
     check_reference_range(engine.last_reference, info.frames)
+    engine.turn_references(info.rotation, (info.height, info.width))  # a still of a phone clip is turned
     if info.has_alpha:
         log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", source.name)
     engine.reset(settings.batch_size)

@@ -242,3 +242,49 @@ def test_a_taken_port_or_an_unknown_host_is_one_line():
                                     text=True, timeout=300)
             assert result.returncode == 1 and result.stderr.strip().splitlines() == [
                 result.stderr.strip()] and message in result.stderr, result.stderr
+
+
+def test_cancelled_clip_stops_its_thread():
+    """Closing the generator (gradio cancelling the job) left the colorizing thread running to
+    the end of the film until session 31: a queue of one job at a time was no longer one."""
+    import threading
+
+    before = set(threading.enumerate())
+    steps = colorize_clip(DemoModels(), Limits(), str(data_file("video/film/chaplin.mp4")), DEFAULT_MODEL, True,
+                          _Progress())
+    next(steps)
+    steps.close()  # what gradio does on a cancel
+    assert [t.name for t in set(threading.enumerate()) - before if t.name != "tqdm_monitor"] == []
+
+
+def test_clip_without_a_stated_duration_is_held_to_the_limit(tmp_path):
+    """A WebM recorded by a browser states no duration: the limit was never checked (session 31)."""
+    src = data_file("video/edge/no_duration.webm")
+    from streamcolor.api import duration_seconds
+
+    assert duration_seconds(src) is None
+    with pytest.raises(gr.Error, match=r"The clip is longer than 0\.5 s; this demo takes up to 0\.5 s"):
+        list(colorize_clip(DemoModels(), Limits(max_clip_seconds=0.5), str(src), DEFAULT_MODEL, True, _Progress()))
+
+
+def test_sixteen_bit_grey_photo_keeps_its_levels(tmp_path):
+    """Gradio's conversion clipped a 16-bit PNG to white (session 31)."""
+    import cv2
+    from gradio.data_classes import ImageData
+
+    levels = np.linspace(0, 65535, 64 * 96).reshape(64, 96).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "scan.png"), levels)
+    image = readable_upload(gr.Image(type="numpy")).preprocess(ImageData(path=str(tmp_path / "scan.png"),
+                                                                         orig_name="scan.png"))
+    assert image.dtype == np.uint8 and np.abs(image[..., 0].astype(int) - (levels >> 8)).max() == 0
+
+
+def test_photo_pixel_limit_and_bad_colours():
+    with pytest.raises(gr.Error, match="The photo is 3000x2000; this demo takes up to 5 megapixels"):
+        colorize_photo(DemoModels(), np.zeros((2000, 3000, 3), np.uint8), DEFAULT_MODEL, 128,
+                       limits=Limits(max_megapixels=5))
+    from streamcolor.demo.app import add_hint
+
+    with pytest.raises(gr.Error, match="cannot read the colour 'rgb\\(a,b,c\\)'"):  # a ValueError until session 31
+        add_hint([], (3, 4), "rgb(a,b,c)")
+    assert add_hint([], (3, 4), "rgba(255, 0, 0, 1)") == [(4, 3, (255, 0, 0))]

@@ -68,7 +68,9 @@ def test_bad_references_one_line_error_nothing_written(tmp_path):
     for args, message in [(["--reference", f"2={tmp_path / 'missing.png'}"], "does not exist"),
                           (["--reference", f"2={tmp_path / 'notes.png'}"], "is not an image"),
                           (["--reference", f"6={good}"], "reference frame 6 is past the end of the video"),
-                          (["--reference", f"x={good}"], "N=IMAGE")]:
+                          (["--reference", f"x={good}"], "N=IMAGE"),
+                          (["--reference", f"²0={good}"], "N=IMAGE"),  # a ValueError traceback until session 31
+                          (["--reference", f"2={good}", "--reference", f"2={good}"], "--reference 2 is given twice")]:
         result = _cli("colorize", src, tmp_path / "out.mp4", "--quiet", *args)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 1 and len(lines) == 1 and message in lines[0], result.stderr
@@ -131,3 +133,51 @@ def test_a_malformed_hint_is_one_clear_input_error(hints, message):
     colorizer = Colorizer.from_pretrained(HINT_MODEL, device="cpu")
     with pytest.raises(InputError, match=message):
         colorizer.colorize_image(np.zeros((50, 60), np.uint8), hints=hints)
+
+
+def test_reference_folder_refusals_and_warnings(tmp_path, caplog):
+    """Session 31: two files of one frame (12.png, 012.png) took one without a word; a name of
+    non-ASCII digits (²0.png) was a traceback; an RGBA reference lost its alpha silently."""
+    from streamcolor.api import load_references
+
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 2] = rgba[..., 3] = 255
+    cv2.imwrite(str(tmp_path / "12.png"), rgba)
+    cv2.imwrite(str(tmp_path / "²0.png"), rgba[..., :3])
+    assert list(load_references(folder=tmp_path)) == [12]
+    assert "passed over (e.g. '²0.png')" in caplog.text and "its alpha channel is dropped" in caplog.text
+    cv2.imwrite(str(tmp_path / "012.png"), rgba)
+    with pytest.raises(InputError, match="references: 012.png and 12.png are both frame 12; keep one"):
+        load_references(folder=tmp_path)
+
+
+def test_strength_leaves_a_reference_alone_and_a_stretch_is_said(kodak, caplog):
+    """Until session 31 ``--strength 0.5`` halved the reference's colour, though the frame is to
+    take it as given; a reference of another shape was stretched without a word."""
+    frames = [f for _, f in zip(range(4), read_rgb_frames(data_file("video/film/chaplin.mp4"), 150))]
+    reference = cv2.cvtColor(cv2.imread(str(kodak[3])), cv2.COLOR_BGR2RGB)  # 512x768, the film 16:9
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    full = list(colorizer.colorize_frames(frames, references={2: reference}))[2]
+    half = list(colorizer.with_settings(strength=0.5).colorize_frames(frames, references={2: reference}))[2]
+    assert np.abs(full.astype(int) - half).max() <= 1
+    assert "the reference for frame 2 is 512x768" in caplog.text and "stretched to fit" in caplog.text
+
+
+def test_a_still_of_a_turned_phone_clip_is_turned_back(tmp_path):
+    """A phone clip is stored on its side with a display rotation; a still taken from a player
+    is upright. Until session 31 it was squashed onto the stored frame (green sky, pink trees)."""
+    from streamcolor.temporal.reference import as_stored
+
+    shown = np.zeros((320, 180, 3), np.uint8)
+    shown[:40] = (0, 0, 255)  # a blue sky at the top of the picture as shown
+    stored = as_stored(shown, 90, (180, 320))
+    assert stored.shape == (180, 320, 3) and (stored[:, -40:] == (0, 0, 255)).all()  # at the right as stored
+    assert as_stored(stored, 90, (180, 320)) is stored  # a still of the stored frame: as it is
+    assert as_stored(shown, 0, (320, 180)) is shown
+
+
+def test_no_hints_is_no_hints_on_any_model():
+    """``hints=[]`` on a model without hints was refused as hints (session 31)."""
+    picture = np.zeros((64, 64), np.uint8)
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    assert np.array_equal(colorizer.colorize_image(picture, hints=[]), colorizer.colorize_image(picture))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
 
 from streamcolor.frame import Frame
 from streamcolor.stages import Stage
 from streamcolor.temporal.reference import reference_ab
+
+log = logging.getLogger("streamcolor")
 
 
 def guided_upsample(ab: np.ndarray, L: np.ndarray, guide_L: np.ndarray, eps: float) -> np.ndarray:
@@ -65,13 +69,23 @@ class Upsample(Stage):
         reference = self.references.get(frame.index)
         if reference is None:
             ab = guided_upsample(frame.ab, frame.L_small, frame.L, self.eps)
+            if self.strength != 1:  # a reference is the user's own colour: taken as it is
+                ab *= self.strength
         else:
+            _warn_stretch(frame.index, reference.shape, frame.L.shape)
             ab = reference_ab(reference, frame.L.shape)
-        if self.strength != 1:
-            ab *= self.strength
         if frame.area is not None:
             area = frame.area
             ab[:area.top] = ab[area.bottom:] = 0
             ab[:, :area.left] = ab[:, area.right:] = 0
         frame.ab = ab
         return [frame]
+
+
+def _warn_stretch(index: int, reference: tuple[int, ...], frame: tuple[int, ...]) -> None:
+    """A reference of another shape than its frame is stretched onto it: say so, as its colours
+    land elsewhere than on the things they belong to."""
+    ratio = (reference[1] / reference[0]) / (frame[1] / frame[0])
+    if abs(ratio - 1) > 0.02:
+        log.warning("the reference for frame %d is %dx%d, the frame %dx%d: stretched to fit, so its colours move; "
+                    "give a still of the frame as stored", index, reference[1], reference[0], frame[1], frame[0])

@@ -9,6 +9,26 @@ from streamcolor.color import rgb_to_lab
 from streamcolor.temporal.flow import Flow, match_confidence, warp
 
 
+def as_stored(rgb: np.ndarray, rotation: int, stored: tuple[int, int]) -> np.ndarray:
+    """A reference taken as the film is shown, turned back to its frames as stored: a player
+    turns a phone clip by its display ``rotation`` (degrees counter-clockwise), and a still taken
+    from it is turned so. A still of 90 or 270 degrees whose shape is the stored frames'
+    ``(height, width)`` rather than the shown is taken as stored already.
+
+    Args:
+        rgb: uint8 ``(H, W, 3)``.
+        rotation: the video's display rotation, a multiple of 90.
+        stored: the frames' (height, width) as stored.
+    """
+    turns = (rotation // 90) % 4
+    if turns == 0:
+        return rgb
+    shown_wide, stored_wide = rgb.shape[1] > rgb.shape[0], stored[1] > stored[0]
+    if turns % 2 and shown_wide == stored_wide and stored[0] != stored[1]:
+        return rgb
+    return np.ascontiguousarray(np.rot90(rgb, -turns))
+
+
 def reference_ab(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """ab of a colour reference image resized to ``size`` = (height, width) (area filter).
 
