@@ -7,6 +7,7 @@ Limits (upload size, clip duration) are arguments, so a deployment can set its o
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import PIL.Image
+import PIL.ImageOps
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
 
@@ -97,13 +99,18 @@ def readable_upload(image: gr.Image) -> gr.Image:
     return image
 
 
-def _sixteen_bit(path: str, image: np.ndarray) -> np.ndarray:
-    """``image``, or for a 16-bit grey file its own levels in 8 bits: gradio's conversion clips
-    them (all but the darkest 1/256 turn white)."""
+def _sixteen_bit(path: str | None, image: np.ndarray) -> np.ndarray:
+    """``image``, or for a 16-bit grey file (PNG, PGM) its own levels in 8 bits: gradio's
+    conversion clips them (all but the darkest 1/256 turn white)."""
+    if not path:  # pasted as data, not a file
+        return image
     with PIL.Image.open(path) as file:
-        if not file.mode.startswith("I;16"):
+        if not (file.mode.startswith("I;16") or file.mode == "I"):
             return image
-        grey = (np.asarray(file, dtype=np.uint16) >> 8).astype(np.uint8)
+        grey = np.asarray(PIL.ImageOps.exif_transpose(file), dtype=np.int64)
+    if grey.max() <= 255:
+        return image
+    grey = (grey.clip(0, 65535) >> 8).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
 
 
@@ -150,7 +157,7 @@ def _parse_colour(colour: str) -> tuple[int, int, int]:
             raise ValueError(text)
         values = text[text.index("(") + 1 : text.index(")")].split(",")
         return tuple(int(round(float(v))) for v in values[:3])
-    except ValueError:
+    except (ValueError, OverflowError):
         raise user_error(f"cannot read the colour {colour!r}") from None
 
 
@@ -174,7 +181,8 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
         dst = Path(folder) / f"{Path(video).stem}_colour.mp4"
         preview = None
         run = partial(colorizer.colorize_video, video, dst, preset="veryfast")
-        for done, preview in _in_thread(run, limits.max_clip_seconds, video, dst):
+        unstated = limits.max_clip_seconds if seconds is None else math.inf  # else checked above
+        for done, preview in _in_thread(run, unstated, video, dst):
             progress((done, None), desc="colorizing", unit="frames")
             yield preview, None
         yield preview, str(dst)
@@ -197,17 +205,21 @@ def _in_thread(colorize: Callable[..., object], max_seconds: float,
                *paths: str | os.PathLike) -> Iterator[tuple[int, np.ndarray]]:
     """Runs ``colorize(on_batch=...)`` in a thread and yields (frames done, latest colour frame)
     as they come, so that the page shows progress; its errors are raised here, with ``paths``
-    named by their file names. The run stops at the first batch past ``max_seconds`` (a file
-    that states no duration), and when this generator is closed (the job cancelled), which
-    waits for it: the queue runs one job at a time."""
+    named by their file names. The run stops at the first batch ending more than ``max_seconds``
+    after the first batch's end (a file that states no duration; a clip need not start at 0),
+    and at the next batch after this generator is closed (the job cancelled; not waited for:
+    gradio closes it on its event loop)."""
     updates: queue.Queue = queue.Queue()
     stop = threading.Event()
+    first: list[float] = []
 
     def on_batch(done: int, frame) -> None:
         if stop.is_set():
             raise _Stopped
-        if frame.time is not None and frame.time > max_seconds:
-            raise _TooLong
+        if frame.time is not None:
+            first[:] = first or [frame.time]
+            if frame.time - first[0] > max_seconds:
+                raise _TooLong
         updates.put((done, frame.to_ndarray(format="rgb24")))
 
     def work() -> None:
@@ -230,7 +242,6 @@ def _in_thread(colorize: Callable[..., object], max_seconds: float,
             yield item
     finally:
         stop.set()
-        worker.join()
 
 
 def _examples(kind: str) -> list[str]:

@@ -23,7 +23,7 @@ from streamcolor.distributed import RaySettings, colorize_archive
 from streamcolor.engine import Engine, EngineSettings
 from streamcolor.errors import InputError, StreamcolorError, is_finite_number
 from streamcolor.frame import Frame
-from streamcolor.images import has_alpha, read_rgb
+from streamcolor.images import has_transparency, read_rgb
 from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds, output_name
 from streamcolor.models import Generator, from_pretrained, shipped_models
 from streamcolor.models.io import HINT_MODEL, read_config
@@ -68,16 +68,15 @@ def load_references(images: Mapping[int, str | os.PathLike] | None = None,
     Args:
         images: image file by 0-based frame index.
         folder: a folder of images named by frame index (``000064.png`` is frame 64; files
-            whose name is not a number are passed over with a warning); one of these replaces an image of
-            the same index in ``images``.
+            whose name is not a number are passed over with a warning).
 
     Returns:
         ``{frame index: uint8 (H, W, 3) RGB}``.
 
     Raises:
         InputError: ``folder`` is not a folder, or holds no numbered file and ``images`` is
-            empty, or two files of one frame (``12.png``, ``012.png``); an image file is
-            missing or not one OpenCV can read.
+            empty, or two images of one frame (``12.png`` and ``012.png``, or one in ``images``
+            and one in ``folder``); an image file is missing or not one OpenCV can read.
     """
     wanted = {index: Path(path) for index, path in (images or {}).items()}
     if folder is not None:
@@ -89,6 +88,9 @@ def load_references(images: Mapping[int, str | os.PathLike] | None = None,
             same = [p.name for p in numbered if int(p.stem) == index]
             if len(same) > 1:
                 raise InputError(f"references: {' and '.join(same)} are both frame {index}; keep one")
+            if index in wanted:
+                raise InputError(f"references: frame {index} is given as {str(wanted[index])!r} and as {same[0]!r} "
+                                 f"in {str(folder)!r}; keep one")
         wanted.update({int(p.stem): p for p in numbered})
         passed_over = [p.name for p in files if not _is_number(p.stem)]
         if passed_over:  # a misnamed reference would otherwise vanish without a word
@@ -112,7 +114,7 @@ def _read_reference(path: Path) -> np.ndarray:
         rgb = read_rgb(path)
     except InputError:  # named for what the user gave it as: a reference
         raise InputError(f"reference {str(path)!r} is not an image OpenCV can read") from None
-    if has_alpha(path):
+    if has_transparency(path):
         log.warning("reference %r: its alpha channel is dropped (transparent parts keep the colour under them)",
                     str(path))
     return rgb
@@ -363,7 +365,8 @@ class Colorizer:
         L = image_to_L(image)
         engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smoothing": "off"}))
         small = inference_size(*L.shape, self.settings.inference_short_side, self.backend.multiple)
-        no_hints = hints is None or (isinstance(hints, (list, tuple)) and not hints)  # [] on any model too
+        # no hints on any model: None, or an empty list, tuple or array
+        no_hints = hints is None or (isinstance(hints, (list, tuple, np.ndarray)) and len(hints) == 0)
         hint_map = None if no_hints else rasterize_hints(hints, L.shape, small)
         [[frame]] = engine.run([Frame(L=L, hints=hint_map)])
         return _rgb(frame)

@@ -197,7 +197,11 @@ class Engine:
         """Turn references taken as a video with display ``rotation`` is shown back to its
         frames as ``stored`` (height, width): :func:`~streamcolor.temporal.reference.as_stored`.
         Before the first frame: the stages take the references then."""
-        self.references = {index: as_stored(rgb, rotation, stored) for index, rgb in self.references.items()}
+        turned = {index: as_stored(rgb, rotation, stored) for index, rgb in self.references.items()}
+        if any(turned[index] is not rgb for index, rgb in self.references.items()):
+            log.warning("the film is shown turned %d degrees: its references are taken as shown and turned back",
+                        rotation)
+        self.references = turned
 
     @property
     def last_reference(self) -> int:

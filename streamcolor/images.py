@@ -45,10 +45,12 @@ def read_rgb(path: Path | str) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def has_alpha(path: Path | str) -> bool:
-    """The image file holds an alpha channel (which :func:`read_rgb` drops)."""
+def has_transparency(path: Path | str) -> bool:
+    """The image file has pixels that are not opaque (which :func:`read_rgb` shows as opaque)."""
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return image is not None and image.ndim == 3 and image.shape[2] == 4
+    if image is None or image.ndim != 3 or image.shape[2] != 4:
+        return False
+    return bool((image[..., 3] < np.iinfo(image.dtype).max).any())
 
 
 def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:

@@ -254,6 +254,9 @@ def test_cancelled_clip_stops_its_thread():
                           _Progress())
     next(steps)
     steps.close()  # what gradio does on a cancel
+    deadline = time.monotonic() + 30  # the thread ends at its next batch
+    while [t for t in set(threading.enumerate()) - before if t.name != "tqdm_monitor"] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert [t.name for t in set(threading.enumerate()) - before if t.name != "tqdm_monitor"] == []
 
 
@@ -288,3 +291,18 @@ def test_photo_pixel_limit_and_bad_colours():
     with pytest.raises(gr.Error, match="cannot read the colour 'rgb\\(a,b,c\\)'"):  # a ValueError until session 31
         add_hint([], (3, 4), "rgb(a,b,c)")
     assert add_hint([], (3, 4), "rgba(255, 0, 0, 1)") == [(4, 3, (255, 0, 0))]
+
+
+def test_a_clip_that_starts_late_is_held_to_its_length(tmp_path):
+    """MPEG-TS clips start at 1.4 s or so: a first version of session 31's limit compared each
+    picture's time itself with the limit, and refused a 2 s clip under a 3 s limit."""
+    src, clip = data_file("video/film/chaplin.mp4"), tmp_path / "clip.ts"
+    with av.open(str(src)) as i, av.open(str(clip), "w") as o:
+        out = o.add_stream_from_template(i.streams.video[0])
+        for packet in i.demux(i.streams.video[0]):
+            if packet.dts is not None and packet.dts * packet.time_base < 2:
+                shift = round(1.5 / packet.time_base)  # starts at 1.5 s, as a recording often does
+                packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, out
+                o.mux(packet)
+    steps = list(colorize_clip(DemoModels(), Limits(max_clip_seconds=3), str(clip), DEFAULT_MODEL, True, _Progress()))
+    assert steps[-1][1] is not None  # the result

@@ -142,25 +142,36 @@ def test_reference_folder_refusals_and_warnings(tmp_path, caplog):
 
     rgba = np.zeros((8, 8, 4), np.uint8)
     rgba[..., 2] = rgba[..., 3] = 255
+    cv2.imwrite(str(tmp_path / "opaque.png"), rgba)
+    assert list(load_references({3: tmp_path / "opaque.png"})) == [3] and "alpha" not in caplog.text  # nothing lost
+    rgba[0, 0, 3] = 0
     cv2.imwrite(str(tmp_path / "12.png"), rgba)
     cv2.imwrite(str(tmp_path / "²0.png"), rgba[..., :3])
+    (tmp_path / "opaque.png").unlink()
     assert list(load_references(folder=tmp_path)) == [12]
     assert "passed over (e.g. '²0.png')" in caplog.text and "its alpha channel is dropped" in caplog.text
+    with pytest.raises(InputError, match="references: frame 12 is given as .* and as '12.png' in"):
+        load_references({12: tmp_path / "12.png"}, folder=tmp_path)  # the folder's won without a word
     cv2.imwrite(str(tmp_path / "012.png"), rgba)
     with pytest.raises(InputError, match="references: 012.png and 12.png are both frame 12; keep one"):
         load_references(folder=tmp_path)
 
 
-def test_strength_leaves_a_reference_alone_and_a_stretch_is_said(kodak, caplog):
-    """Until session 31 ``--strength 0.5`` halved the reference's colour, though the frame is to
-    take it as given; a reference of another shape was stretched without a word."""
-    frames = [f for _, f in zip(range(4), read_rgb_frames(data_file("video/film/chaplin.mp4"), 150))]
-    reference = cv2.cvtColor(cv2.imread(str(kodak[3])), cv2.COLOR_BGR2RGB)  # 512x768, the film 16:9
-    colorizer = Colorizer.from_pretrained(device="cpu")
-    full = list(colorizer.colorize_frames(frames, references={2: reference}))[2]
-    half = list(colorizer.with_settings(strength=0.5).colorize_frames(frames, references={2: reference}))[2]
-    assert np.abs(full.astype(int) - half).max() <= 1
-    assert "the reference for frame 2 is 512x768" in caplog.text and "stretched to fit" in caplog.text
+def test_strength_scales_a_reference_as_the_frames_it_colours_and_a_stretch_is_said(kodak, caplog):
+    """A first version of session 31 left a reference frame at full colour under ``--strength
+    0.5`` while the frames its colour is carried to were halved: the reference frame flashed. A
+    reference of another shape was stretched without a word until session 31."""
+    frames = [f for _, f in zip(range(5), read_rgb_frames(data_file("video/film/chaplin.mp4"), 150))]
+    reference = cv2.cvtColor(cv2.imread(str(kodak[3])), cv2.COLOR_BGR2RGB)  # portrait; the film 16:9
+    half = list(Colorizer.from_pretrained(device="cpu", strength=0.5).colorize_frames(frames, references={2: reference}))
+    chroma = [_chroma_of(frame) for frame in half]
+    assert chroma[2] < 1.3 * min(chroma[1], chroma[3])  # no flash at the reference
+    assert "the reference for frame 2 is 0.67 times as wide as high" in caplog.text and "stretched" in caplog.text
+
+
+def _chroma_of(rgb):
+    lab = rgb_to_lab(rgb.astype(np.float32) / 255)
+    return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
 
 
 def test_a_still_of_a_turned_phone_clip_is_turned_back(tmp_path):
@@ -180,4 +191,6 @@ def test_no_hints_is_no_hints_on_any_model():
     """``hints=[]`` on a model without hints was refused as hints (session 31)."""
     picture = np.zeros((64, 64), np.uint8)
     colorizer = Colorizer.from_pretrained(device="cpu")
-    assert np.array_equal(colorizer.colorize_image(picture, hints=[]), colorizer.colorize_image(picture))
+    plain = colorizer.colorize_image(picture)
+    assert np.array_equal(colorizer.colorize_image(picture, hints=[]), plain)
+    assert np.array_equal(colorizer.colorize_image(picture, hints=np.zeros((0, 3))), plain)

@@ -69,11 +69,11 @@ class Upsample(Stage):
         reference = self.references.get(frame.index)
         if reference is None:
             ab = guided_upsample(frame.ab, frame.L_small, frame.L, self.eps)
-            if self.strength != 1:  # a reference is the user's own colour: taken as it is
-                ab *= self.strength
         else:
             _warn_stretch(frame.index, reference.shape, frame.L.shape)
             ab = reference_ab(reference, frame.L.shape)
+        if self.strength != 1:  # the carried reference colour too: a reference frame alone would flash
+            ab *= self.strength
         if frame.area is not None:
             area = frame.area
             ab[:area.top] = ab[area.bottom:] = 0
@@ -85,7 +85,8 @@ class Upsample(Stage):
 def _warn_stretch(index: int, reference: tuple[int, ...], frame: tuple[int, ...]) -> None:
     """A reference of another shape than its frame is stretched onto it: say so, as its colours
     land elsewhere than on the things they belong to."""
-    ratio = (reference[1] / reference[0]) / (frame[1] / frame[0])
-    if abs(ratio - 1) > 0.02:
-        log.warning("the reference for frame %d is %dx%d, the frame %dx%d: stretched to fit, so its colours move; "
-                    "give a still of the frame as stored", index, reference[1], reference[0], frame[1], frame[0])
+    shape, frame_shape = reference[1] / reference[0], frame[1] / frame[0]
+    if abs(shape / frame_shape - 1) > 0.02:
+        log.warning("the reference for frame %d is %.2f times as wide as high, the film's stored frames %.2f: "
+                    "stretched to fit, so its colours move (unless the film is anamorphic)", index, shape,
+                    frame_shape)
