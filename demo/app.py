@@ -7,7 +7,6 @@ Limits (upload size, clip duration) are arguments, so a deployment can set its o
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import socket
@@ -108,8 +107,8 @@ def _sixteen_bit(path: str | None, image: np.ndarray) -> np.ndarray:
         if not (file.mode.startswith("I;16") or file.mode == "I"):
             return image
         grey = np.asarray(PIL.ImageOps.exif_transpose(file), dtype=np.int64)
-    if grey.max() <= 255:
-        return image
+        if file.mode == "I" and grey.max() <= 255:  # 32-bit integers holding 8-bit levels
+            return image
     grey = (grey.clip(0, 65535) >> 8).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
 
@@ -181,8 +180,8 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
         dst = Path(folder) / f"{Path(video).stem}_colour.mp4"
         preview = None
         run = partial(colorizer.colorize_video, video, dst, preset="veryfast")
-        unstated = limits.max_clip_seconds if seconds is None else math.inf  # else checked above
-        for done, preview in _in_thread(run, unstated, video, dst):
+        # checked while it runs too: a file may state no duration, or a false one
+        for done, preview in _in_thread(run, limits.max_clip_seconds, video, dst):
             progress((done, None), desc="colorizing", unit="frames")
             yield preview, None
         yield preview, str(dst)
@@ -201,25 +200,40 @@ class _TooLong(Exception):
     """Raised in the colorizing thread at a picture past the clip limit."""
 
 
+class _Elapsed:
+    """Seconds from a clip's first picture to the last picture of a batch. Only each batch's
+    last picture is seen, so the first one's time is worked out from the first two batches'
+    spacing (a clip need not start at 0); 0 until then."""
+
+    def __init__(self) -> None:
+        self.anchor: tuple[int, float] | None = None  # (pictures done, time) after the first batch
+        self.first: float | None = None
+
+    def __call__(self, done: int, time: float) -> float:
+        if self.anchor is None:
+            self.anchor = (done, time)
+        elif self.first is None and done > self.anchor[0]:
+            step = (time - self.anchor[1]) / (done - self.anchor[0])
+            self.first = self.anchor[1] - (self.anchor[0] - 1) * step
+        return 0.0 if self.first is None else time - self.first
+
+
 def _in_thread(colorize: Callable[..., object], max_seconds: float,
                *paths: str | os.PathLike) -> Iterator[tuple[int, np.ndarray]]:
     """Runs ``colorize(on_batch=...)`` in a thread and yields (frames done, latest colour frame)
     as they come, so that the page shows progress; its errors are raised here, with ``paths``
     named by their file names. The run stops at the first batch ending more than ``max_seconds``
-    after the first batch's end (a file that states no duration; a clip need not start at 0),
-    and at the next batch after this generator is closed (the job cancelled; not waited for:
-    gradio closes it on its event loop)."""
+    after the clip's first picture (:class:`_Elapsed`), and at the next batch after this
+    generator is closed (the job cancelled; not waited for: gradio closes it on its event loop)."""
     updates: queue.Queue = queue.Queue()
     stop = threading.Event()
-    first: list[float] = []
+    elapsed = _Elapsed()
 
     def on_batch(done: int, frame) -> None:
         if stop.is_set():
             raise _Stopped
-        if frame.time is not None:
-            first[:] = first or [frame.time]
-            if frame.time - first[0] > max_seconds:
-                raise _TooLong
+        if frame.time is not None and elapsed(done, frame.time) > max_seconds:
+            raise _TooLong
         updates.put((done, frame.to_ndarray(format="rgb24")))
 
     def work() -> None:

@@ -200,7 +200,7 @@ class Engine:
         turned = {index: as_stored(rgb, rotation, stored) for index, rgb in self.references.items()}
         if any(turned[index] is not rgb for index, rgb in self.references.items()):
             log.warning("the film is shown turned %d degrees: its references are taken as shown and turned back",
-                        rotation)
+                        rotation % 360)
         self.references = turned
 
     @property

@@ -280,6 +280,10 @@ def test_sixteen_bit_grey_photo_keeps_its_levels(tmp_path):
     image = readable_upload(gr.Image(type="numpy")).preprocess(ImageData(path=str(tmp_path / "scan.png"),
                                                                          orig_name="scan.png"))
     assert image.dtype == np.uint8 and np.abs(image[..., 0].astype(int) - (levels >> 8)).max() == 0
+    cv2.imwrite(str(tmp_path / "dark.png"), levels // 257)  # 16 bits, all under 256: black in 8 bits
+    image = readable_upload(gr.Image(type="numpy")).preprocess(ImageData(path=str(tmp_path / "dark.png"),
+                                                                         orig_name="dark.png"))
+    assert image.max() == 0  # a first version of the fix took these for 8-bit levels (review 31f)
 
 
 def test_photo_pixel_limit_and_bad_colours():
