@@ -135,7 +135,7 @@ def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, ren
         colorizer = models.get(model, inference_short_side=int(render_size), strength=float(strength))
         if hints and not colorizer.takes_hints:
             colorizer = models.get(HINT_MODEL, inference_short_side=int(render_size), strength=float(strength))
-        out = colorizer.colorize_image(image, hints=hints or None)  # [] is no hints
+        out = colorizer.colorize_image(image, hints=hints)
     except StreamcolorError as exc:
         raise user_error(str(exc)) from exc
     return (to_grey(image), out), out
@@ -151,13 +151,13 @@ def _parse_colour(colour: str) -> tuple[int, int, int]:
     text = colour.strip()
     if text.startswith("#") and len(text) == 7:
         return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
-    try:
-        if text.startswith("#") or not text.startswith("rgb"):
-            raise ValueError(text)
-        values = text[text.index("(") + 1 : text.index(")")].split(",")
-        return tuple(int(round(float(v))) for v in values[:3])
-    except (ValueError, OverflowError):
-        raise user_error(f"cannot read the colour {colour!r}") from None
+    if text.startswith("rgb"):
+        try:
+            values = text[text.index("(") + 1 : text.index(")")].split(",")
+            return tuple(int(round(float(v))) for v in values[:3])
+        except (ValueError, OverflowError):  # not numbers, or infinite
+            pass
+    raise user_error(f"cannot read the colour {colour!r}")
 
 
 def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: str, smoothing: bool,

@@ -21,7 +21,7 @@ from streamcolor.backends.cache import weights_digest
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.distributed import RaySettings, colorize_archive
 from streamcolor.engine import Engine, EngineSettings
-from streamcolor.errors import InputError, StreamcolorError, is_finite_number
+from streamcolor.errors import InputError, StreamcolorError, is_finite_number, is_frame_number
 from streamcolor.frame import Frame
 from streamcolor.images import has_transparency, read_rgb
 from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds, output_name
@@ -83,7 +83,7 @@ def load_references(images: Mapping[int, str | os.PathLike] | None = None,
         if not Path(folder).is_dir():
             raise InputError(f"references folder {str(folder)!r} is not a folder")
         files = sorted(p for p in Path(folder).iterdir() if p.is_file())
-        numbered = [p for p in files if _is_number(p.stem)]
+        numbered = [p for p in files if is_frame_number(p.stem)]
         for index in {int(p.stem) for p in numbered}:
             same = [p.name for p in numbered if int(p.stem) == index]
             if len(same) > 1:
@@ -92,18 +92,13 @@ def load_references(images: Mapping[int, str | os.PathLike] | None = None,
                 raise InputError(f"references: frame {index} is given as {str(wanted[index])!r} and as {same[0]!r} "
                                  f"in {str(folder)!r}; keep one")
         wanted.update({int(p.stem): p for p in numbered})
-        passed_over = [p.name for p in files if not _is_number(p.stem)]
+        passed_over = [p.name for p in files if not is_frame_number(p.stem)]
         if passed_over:  # a misnamed reference would otherwise vanish without a word
             log.warning("references: %d file(s) in %r not named by frame number passed over (e.g. %r)",
                         len(passed_over), str(folder), passed_over[0])
         if not wanted:
             raise InputError(f"no reference images named by frame number (e.g. 000064.png) in {str(folder)!r}")
     return {index: _read_reference(path) for index, path in wanted.items()}
-
-
-def _is_number(text: str) -> bool:
-    """A frame number: ASCII digits (``"²0".isdigit()`` is true, and ``int`` refuses it)."""
-    return text.isascii() and text.isdigit()
 
 
 def _read_reference(path: Path) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from streamcolor import __version__
 from streamcolor.argtypes import Parser, png_path, whole_number
-from streamcolor.errors import StreamcolorError
+from streamcolor.errors import StreamcolorError, is_frame_number
 
 if TYPE_CHECKING:
     from streamcolor.api import FileResult
@@ -265,11 +265,12 @@ def _reference_pairs(pairs: list[str]) -> dict[int, Path]:
     images = {}
     for pair in pairs:
         index, sep, path = pair.partition("=")
-        if not sep or not (index.strip().isascii() and index.strip().isdigit()) or not path.strip():
+        if not sep or not is_frame_number(index.strip()) or not path.strip():
             raise _input_error(f"--reference takes N=IMAGE with N a frame number (0 or more), got {pair!r}")
-        if int(index) in images:
-            raise _input_error(f"--reference {int(index)} is given twice ({images[int(index)]}, {path}); keep one")
-        images[int(index)] = Path(path)
+        frame = int(index)
+        if frame in images:
+            raise _input_error(f"--reference {frame} is given twice ({images[frame]}, {path}); keep one")
+        images[frame] = Path(path)
     return images
 
 

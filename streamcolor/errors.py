@@ -39,3 +39,8 @@ def is_finite_number(value: object) -> bool:
     """A real, finite number (NaN and infinities are not: they pass or fail range checks by
     accident); bools are not."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_frame_number(text: str) -> bool:
+    """Text naming a frame: ASCII digits (``"²0".isdigit()`` is true, and ``int`` refuses it)."""
+    return text.isascii() and text.isdigit()

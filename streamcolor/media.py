@@ -974,8 +974,8 @@ def _claim(tmp: Path, path: Path) -> int:
     return fd
 
 
-def _layout(source: av.audio.stream.AudioStream, encoder: str | None = None) -> str:
-    """The channel layout to write for ``source`` (through ``encoder`` when transcoded): its own,
+def _layout(source: av.audio.stream.AudioStream, encoder: str) -> str:
+    """The channel layout to transcode ``source`` to with ``encoder``: its own,
     or :data:`_DEFAULT_LAYOUTS`' for its channel count where its order is unspecified or the
     encoder is Opus, which takes only Vorbis' channel orders (not 2.1)."""
     layout = source.codec_context.layout
