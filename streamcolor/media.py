@@ -30,6 +30,10 @@ from streamcolor.frame import Frame
 
 _END = object()
 log = logging.getLogger("streamcolor")
+#: seconds: how far a packet may fall behind its stream's last one, or run ahead of it, before
+#: its time counts as a jump (FFmpeg's own tool: 0.1 s back, ``-dts_delta_threshold`` 10 s ahead)
+JUMP_BACK, JUMP_AHEAD = Fraction(1, 10), Fraction(10)
+_JUMPED = "'{}' has times that jump (files joined as one): it cannot be split or resumed; colorize it whole"
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,37 @@ _PLANAR_Y = {8: ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj4
              10: ("yuv420p10le", "yuv422p10le", "yuv444p10le", "gray10le")}
 
 
+class TimeJumps:
+    """Timestamps made continuous where a container's may jump (MPEG-TS, MPEG-PS, FLV: two
+    recordings joined as one file, a broadcast clock reset), as FFmpeg's own tool makes them:
+    a packet over :data:`JUMP_BACK` before the end of its stream's last packet, or over
+    :data:`JUMP_AHEAD` after it, moves itself and every later packet of every stream by the jump.
+    Elsewhere (``container``'s format does not have FFmpeg's ``ts_discont`` flag) times are kept."""
+
+    def __init__(self, container: av.container.InputContainer) -> None:
+        self.active = bool(container.format.flags & av.format.Flags.ts_discont.value)
+        self.offset = Fraction(0)  # seconds added to every packet
+        self.jumped = False
+        self._next: dict[int, Fraction] = {}  # per stream: the end of its last packet, in seconds
+
+    def __call__(self, packet: av.Packet) -> None:
+        """Move ``packet``'s pts and dts in place."""
+        tb = packet.time_base
+        t = packet.dts if packet.dts is not None else packet.pts
+        if not self.active or t is None or not tb:
+            return
+        t = t * tb + self.offset
+        expected = self._next.get(packet.stream.index)
+        if expected is not None and not expected - JUMP_BACK <= t <= expected + JUMP_AHEAD:
+            self.offset += expected - t
+            self.jumped, t = True, expected
+        shift = round(self.offset / tb)
+        if shift:
+            packet.pts = None if packet.pts is None else packet.pts + shift
+            packet.dts = None if packet.dts is None else packet.dts + shift
+        self._next[packet.stream.index] = t + (packet.duration or 0) * tb
+
+
 def _luma(frame: av.VideoFrame, bit_depth: int) -> np.ndarray:
     """The Y' plane ``(H, W)``: uint8, or uint16 10-bit codes; other pixel formats are
     converted to yuv420p at that depth first."""
@@ -298,14 +333,18 @@ class VideoReader:
         start_pts: seek first to the keyframe at or before this pts (video time_base).
         decode_video: False = yield only the packets of the copied streams (no pictures).
         info: the source's :func:`probe`, when the caller has it (None = probe here).
+        jumps_allowed: False = times that jump (:class:`TimeJumps`) raise InputError while
+            iterating, for a caller that seeks by the source's pts (a resumed run), which
+            are ambiguous in such a file.
 
     Raises (on construction):
         InputError: missing/empty file, not a media file, or no video stream.
     """
 
     def __init__(self, path: str | os.PathLike, queue_size: int | None = None, start_pts: int | None = None,
-                 decode_video: bool = True, info: VideoInfo | None = None) -> None:
+                 decode_video: bool = True, info: VideoInfo | None = None, jumps_allowed: bool = True) -> None:
         self.path = check_input(path)
+        self.jumps_allowed = jumps_allowed
         self.info = info or probe(self.path)
         queue_size = queue_size or read_queue_size(self.info)
         self.container = _open(self.path)
@@ -404,9 +443,14 @@ class VideoReader:
         if not (self.decode_video or self.copied):
             return
         packets = self.container.demux([self.video, *self.copied] if self.decode_video else self.copied)
+        jumps = TimeJumps(self.container)
         while True:
             try:
-                yield next(packets)
+                packet = next(packets)
+                jumps(packet)
+                if jumps.jumped and not self.jumps_allowed:
+                    raise InputError(_JUMPED.format(self.path))
+                yield packet
             except StopIteration:
                 return
             except av.FFmpegError:
@@ -994,12 +1038,15 @@ def keyframes(path: str | os.PathLike) -> tuple[list[tuple[int, int]], int]:
         InputError: see :class:`VideoReader`, or packets without timestamps.
     """
     with _open(check_input(path)) as container:
-        stamps, keys = [], set()
+        stamps, keys, jumps = [], set(), TimeJumps(container)
         for packet in container.demux(picture_stream(container)):
             if not packet.size:
                 continue
+            jumps(packet)
             if packet.pts is None:
                 raise InputError(f"{str(path)!r} has video packets without timestamps: it cannot be split")
+            if jumps.jumped:
+                raise InputError(_JUMPED.format(path))
             stamps.append(packet.pts)
             if packet.is_keyframe:
                 keys.add(packet.pts)

@@ -343,7 +343,8 @@ class _Run:
             log.info("resuming at frame %d (%d finished segments kept)", store.frames, len(store.segments))
         self.bar.update(store.frames)
         self.encoded = store.frames
-        with VideoReader(source, start_pts=last.start_pts if last else None, info=self.info) as reader:
+        with VideoReader(source, start_pts=last.start_pts if last else None, info=self.info,
+                         jumps_allowed=False) as reader:
             encode, pix_fmt, size = _resolve(self.settings.encode, dst, self.info)
             sink = _SegmentSink(store, self.info, encode, self.settings.segment_frames, pix_fmt, size,
                                 segment_suffix(dst))

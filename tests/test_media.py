@@ -893,3 +893,20 @@ def test_part_file_without_locks(tmp_path, monkeypatch):
     with media.VideoWriter(tmp_path / "out.mp4", media.probe(src), []) as writer:
         writer.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4", "out.mp4"]
+
+
+def test_recordings_joined_as_one_are_made_continuous(colorizer, tmp_path):
+    """Two MPEG-TS recordings joined as one file (``cat a.ts b.ts``): both start near 0, so
+    half-way every stream's time goes back 1 s. Before session 32 the writer refused
+    the file ("Invalid argument"); now times continue as FFmpeg's own tool makes them, and a
+    resumed run, which seeks by the source's times, is refused in one line."""
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(_with_audio(tmp_path / f"{name}.ts", "aac").read_bytes() for name in "ab"))
+    colorizer.colorize_video(joined, tmp_path / "out.mp4")
+    pts, time_base = _pts(tmp_path / "out.mp4")
+    steps = np.diff(pts) * float(time_base)
+    assert len(pts) == 50 and 0.039 < steps.min() and steps.max() < 0.1  # both parts move together: a gap at the join
+    audio = _audio_seconds(tmp_path / "out.mp4")
+    assert audio == sorted(audio) and audio[-1] - audio[0] > 1.9
+    with pytest.raises(InputError, match="times that jump"):
+        colorizer.colorize_video(joined, tmp_path / "resumed.mp4", resume=True, segment_frames=7)
