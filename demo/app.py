@@ -30,6 +30,7 @@ from streamcolor.api import (  # noqa: E402
     DEFAULT_MODEL, HINT_MODEL, Colorizer, default_settings, duration_seconds, shipped_models, to_grey,
 )
 from streamcolor.errors import InputError, StreamcolorError  # noqa: E402
+from streamcolor.media import probe  # noqa: E402
 
 log = logging.getLogger("streamcolor.demo")
 
@@ -141,6 +142,15 @@ def colorize_photo(models: DemoModels, image: np.ndarray | None, model: str, ren
     return (to_grey(image), out), out
 
 
+def hint_model(models: DemoModels, model: str, render_size: int) -> tuple[str, int]:
+    """The model and render size a photo with hints is colorized with: the chosen ones, or the
+    shipped hint model at its own size where the chosen model takes no hints (the page then
+    shows that model as chosen)."""
+    if models.get(model).takes_hints:
+        return model, render_size
+    return HINT_MODEL, default_settings(HINT_MODEL).inference_short_side
+
+
 def add_hint(hints: list, index: tuple[int, int], colour: str) -> list:
     """The hint list with a point at ``index`` = (x, y) (Gradio's order) in ``colour``
     (``#rrggbb`` or ``rgba(r, g, b, a)``, as Gradio's colour picker gives it)."""
@@ -168,7 +178,7 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
     if not video:
         raise user_error("Upload a video clip first.")
     try:
-        seconds = duration_seconds(video)
+        seconds, rotation = duration_seconds(video), probe(video).rotation
     except StreamcolorError as exc:
         raise user_error(_hide_folders(str(exc), video)) from exc
     if seconds is not None and seconds > limits.max_clip_seconds:
@@ -183,6 +193,7 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
         # checked while it runs too: a file may state no duration, or a false one
         for done, preview in _in_thread(run, limits.max_clip_seconds, video, dst):
             progress((done, None), desc="colorizing", unit="frames")
+            preview = np.rot90(preview, rotation // 90 % 4)  # as a player shows it (frames are coded as stored)
             yield preview, None
         yield preview, str(dst)
 
@@ -306,7 +317,9 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
 
             def on_click(image, model, size, strength, points, colour, event: gr.SelectData):
                 points = add_hint(points, event.index, colour)
-                return (*colorize_photo(models, image, model, size, strength, points, limits), points, points)
+                model, size = hint_model(models, model, size)
+                return (*colorize_photo(models, image, model, size, strength, points, limits), points, points, model,
+                        size)
 
             def redraw(image, model, size, strength, points):  # without the hints just cleared
                 return on_photo(image, model, size, strength, points) if image is not None else (None, None)
@@ -314,7 +327,11 @@ def build_demo(limits: Limits = Limits()) -> gr.Blocks:
             settings = [photo, photo_model, render, photo_strength, hints]
             photo_button.click(on_photo, settings, [slider, download], api_name="colorize_photo")
             # the hints belong to the photo they were put on; the API is colorize_photo's
-            photo.select(on_click, [*settings, hint_colour], [slider, download, hints, hint_list], api_name=False)
+            photo.select(on_click, [*settings, hint_colour], [slider, download, hints, hint_list, photo_model, render],
+                         api_name=False)
+            # a model chosen by hand brings its own render size (a hint sets both itself)
+            photo_model.input(lambda name: default_settings(name).inference_short_side, photo_model, render,
+                              api_name=False)
             photo.change(lambda: ([], []), None, [hints, hint_list], api_name=False)
             clear_hints.click(lambda: ([], []), None, [hints, hint_list], api_name=False).then(
                 redraw, settings, [slider, download], api_name=False)

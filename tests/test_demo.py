@@ -19,7 +19,7 @@ from conftest import data_file
 
 gr = pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed")
 
-from streamcolor.api import DEFAULT_MODEL  # noqa: E402
+from streamcolor.api import DEFAULT_MODEL, HINT_MODEL, default_settings  # noqa: E402
 from streamcolor.demo.app import DemoModels, Limits, colorize_clip, colorize_photo, readable_upload  # noqa: E402
 from streamcolor.images import read_rgb  # noqa: E402
 
@@ -228,6 +228,18 @@ def test_photo_hints_switch_to_the_hint_model_and_colour_the_point():
     assert np.abs(hinted[245:256, 375:386].astype(int) - plain[245:256, 375:386]).mean() > 5
 
 
+def test_a_hint_on_a_model_without_hints_shows_the_hint_model_at_its_own_size():
+    """Before session 32 the hint model ran at the render size set for the chosen model, and the
+    page still showed the chosen model."""
+    from streamcolor.demo.app import hint_model
+
+    models = DemoModels()
+    size = default_settings(HINT_MODEL).inference_short_side
+    assert size != default_settings(DEFAULT_MODEL).inference_short_side
+    assert hint_model(models, DEFAULT_MODEL, default_settings(DEFAULT_MODEL).inference_short_side) == (HINT_MODEL, size)
+    assert hint_model(models, HINT_MODEL, 200) == (HINT_MODEL, 200)
+
+
 def test_a_taken_port_or_an_unknown_host_is_one_line():
     """Before session 30 each printed gradio's traceback ('Cannot find empty port'), whatever was wrong.
     (192.0.2.1 is TEST-NET-1, no machine's address.)"""
@@ -310,3 +322,20 @@ def test_a_clip_that_starts_late_is_held_to_its_length(tmp_path):
                 o.mux(packet)
     steps = list(colorize_clip(DemoModels(), Limits(max_clip_seconds=3), str(clip), DEFAULT_MODEL, True, _Progress()))
     assert steps[-1][1] is not None  # the result
+
+
+def test_a_turned_phone_clip_is_previewed_as_shown(tmp_path):
+    """A phone clip stored on its side with a display rotation was previewed sideways until
+    session 32 (the result, a video file, was always shown turned by the player)."""
+    from conftest import make_clip
+
+    src, rotated = make_clip(tmp_path / "v.mp4", 64, 48, frames=8), tmp_path / "rotated.mp4"
+    with av.open(str(src)) as i, av.open(str(rotated), "w") as o:
+        out = o.add_stream_from_template(i.streams.video[0])
+        out.set_display_rotation(90)
+        for packet in i.demux():
+            if packet.size:
+                packet.stream = out
+                o.mux(packet)
+    steps = list(colorize_clip(DemoModels(), Limits(), str(rotated), DEFAULT_MODEL, True, _Progress()))
+    assert steps[0][0].shape[:2] == (64, 48)
