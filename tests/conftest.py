@@ -57,6 +57,20 @@ def make_clip(path: Path, width: int, height: int, frames: int = 4, codec: str =
     return path
 
 
+def make_turned(src: Path, dst: Path, degrees: int = 90) -> Path:
+    """``src``'s packets with a display rotation of ``degrees`` (a phone clip stored on its side)."""
+    import av
+
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        out = o.add_stream_from_template(i.streams.video[0])
+        out.set_display_rotation(degrees)
+        for packet in i.demux():
+            if packet.size:
+                packet.stream = out
+                o.mux(packet)
+    return dst
+
+
 @pytest.fixture
 def chaplin() -> Path:
     return data_file("video/film/chaplin.mp4")

@@ -327,15 +327,8 @@ def test_a_clip_that_starts_late_is_held_to_its_length(tmp_path):
 def test_a_turned_phone_clip_is_previewed_as_shown(tmp_path):
     """A phone clip stored on its side with a display rotation was previewed sideways until
     session 32 (the result, a video file, was always shown turned by the player)."""
-    from conftest import make_clip
+    from conftest import make_clip, make_turned
 
-    src, rotated = make_clip(tmp_path / "v.mp4", 64, 48, frames=8), tmp_path / "rotated.mp4"
-    with av.open(str(src)) as i, av.open(str(rotated), "w") as o:
-        out = o.add_stream_from_template(i.streams.video[0])
-        out.set_display_rotation(90)
-        for packet in i.demux():
-            if packet.size:
-                packet.stream = out
-                o.mux(packet)
+    rotated = make_turned(make_clip(tmp_path / "v.mp4", 64, 48, frames=8), tmp_path / "rotated.mp4")
     steps = list(colorize_clip(DemoModels(), Limits(), str(rotated), DEFAULT_MODEL, True, _Progress()))
     assert steps[0][0].shape[:2] == (64, 48)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import data_file, make_clip
+from conftest import data_file, make_clip, make_turned
 from streamcolor import Colorizer, media, pipeline
 from streamcolor.errors import InputError
 
@@ -795,14 +795,7 @@ def test_rgb_source_is_not_tagged_rgb(colorizer, tmp_path):
 
 
 def test_rotation_a_container_cannot_store_is_warned(colorizer, tmp_path, caplog):
-    src, rotated = make_clip(tmp_path / "v.mp4", 64, 48), tmp_path / "rotated.mp4"
-    with av.open(str(src)) as i, av.open(str(rotated), "w") as o:
-        out = o.add_stream_from_template(i.streams.video[0])
-        out.set_display_rotation(90)
-        for packet in i.demux():
-            if packet.size:
-                packet.stream = out
-                o.mux(packet)
+    rotated = make_turned(make_clip(tmp_path / "v.mp4", 64, 48), tmp_path / "rotated.mp4")
     colorizer.colorize_video(rotated, tmp_path / "out.avi")
     assert "a .avi file cannot say the picture is to be turned 90 degrees" in caplog.text
 
