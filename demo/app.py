@@ -27,10 +27,10 @@ import gradio as gr  # noqa: E402
 from gradio.data_classes import ImageData  # noqa: E402
 
 from streamcolor.api import (  # noqa: E402
-    DEFAULT_MODEL, HINT_MODEL, Colorizer, default_settings, duration_seconds, shipped_models, to_grey,
+    DEFAULT_MODEL, HINT_MODEL, Colorizer, default_settings, display_rotation, duration_seconds, shipped_models,
+    to_grey,
 )
 from streamcolor.errors import InputError, StreamcolorError  # noqa: E402
-from streamcolor.media import probe  # noqa: E402
 
 log = logging.getLogger("streamcolor.demo")
 
@@ -178,7 +178,7 @@ def colorize_clip(models: DemoModels, limits: Limits, video: str | None, model: 
     if not video:
         raise user_error("Upload a video clip first.")
     try:
-        seconds, rotation = duration_seconds(video), probe(video).rotation
+        seconds, rotation = duration_seconds(video), display_rotation(video)
     except StreamcolorError as exc:
         raise user_error(_hide_folders(str(exc), video)) from exc
     if seconds is not None and seconds > limits.max_clip_seconds:

@@ -24,6 +24,10 @@ def __getattr__(name: str) -> object:
         return Colorizer
     raise AttributeError(f"module 'streamcolor' has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Colorizer"})
+
 try:
     __version__ = version("streamcolor")
 except PackageNotFoundError:  # a source tree run without being installed (e.g. a lent GPU machine)

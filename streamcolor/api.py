@@ -21,12 +21,12 @@ from streamcolor.backends.cache import weights_digest
 from streamcolor.color import lab_to_rgb, luma_code_to_L, rgb_to_lab
 from streamcolor.distributed import RaySettings, colorize_archive
 from streamcolor.engine import Engine, EngineSettings
-from streamcolor.errors import InputError, StreamcolorError, is_finite_number, is_frame_number
+from streamcolor.errors import InputError, StreamcolorError, is_finite_number, is_frame_number, is_whole
 from streamcolor.frame import Frame
 from streamcolor.images import has_transparency, read_rgb
-from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds, output_name
+from streamcolor.media import VIDEO_SUFFIXES, EncodeSettings, duration_seconds, output_name, probe
 from streamcolor.models import Generator, from_pretrained, shipped_models
-from streamcolor.models.io import HINT_MODEL, read_config
+from streamcolor.models.io import HINT_MODEL, read_config, save_calibration, save_pretrained
 from streamcolor.pipeline import Report, RunSettings, check_reference_range, colorize_video
 from streamcolor.stages.cuts import inference_size
 
@@ -35,7 +35,7 @@ Settings = TypeVar("Settings", EngineSettings, EncodeSettings)
 
 # the public names, all a front end (the CLI, the demo, a script) imports; some come from media and models
 __all__ = ["DEFAULT_MODEL", "HINT_MODEL", "Colorizer", "FileResult", "check_references", "default_settings",
-           "duration_seconds", "image_to_L", "load_references", "rasterize_hints", "shipped_models", "to_grey"]
+           "display_rotation", "duration_seconds", "image_to_L", "load_references", "rasterize_hints", "shipped_models", "to_grey"]
 
 log = logging.getLogger("streamcolor")
 
@@ -54,11 +54,12 @@ def check_references(references: dict[int, np.ndarray] | None) -> dict[int, np.n
     if references is not None and not isinstance(references, Mapping):
         raise InputError(f"references must map frame indices to images, got a {type(references).__name__}")
     for index, image in (references or {}).items():
-        if not isinstance(index, (int, np.integer)) or index < 0:
+        if not (is_whole(index) and index >= 0):
             raise InputError(f"reference frame index must be a whole number 0 or more, got {index!r}")
         if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
             raise InputError(f"reference for frame {index} must be a uint8 (H, W, 3) RGB image")
-    return dict(references or {})
+    # copies: the caller may reuse its arrays before the lazy run reaches the frame
+    return {int(index): image.copy() for index, image in (references or {}).items()}
 
 
 def load_references(images: Mapping[int, str | os.PathLike] | None = None,
@@ -151,9 +152,10 @@ def rasterize_hints(hints: Iterable[tuple[int, int, Any]], shape: tuple[int, int
     return out
 
 
-def image_to_L(image: np.ndarray) -> np.ndarray:
-    """uint8 ``(H, W)`` grey, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA (alpha dropped with a
-    warning, as the video path does) -> float32 L in [0, 100] ``(H, W)``.
+def image_to_L(image: np.ndarray, warn: bool = True) -> np.ndarray:
+    """uint8 ``(H, W)`` grey, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA (alpha dropped, with a
+    warning where it is not opaque and ``warn``, as the video path does) -> float32 L in
+    [0, 100] ``(H, W)``.
 
     Raises:
         InputError: not a uint8 array of those shapes, or an empty one.
@@ -164,13 +166,32 @@ def image_to_L(image: np.ndarray) -> np.ndarray:
     if image.ndim in (2, 3) and 0 in image.shape[:2]:
         raise InputError(f"image is empty: shape {image.shape}")
     if image.ndim == 3 and image.shape[2] == 4:
-        log.warning("the image's alpha channel is dropped: colour is added to its RGB only")
+        if warn and _transparent(image):
+            log.warning(ALPHA_DROPPED)
         image = image[..., :3]
     if image.ndim == 2:
         return _GREY_TO_L[image]
     if image.ndim == 3 and image.shape[2] == 3:
         return rgb_to_lab(image.astype(np.float32) / 255)[..., 0]
     raise InputError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
+
+
+def display_rotation(path: str | os.PathLike) -> int:
+    """Degrees counter-clockwise (0, 90, 180 or 270) that a player turns the video's frames by
+    (a phone clip stored on its side); its frames, and so the colorized ones, are as stored.
+
+    Raises:
+        InputError: not a readable video (:func:`streamcolor.media.probe`).
+    """
+    return probe(path).rotation
+
+
+ALPHA_DROPPED = "the image's alpha channel is dropped: colour is added to its RGB only"
+
+
+def _transparent(image: np.ndarray) -> bool:
+    """An RGBA image with a pixel that is not opaque (whose alpha dropping changes it)."""
+    return image.ndim == 3 and image.shape[2] == 4 and bool((image[..., 3] < 255).any())
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -205,8 +226,16 @@ def _image_digest(image: np.ndarray) -> str:
 
 
 def _frames_out(engine: Engine, frames: Iterable[np.ndarray], last_reference: int) -> Iterator[np.ndarray]:
-    count = 0
-    for batch in engine.run(Frame(index=i, L=image_to_L(frame)) for i, frame in enumerate(frames)):
+    count, warned = 0, False
+
+    def L_of(image: np.ndarray) -> np.ndarray:  # the alpha warning once for the sequence, not per frame
+        nonlocal warned
+        if not warned and isinstance(image, np.ndarray) and _transparent(image):
+            log.warning(ALPHA_DROPPED)
+            warned = True
+        return image_to_L(image, warn=False)
+
+    for batch in engine.run(Frame(index=i, L=L_of(frame)) for i, frame in enumerate(frames)):
         for frame in batch:
             count += 1
             yield _rgb(frame)
@@ -228,8 +257,13 @@ def _changed(settings: Settings, changes: dict[str, Any]) -> Settings:
     known = [f.name for f in dataclasses.fields(settings)]
     unknown = [name for name in changes if name not in known]
     if unknown:
-        raise InputError(f"no setting {', '.join(map(repr, unknown))}; {type(settings).__name__} has {', '.join(known)}")
+        raise InputError(f"unknown argument or setting {', '.join(map(repr, unknown))}; the settings of "
+                         f"{type(settings).__name__} are {', '.join(known)}")
     return dataclasses.replace(settings, **changes)
+
+
+#: config.json's keys that :func:`streamcolor.models.save_pretrained` writes from the model itself
+_WRITTEN_BY_SAVE = ("architecture", "model_args", "format_version", "L_scale", "ab_scale")
 
 
 def _settings_of(config: dict[str, Any]) -> EngineSettings:
@@ -294,6 +328,9 @@ class Colorizer:
             InputError: an unknown backend name, one that cannot run here, or a backend that
                 is neither a name nor a :class:`~streamcolor.backends.Backend`.
         """
+        if settings is not None and not isinstance(settings, EngineSettings):
+            raise InputError(f"settings must be an EngineSettings, not {type(settings).__name__} "
+                             "(Colorizer.from_pretrained takes the settings by name)")
         config = model.config
         self.settings = settings or _settings_of(config)
         self.backend_request = backend if isinstance(backend, str) else None
@@ -310,7 +347,8 @@ class Colorizer:
     @classmethod
     def from_pretrained(cls, name: str | os.PathLike | None = None, device: str | None = None,
                         backend: str | None = None, **settings: Any) -> "Colorizer":
-        """Load shipped weights by name, or a folder written by ``save_pretrained``.
+        """Load shipped weights by name, or a folder written by :meth:`save_pretrained` (or
+        :func:`streamcolor.models.save_pretrained`, or a training run's ``final/``).
 
         Args:
             name: shipped name or folder; None = :data:`DEFAULT_MODEL`.
@@ -325,9 +363,35 @@ class Colorizer:
             InputError: a setting :class:`EngineSettings` does not have, or refuses.
         """
         name = DEFAULT_MODEL if name is None else name
+        if device is not None and not (isinstance(device, str) and device):
+            raise InputError(f"device must be 'cpu', 'cuda', 'cuda:N' or None (CUDA when there is one), got {device!r}")
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         engine_settings = _changed(default_settings(name), settings)
         return cls(from_pretrained(name), device, engine_settings, backend or None)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write this colorizer's model to ``directory`` so that :meth:`from_pretrained` loads
+        it back to the same pictures: its weights (float32), ``config.json`` with its name and
+        this colorizer's render sizes (``inference_short_side``, ``via_short_side``; the other
+        settings are per run), and the int8 calibration frames where the model has them.
+
+        Returns:
+            The folder.
+
+        Raises:
+            InputError: the folder cannot be written.
+        """
+        model = self.model
+        kept = {k: v for k, v in model.config.items() if k not in _WRITTEN_BY_SAVE}
+        metadata = {**kept, "name": self.name, "inference_short_side": self.settings.inference_short_side,
+                    "via_short_side": self.settings.via_short_side}
+        try:
+            path = save_pretrained(model, directory, **metadata)
+            if model.calibration is not None:  # stored as the uint8 L it was read from
+                save_calibration(path, ((model.calibration + 1) * 127.5).round().to(torch.uint8))
+        except OSError as exc:
+            raise InputError(f"cannot write the model to {str(directory)!r}: {exc.strerror or exc}") from exc
+        return path
 
     def with_settings(self, **changes: Any) -> "Colorizer":
         """A colorizer sharing this one's loaded model, with some :class:`EngineSettings` changed.
@@ -360,6 +424,8 @@ class Colorizer:
         L = image_to_L(image)
         engine = Engine(self.backend, EngineSettings(**{**self.settings.__dict__, "smoothing": "off"}))
         small = inference_size(*L.shape, self.settings.inference_short_side, self.backend.multiple)
+        if isinstance(hints, Iterable) and not isinstance(hints, (np.ndarray, str, bytes)):
+            hints = list(hints)  # an iterator is read once: its length decides whether there are hints
         # no hints on any model: None, or an empty list, tuple or array
         no_hints = hints is None or (isinstance(hints, (list, tuple, np.ndarray)) and len(hints) == 0)
         hint_map = None if no_hints else rasterize_hints(hints, L.shape, small)
@@ -386,6 +452,9 @@ class Colorizer:
                 else after the last frame.
         """
         batch_size = RunSettings(batch_size=batch_size).batch_size  # checked as a video run's is
+        if not isinstance(frames, Iterable) or isinstance(frames, (str, bytes)):
+            raise InputError(f"frames must be an iterable of uint8 images (a list, a generator), "
+                             f"not {type(frames).__name__}")
         references = check_references(references)
         last_reference = max(references, default=-1)
         if isinstance(frames, Sized):
@@ -472,7 +541,8 @@ class Colorizer:
 
         Raises:
             InputError: ``src_dir`` is no folder; ``dst_dir`` is a file or ``src_dir`` itself,
-                or its parent folder is missing; ``src_dir`` holds no video, or ``resume`` with ``ray``.
+                or its parent folder is missing; ``src_dir`` holds no video, ``resume`` with
+                ``ray``, or a setting :meth:`colorize_video` refuses (before any folder is made).
         """
         src_dir, dst_dir = Path(src_dir), Path(dst_dir)
         if not src_dir.is_dir():
@@ -490,11 +560,12 @@ class Colorizer:
             raise InputError(f"no video files ({' '.join(VIDEO_SUFFIXES)}) in {str(src_dir)!r}")
         if not dst_dir.parent.is_dir():  # a typo must not leave a tree of new folders behind
             raise InputError(f"output folder {str(dst_dir)!r}: its parent folder does not exist")
+        encode = _changed(encode or EncodeSettings(), encode_fields)
+        RunSettings(encode, batch_size, segment_frames)  # refused here, not once per film
         try:
             dst_dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise InputError(f"output folder {str(dst_dir)!r} cannot be made ({exc.strerror})") from exc
-        encode = _changed(encode or EncodeSettings(), encode_fields)
         results: list[FileResult] = []
 
         def done(status: str, name: str, detail: str) -> None:

@@ -282,7 +282,7 @@ def _check_paths(src: str, dst: str, overwrite: bool, last_reference: int) -> No
 
     info = probe(src)  # cached: the run reuses this opening
     check_output(dst, Path(src), overwrite)
-    check_reference_range(last_reference, info.frames)
+    check_reference_range(last_reference, info.frames or None)
 
 
 #: options that only mean something with --ray, and their defaults there

@@ -39,6 +39,9 @@ log = logging.getLogger("streamcolor")
 MAX_STRENGTH = 4.0
 #: pixels: the shortest side a model renders at (and is trained at: ``--scale``)
 MIN_SHORT_SIDE = 16
+#: the smallest guided-filter ``guide_eps``: below it the float32 variance's rounding (about
+#: 1e-7 of the mean square) can reach the denominator's sign, and flat areas come out black or noise
+MIN_GUIDE_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ class EngineSettings:
         smoothing: ``"motion"`` (motion-compensated, :class:`MotionSmoother`), ``"ema"``
             (plain moving average) or ``"off"``; images are never smoothed.
         smooth_strength: weight of the past in [0, 1); None = the method's default.
-        guide_eps: guided-filter regularisation, in units of (L / 100)^2; smaller keeps finer edges.
+        guide_eps: guided-filter regularisation, in units of (L / 100)^2, at least
+            :data:`MIN_GUIDE_EPS`; smaller keeps finer edges.
         strength: colour strength: ab is multiplied by it (0 = grey, 1 = the model's colour,
             above 1 more vivid, at most :data:`MAX_STRENGTH`); colour pushed out of the sRGB
             gamut is pulled back toward the grey of the same L, keeping L and hue
@@ -72,7 +76,7 @@ class EngineSettings:
 
     Raises:
         InputError: a strength outside 0 to :data:`MAX_STRENGTH` (or not a finite number), an
-            unknown smoothing, a smoothing strength outside [0, 1), a ``guide_eps`` not above 0,
+            unknown smoothing, a smoothing strength outside [0, 1), a ``guide_eps`` under :data:`MIN_GUIDE_EPS`,
             ``infer_every`` not a whole number of 1 or more, an inference size or a
             ``via_short_side`` below 16, ``bars`` not a bool.
     """
@@ -96,8 +100,9 @@ class EngineSettings:
                                                      and 0 <= self.smooth_strength < 1):
             raise InputError(f"smooth_strength (--smooth-strength) is the weight of the past, in [0, 1); "
                              f"got {self.smooth_strength!r}")
-        if not (is_finite_number(self.guide_eps) and self.guide_eps > 0):
-            raise InputError(f"guide_eps must be a finite number above 0, got {self.guide_eps!r}")
+        if not (is_finite_number(self.guide_eps) and self.guide_eps >= MIN_GUIDE_EPS):
+            raise InputError(f"guide_eps must be a finite number of {MIN_GUIDE_EPS:g} or more (the guided filter's "
+                             f"float32 variances are exact to about 1e-7), got {self.guide_eps!r}")
         if not _pixels(self.inference_short_side):
             raise InputError(f"inference_short_side (--render-size) must be {MIN_SHORT_SIDE} pixels or more, "
                              f"got {self.inference_short_side!r}")

@@ -563,7 +563,7 @@ class EncodeSettings:
     where the values are a fixed set, its ``choices``.
 
     Raises:
-        InputError: ``crf`` not a whole number 0-51, an unknown ``preset``.
+        InputError: an unknown ``codec``, ``crf`` not a whole number 0-51, an unknown ``preset``.
     """
 
     codec: str | None = field(default=None, metadata={
@@ -576,6 +576,8 @@ class EncodeSettings:
                 "other codecs"})
 
     def __post_init__(self) -> None:
+        if self.codec is not None and self.codec not in VIDEO_ENCODERS:
+            raise InputError(f"codec (--codec) must be one of {', '.join(VIDEO_ENCODERS)}; got {self.codec!r}")
         if not is_whole(self.crf) or not CRF_RANGE[0] <= self.crf <= CRF_RANGE[1]:
             raise InputError(f"crf (--crf) must be {CRF_RANGE[0]} to {CRF_RANGE[1]}, a whole number (lower = better; "
                              f"18-28 typical), got {self.crf!r}")

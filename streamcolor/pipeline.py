@@ -165,7 +165,7 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
     started = time.perf_counter()
     info, source = probe_for(src, dst), Path(src)
     dst = check_output(dst, source, overwrite)
-    check_reference_range(engine.last_reference, info.frames)
+    check_reference_range(engine.last_reference, info.frames or None)  # 0: a container that states no count
     engine.turn_references(info.rotation, (info.height, info.width))  # a still of a phone clip is turned
     if info.has_alpha:
         log.warning("%s has an alpha channel; the colour output is opaque (alpha dropped)", source.name)
@@ -393,10 +393,10 @@ class _SegmentSink:
             self.writer.discard()
 
 
-def check_reference_range(last_index: int, frames: int, of: str = "the video") -> None:
-    """Raise InputError when reference frame ``last_index`` is past the end of ``of`` (the
-    words for what holds ``frames`` frames; 0 = not known yet: no check)."""
-    if 0 < frames <= last_index:
+def check_reference_range(last_index: int, frames: int | None, of: str = "the video") -> None:
+    """Raise InputError when reference frame ``last_index`` (-1: none) is past the end of ``of``
+    (the words for what holds ``frames`` frames; None = not known yet: no check)."""
+    if frames is not None and frames <= last_index:
         raise InputError(f"reference frame {last_index} is past the end of {of} (frames 0 to {frames - 1})")
 
 

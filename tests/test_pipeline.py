@@ -9,6 +9,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from streamcolor import Colorizer
 from streamcolor.engine import EngineSettings
@@ -259,19 +260,24 @@ def test_image_inputs_refused_or_taken_with_one_clear_reason(kodak, caplog):
     rgb = cv2.cvtColor(cv2.imread(str(kodak[0])), cv2.COLOR_BGR2RGB)[:64, :96]
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
     assert np.array_equal(colorizer.colorize_image(rgba), colorizer.colorize_image(rgb))
-    assert "alpha channel is dropped" in caplog.text
+    assert "alpha channel is dropped" not in caplog.text  # opaque: nothing is lost (session 32)
+    rgba[0, 0, 3] = 128
+    frames = list(colorizer.colorize_frames([rgba] * 3))
+    assert np.array_equal(frames[0], colorizer.colorize_image(rgb))
+    assert caplog.text.count("alpha channel is dropped") == 1  # once for the sequence, not per frame
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"guide_eps": float("nan")}, "guide_eps must be a finite number above 0"),
-    ({"guide_eps": -1}, "guide_eps must be a finite number above 0"),
+    ({"guide_eps": float("nan")}, "guide_eps must be a finite number of 1e-06 or more"),
+    ({"guide_eps": -1}, "guide_eps must be a finite number of 1e-06 or more"),
+    ({"guide_eps": 1e-30}, "guide_eps must be a finite number of 1e-06 or more"),
     ({"infer_every": 2.5}, "infer_every (--infer-every) must be a whole number"),
     ({"infer_every": float("inf")}, "infer_every (--infer-every) must be a whole number"),
     ({"strength": "1"}, "strength (--strength) must be 0 to 4"),
     ({"strength": None}, "strength (--strength) must be 0 to 4"),
     ({"smooth_strength": "0.5"}, "smooth_strength (--smooth-strength) is the weight of the past"),
     ({"bars": "no"}, "bars must be True or False"),
-    ({"strenght": 2}, "no setting 'strenght'; EngineSettings has"),
+    ({"strenght": 2}, "unknown argument or setting 'strenght'; the settings of EngineSettings are"),
 ])
 def test_settings_of_the_wrong_kind_are_one_input_error(changes, message):
     """Before session 30 a NaN guide_eps painted the picture black, a fractional infer_every
@@ -280,8 +286,55 @@ def test_settings_of_the_wrong_kind_are_one_input_error(changes, message):
         Colorizer.from_pretrained(device="cpu", **changes)
 
 
+def test_the_smallest_guide_eps_keeps_flat_and_textured_pictures():
+    """guide_eps=1e-30 passed until session 32 and gave a black picture (float32's variances
+    round below it); the smallest allowed keeps the picture's L and gives no noise."""
+    from streamcolor.engine import MIN_GUIDE_EPS
+
+    colorizer = Colorizer.from_pretrained(device="cpu", guide_eps=MIN_GUIDE_EPS)
+    rng = np.random.default_rng(0)
+    for grey in (np.full((64, 96), 128, np.uint8), rng.integers(0, 256, (64, 96), dtype=np.uint8)):
+        out = colorizer.colorize_image(grey).astype(int)
+        usual = colorizer.with_settings(guide_eps=1e-3).colorize_image(grey).astype(int)
+        assert np.abs(out - usual).mean() < 3
+
+
+def test_api_arguments_of_the_wrong_kind_are_one_input_error(kodak):
+    """Each of these was found by session 32's review of the API: a TypeError or an
+    AttributeError at the first frame, a bool taken as frame 1, or "auto" for device 0."""
+    from streamcolor.api import Colorizer as C
+    from streamcolor.models import from_pretrained
+
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    with pytest.raises(InputError, match="settings must be an EngineSettings"):
+        C(from_pretrained("lite0_unet_v6"), settings={"strength": 2})
+    with pytest.raises(InputError, match="device must be"):
+        Colorizer.from_pretrained(device=0)
+    with pytest.raises(InputError, match="frames must be an iterable"):
+        colorizer.colorize_frames(None)
+    red = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(InputError, match="reference frame index must be a whole number"):
+        colorizer.colorize_frames([np.zeros((8, 8), np.uint8)], references={True: red})
+    with pytest.raises(InputError, match="reference frame 5 is past the end of the frames given"):
+        colorizer.colorize_frames([], references={5: red})
+    grey = np.zeros((32, 32), np.uint8)
+    assert np.array_equal(colorizer.colorize_image(grey, hints=iter([])), colorizer.colorize_image(grey))
+
+
+def test_references_are_taken_at_the_call():
+    """The frames are colorized lazily: a reference array changed by the caller after the call
+    gave its new colour until session 32."""
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    reference = np.zeros((128, 192, 3), np.uint8)
+    reference[:] = (200, 30, 30)
+    frames = colorizer.colorize_frames([np.full((128, 192), 100, np.uint8)] * 2, references={1: reference})
+    reference[:] = (30, 30, 200)
+    out = list(frames)[1].astype(int)
+    assert out[..., 0].mean() > out[..., 2].mean()  # red, as given
+
+
 def test_an_unknown_encode_setting_is_one_input_error(tmp_path):
-    with pytest.raises(InputError, match="no setting 'crff'; EncodeSettings has codec"):
+    with pytest.raises(InputError, match="unknown argument or setting 'crff'; the settings of EncodeSettings are codec"):
         Colorizer.from_pretrained(device="cpu").colorize_video(tmp_path / "a.mp4", tmp_path / "b.mp4", crff=20)
 
 
@@ -314,3 +367,19 @@ def test_references_must_be_a_mapping_and_used(kodak):
     assert next(frames).shape == frame.shape and next(frames).shape == frame.shape
     with pytest.raises(InputError, match=message):  # an iterator's length is known at its end
         next(frames)
+
+
+def test_a_saved_colorizer_loads_back_to_the_same_pictures(kodak, tmp_path):
+    """Until session 32 only streamcolor.models.save_pretrained existed: it dropped the render
+    sizes, the name and the int8 calibration, and the reloaded model painted other colours."""
+    from streamcolor.api import default_settings
+
+    colorizer = Colorizer.from_pretrained(device="cpu")
+    rgb = cv2.cvtColor(cv2.imread(str(kodak[0])), cv2.COLOR_BGR2RGB)[:256, :384]
+    saved = colorizer.save_pretrained(tmp_path / "m")
+    again = Colorizer.from_pretrained(saved, device="cpu")
+    assert again.name == colorizer.name and again.settings == colorizer.settings
+    assert np.array_equal(again.colorize_image(rgb), colorizer.colorize_image(rgb))
+    assert again.model.calibration is not None and torch.equal(again.model.calibration, colorizer.model.calibration)
+    colorizer.with_settings(inference_short_side=96).save_pretrained(tmp_path / "small")
+    assert default_settings(tmp_path / "small").inference_short_side == 96

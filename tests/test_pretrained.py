@@ -28,18 +28,20 @@ def _grey_input(path, size=224) -> torch.Tensor:
     return x[None, None].expand(1, 3, size, size)
 
 
-def test_encoder_loads_the_wheel_strictly_and_classifies_a_grey_photo():
-    model = efficientnet.pretrained_lite0().eval()
+@pytest.mark.parametrize("variant", ["lite0", "lite2"])
+def test_encoder_loads_the_wheel_strictly_and_classifies_a_grey_photo(variant):
+    model = efficientnet.pretrained_lite0(variant=variant).eval()
     with torch.no_grad():
         logits = model(_grey_input(data_file("eval/kodak24/kodim23.png")))
     assert logits.argmax().item() == MACAW
 
 
-def test_our_lite0_equals_the_reference_implementation():
+@pytest.mark.parametrize("variant", ["lite0", "lite2"])
+def test_our_lite_equals_the_reference_implementation(variant):
     reference_module = pytest.importorskip("efficientnet_lite_pytorch", reason="the train extra is not installed")
-    reference = reference_module.EfficientNet.from_name("efficientnet-lite0", image_size=None)
-    reference.load_state_dict(torch.load(efficientnet.imagenet_weights_path(), weights_only=True))
-    ours = efficientnet.pretrained_lite0()
+    reference = reference_module.EfficientNet.from_name(f"efficientnet-{variant}", image_size=None)
+    reference.load_state_dict(torch.load(efficientnet.imagenet_weights_path(variant), weights_only=True))
+    ours = efficientnet.pretrained_lite0(variant=variant)
     x = _grey_input(data_file("eval/kodak24/kodim05.png"), size=200)  # not a multiple of 32: SAME padding
     with torch.no_grad():
         assert torch.allclose(ours.eval()(x), reference.eval()(x), atol=1e-4)
@@ -48,7 +50,7 @@ def test_our_lite0_equals_the_reference_implementation():
 def test_a_changed_weights_file_is_refused(tmp_path, monkeypatch):
     fake = tmp_path / "weights.pth"
     fake.write_bytes(b"not the checkpoint")
-    monkeypatch.setattr(efficientnet, "imagenet_weights_path", lambda: fake)
+    monkeypatch.setattr(efficientnet, "imagenet_weights_path", lambda variant: fake)
     with pytest.raises(InputError, match="sha256"):
         efficientnet.load_imagenet_state()
 
