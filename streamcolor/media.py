@@ -10,6 +10,7 @@ import dataclasses
 import fcntl
 import functools
 import heapq
+import itertools
 import logging
 import math
 import os
@@ -33,6 +34,8 @@ log = logging.getLogger("streamcolor")
 #: seconds: how far a packet may fall behind its stream's last one, or run ahead of it, before
 #: its time counts as a jump (FFmpeg's own tool: 0.1 s back, ``-dts_delta_threshold`` 10 s ahead)
 JUMP_BACK, JUMP_AHEAD = Fraction(1, 10), Fraction(10)
+#: video packets read after a seek to find the first keyframe (a GOP is rarely over 300 frames)
+SEEK_PACKETS = 1000
 _JUMPED = "'{}' has times that jump (files joined as one): it cannot be split or resumed; colorize it whole"
 
 
@@ -439,7 +442,7 @@ class VideoReader:
     def _demux(self) -> Iterator[av.Packet]:
         """Demux until the end or until the file stops making sense (a truncated file)."""
         if self.start_pts is not None:
-            self.container.seek(self.start_pts, stream=self.video, backward=True)
+            self._seek(self.start_pts)
         if not (self.decode_video or self.copied):
             return
         packets = self.container.demux([self.video, *self.copied] if self.decode_video else self.copied)
@@ -456,6 +459,31 @@ class VideoReader:
             except av.FFmpegError:
                 self.damaged += 1
                 return
+
+    def _seek(self, pts: int) -> None:
+        """Seek to the keyframe at or before ``pts``. A container without an index (MPEG-TS,
+        MPEG-PS) is searched by its times and can land a keyframe late, which would lose the
+        frames between: then seek again, twice as far back each time, until the first keyframe
+        after the seek is not after ``pts`` (the caller drops the frames before ``pts``)."""
+        target, back = pts, max(1, round(1 / self.video.time_base))  # one second back first
+        start = self.video.start_time or 0
+        while True:
+            self.container.seek(target, stream=self.video, backward=True)
+            if target < start:  # before the first packet: as far back as it goes
+                break
+            key = self._first_key()
+            if key is not None and key <= pts:
+                break
+            target, back = target - back, back * 2
+        self.container.seek(target, stream=self.video, backward=True)  # again: the check read on
+
+    def _first_key(self) -> int | None:
+        """pts of the first keyframe demuxed from here (reading at most :data:`SEEK_PACKETS`);
+        None when there is none (the seek landed past the last one)."""
+        for packet in itertools.islice(self.container.demux(self.video), SEEK_PACKETS):
+            if packet.is_keyframe and packet.pts is not None:
+                return packet.pts
+        return None
 
     def __iter__(self) -> Iterator[Frame | av.Packet]:
         self._thread.start()
@@ -1064,8 +1092,10 @@ def _seconds(packet: av.Packet) -> float:
 def segment_suffix(dst: Path) -> str:
     """The container of the parts a film is written in before :func:`mux_segments` joins them
     into ``dst``: ``dst``'s own, but MP4 for Matroska, whose demuxer gives the first packets of
-    a B-frame stream no dts, which a join needs (MP4 keeps every dts and holds every codec here)."""
-    return ".mp4" if dst.suffix.lower() == ".mkv" else dst.suffix
+    a B-frame stream no dts, which a join needs, and for MPEG-TS and FLV, whose muxers move each
+    part's times on by the encoder's delay (80 ms for x264's B-frames), which the join would add
+    to the video's (MP4 keeps every dts and holds every codec here)."""
+    return ".mp4" if dst.suffix.lower() in (".mkv", ".ts", ".flv") else dst.suffix
 
 
 def _moved(part: av.container.InputContainer, start: Fraction) -> Iterator[av.Packet]:

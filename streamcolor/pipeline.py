@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from streamcolor.color import lab_to_cbcr, luma_code_to_L
 from streamcolor.engine import Engine
-from streamcolor.errors import InputError, is_whole
+from streamcolor.errors import InputError, MediaError, is_whole
 from streamcolor.frame import Frame
 from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
                                frames_within, luma_bytes, mux_segments, output_pix_fmt, output_size, probe_for,
@@ -271,13 +271,18 @@ class _Run:
         size; the engine is warmed up on the frames of ``start.after`` first."""
         skip = start.after.frames if start.after else 0
         warm: deque[Frame] = deque(maxlen=self.WARM_UP * self.engine.settings.infer_every)
-        index = start.index
+        index, landed = start.index, start.after is None
         for item in reader:
             if not isinstance(item, Frame):
                 copy(item)
                 continue
             if start.after and item.pts is not None and item.pts < start.after.start_pts:
                 continue  # the seek landed on an earlier keyframe
+            if not landed:  # the frames are counted from here: a later one would lose those between
+                if item.pts is not None and item.pts != start.after.start_pts:
+                    raise MediaError(f"{reader.path.name}: a seek to the frame at pts {start.after.start_pts} "
+                                     f"found {item.pts}: it cannot be resumed or split; colorize it whole")
+                landed = True
             if skip:
                 warm.append(item)
                 skip -= 1

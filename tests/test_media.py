@@ -690,9 +690,9 @@ def test_transcoded_audio_keeps_its_start(colorizer, tmp_path):
     assert abs(_audio_seconds(tmp_path / "out.webm")[0] - _audio_seconds(src)[0]) < 0.03  # Opus' priming
 
 
-def _with_audio(dst, audio_codec, layout="stereo", cover=False):
-    """A 1 s clip of 25 frames and a 440 Hz tone in ``audio_codec``; with ``cover``, the audio and
-    a JPEG cover image only (as an .m4a with album art)."""
+def _with_audio(dst, audio_codec, layout="stereo", cover=False, video_options=None):
+    """A 1 s clip of 25 frames (x264 with ``video_options``) and a 440 Hz tone in ``audio_codec``;
+    with ``cover``, the audio and a JPEG cover image only (as an .m4a with album art)."""
     rate = 48000
     with av.open(str(dst), "w") as o:
         audio = o.add_stream(audio_codec, rate=rate, layout=layout)
@@ -704,7 +704,7 @@ def _with_audio(dst, audio_codec, layout="stereo", cover=False):
             for packet in [*picture.encode(image.reformat(format="yuvj420p")), *picture.encode(None)]:
                 o.mux(packet)
         else:
-            video = o.add_stream("libx264", rate=25)
+            video = o.add_stream("libx264", rate=25, options=video_options or {})
             video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
             for i in range(25):
                 frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), format="rgb24")
@@ -903,3 +903,30 @@ def test_recordings_joined_as_one_are_made_continuous(colorizer, tmp_path):
     assert audio == sorted(audio) and audio[-1] - audio[0] > 1.9
     with pytest.raises(InputError, match="times that jump"):
         colorizer.colorize_video(joined, tmp_path / "resumed.mp4", resume=True, segment_frames=7)
+
+
+@pytest.mark.parametrize("suffix, codec, options", [(".ts", "libx264", {"x264-params": "keyint=7"}),
+                                                    (".mpg", "mpeg2video", {"g": "7"})])
+def test_a_resumed_mpeg_ts_or_ps_keeps_every_frame(colorizer, tmp_path, suffix, codec, options):
+    """MPEG-TS and -PS have no index: a seek to a keyframe landed one keyframe late, and until
+    session 32 a resumed run lost the frames between (216 of chaplin's 241, exit 0)."""
+    src = make_clip(tmp_path / f"film{suffix}", 64, 48, frames=40, codec=codec, options=options)
+    colorizer.colorize_video(src, tmp_path / "single.mp4")
+    _interrupted_run(colorizer, src, tmp_path / "joined.mp4")
+    colorizer.colorize_video(src, tmp_path / "joined.mp4", resume=True, segment_frames=7, batch_size=8)
+    assert len(_seconds(tmp_path / "single.mp4")) == 40
+    assert _seconds(tmp_path / "joined.mp4") == _seconds(tmp_path / "single.mp4")
+
+
+@pytest.mark.parametrize("suffix", [".ts", ".flv"])
+def test_resumed_mpeg_ts_and_flv_keep_their_times(colorizer, tmp_path, suffix):
+    """Their muxers move each part's times on by x264's B-frame delay; joined, the resumed
+    video came out 80 ms late against its audio until session 32."""
+    src = _with_audio(tmp_path / "film.mp4", "aac", video_options={"x264-params": "keyint=7"})
+    colorizer.colorize_video(src, tmp_path / f"single{suffix}")
+    colorizer.colorize_video(src, tmp_path / f"joined{suffix}", resume=True, segment_frames=7)
+    for name in ("single", "joined"):
+        assert len(_seconds(tmp_path / f"{name}{suffix}")) == 25
+    lead = [_seconds(tmp_path / f"{name}{suffix}")[0] - _audio_seconds(tmp_path / f"{name}{suffix}")[0]
+            for name in ("single", "joined")]
+    assert abs(lead[1] - lead[0]) < 0.005
