@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streamcolor.errors import InputError
+from streamcolor.errors import InputError, is_whole
 from streamcolor.models.blocks import conv_norm_act
 from streamcolor.models.efficientnet import EfficientNetLite0, load_imagenet_state
 from streamcolor.models.registry import register_model
@@ -77,6 +77,10 @@ class Koalarization(nn.Module):
             raise InputError(f"global_extractor must be 'scratch' or 'lite0', got {global_extractor!r}")
         if global_extractor == "lite0" and global_dims != 1000:
             raise InputError("the lite0 global extractor gives 1000 ImageNet classes: global_dims must be 1000")
+        if global_keep is not None and not (is_whole(global_keep) and 1 <= global_keep <= global_dims):
+            raise InputError(f"global_keep must be a whole number from 1 to global_dims ({global_dims}), got {global_keep!r}")
+        #: its ImageNet classifier is frozen: trained from random weights it would stay random
+        self.needs_pretrained = global_extractor == "lite0"
         self.encoder = nn.Sequential(_conv(1, 64, 2), _conv(64, 128), _conv(128, 128, 2), _conv(128, 256),
                                      _conv(256, 256, 2), _conv(256, 512), _conv(512, 512), _conv(512, 256))
         self.global_features = GlobalFeatures(global_dims) if global_extractor == "scratch" else ImageNetClasses()

@@ -172,7 +172,7 @@ def test_cli_flags_map_to_config_and_bad_resume(tmp_path, capsys):
     assert config.batch_size == 3 and config.train_dirs == ("a", "b") and resume
     assert TrainConfig.from_json(config.to_json()) == config
     code = train_main(["--out", str(tmp_path / "none"), "--resume", "--model", "unet_tiny",
-                       "--train-dirs", str(data_file("train/val")), "--val-dirs", str(data_file("train/val"))])
+                       "--train-dirs", str(data_file("train/val")), "--val-dirs", str(data_file("train/faces_val"))])
     assert code == 1 and "nothing to resume" in capsys.readouterr().err
 
 
@@ -207,7 +207,7 @@ def test_resume_refuses_other_flags_and_a_new_run_keeps_the_old_checkpoint(tmp_p
     checkpoint = tmp_path / "run" / "checkpoint.safetensors"
     before = checkpoint.read_bytes()
     code = train_main(["--out", str(tmp_path / "run"), "--model", "unet_tiny", "--steps", "1",
-                       "--train-dirs", str(data_file("train/val")), "--val-dirs", str(data_file("train/val"))])
+                       "--train-dirs", str(data_file("train/val")), "--val-dirs", str(data_file("train/faces_val"))])
     assert code == 1 and "add --resume" in capsys.readouterr().err and checkpoint.read_bytes() == before
 
 
@@ -240,16 +240,25 @@ def test_bad_sizes_and_probabilities_get_one_line(flags, message, capsys):
     (["--batch-size", "500"], "--batch-size 500 is more than the 204 training photos"),
     (["--device", "cuda:99"], "--device cuda:99: this machine has"),
     (["--init", "{file}"], "--init: no model at"),
+    # session 32's review of the training module: each of these trained before
+    (["--crop", "80"], "--crop must be 1 pixel to --scale (64)"),
+    (["--scale", "100000"], "--scale and --scale-max must be at most 2160 pixels"),
+    (["--val-dirs", "{photos}"], "is in both --train-dirs and --val-dirs"),
+    (["--train-dirs", "{photos}", "{photos}/"], "--train-dirs names"),
+    (["--model", "koalarization_lite0"], "--model koalarization_lite0 keeps its ImageNet network frozen"),
+    (["--model", "koalarization", "--model-args", '{"global_keep": 2000}'], "global_keep must be a whole number"),
+    (["--model", "lite2_unet", "--init", "lite0_unet_v6"], "lite0_unet_v6 is built on the lite0 encoder"),
 ])
 def test_model_arguments_and_out_get_one_line(flags, message, tmp_path, capsys):
     """Tracebacks before session 25: a list or unknown name in --model-args, a string for lam
     (at the first step), a file in --out's path; an unknown discriminator was named a model."""
     (tmp_path / "file").write_text("")
     photos = str(data_file("train/val"))
-    base = ["--model", "unet_tiny", "--train-dirs", photos, "--val-dirs", photos, "--scale", "64", "--crop", "32",
+    base = ["--model", "unet_tiny", "--train-dirs", photos, "--val-dirs", str(data_file("train/faces_val")), "--scale", "64", "--crop", "32",
             "--batch-size", "2", "--steps", "1", "--val-images", "0", "--threads", "1", "--out", str(tmp_path / "run")]
     try:
-        code = train_main(base + [flag.replace("{file}", str(tmp_path / "file")) for flag in flags])
+        code = train_main(base + [flag.replace("{file}", str(tmp_path / "file")).replace("{photos}", photos)
+                                  for flag in flags])
     except SystemExit as exc:  # argparse's own checks
         code = exc.code
     err = capsys.readouterr().err
@@ -271,7 +280,7 @@ def test_a_run_folder_given_as_a_model_is_one_line(tmp_path, capsys):
 
 def test_interrupt_is_one_line_with_the_resume_point(tmp_path, monkeypatch, capsys):
     photos = str(data_file("train/val"))
-    args = ["--model", "unet_tiny", "--train-dirs", photos, "--val-dirs", photos, "--scale", "64", "--crop", "32",
+    args = ["--model", "unet_tiny", "--train-dirs", photos, "--val-dirs", str(data_file("train/faces_val")), "--scale", "64", "--crop", "32",
             "--steps", "2", "--checkpoint-every", "1", "--val-images", "0", "--out", str(tmp_path / "run")]
     assert train_main(args) == 0
     capsys.readouterr()
@@ -518,3 +527,21 @@ def test_renormalize_reestimates_batchnorm_statistics_from_photos(tmp_path, caps
                       "--renormalize", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "none' does not exist" in err and not (tmp_path / "bad").exists()
+
+
+def test_an_unreadable_photo_is_passed_over(tmp_path, caplog):
+    """One damaged photo stopped a run at the step that drew it, and a resumed run stopped there
+    again, until session 32; a damaged validation photo stopped it at the first epoch's end."""
+    train, val = tmp_path / "train", tmp_path / "val"
+    train.mkdir(), val.mkdir()
+    for photo in sorted(data_file("train/val").glob("*.jpg"))[:8]:
+        (train / photo.name).symlink_to(photo)
+    (val / "a.jpg").symlink_to(sorted(data_file("train/faces_val").glob("*.jpg"))[0])
+    for folder in (train, val):
+        (folder / "zz_broken.jpg").write_bytes(b"not a JPEG")
+    config = _config(tmp_path, train_dirs=(str(train),), val_dirs=(str(val),), val_images=2, batch_size=3, steps=6)
+    trainer = Trainer(config)
+    assert [p.name for p in trainer.val_files] == ["a.jpg"]
+    trainer.fit()
+    assert (tmp_path / "run" / "final" / "model.safetensors").is_file()
+    assert caplog.text.count("zz_broken.jpg: passed over") == 1

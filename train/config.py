@@ -8,6 +8,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from streamcolor.argtypes import Parser, json_object
@@ -111,10 +112,15 @@ class TrainConfig:
         if self.scale < MIN_SHORT_SIDE:
             raise InputError(f"--scale must be >= {MIN_SHORT_SIDE} pixels (the smallest a model renders at), "
                              f"got {self.scale}")
-        if self.crop < 1:
-            raise InputError(f"--crop must be >= 1 pixel, got {self.crop}")
+        if self.scale > MAX_SCALE or self.scale_max > MAX_SCALE:
+            raise InputError(f"--scale and --scale-max must be at most {MAX_SCALE} pixels (photos are made that size "
+                             f"before cropping), got {max(self.scale, self.scale_max)}")
+        if not 1 <= self.crop <= self.scale:
+            raise InputError(f"--crop must be 1 pixel to --scale ({self.scale}): the crop is cut from the photo at "
+                             f"the training scale, which inference then matches; got {self.crop}")
         if self.scale_max and self.scale_max < self.scale:
             raise InputError(f"--scale-max must be 0 or >= --scale ({self.scale}), got {self.scale_max}")
+        _distinct_folders(self.train_dirs, self.val_dirs)
         if not 0 <= self.film <= 1:
             raise InputError(f"--film is a probability in [0, 1], got {self.film}")
 
@@ -129,7 +135,23 @@ class TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+def _distinct_folders(train_dirs: tuple[str, ...], val_dirs: tuple[str, ...]) -> None:
+    """Raises InputError: a folder given twice (its photos would count double), or one both
+    for training and validation (validation would score photos the model learnt)."""
+    for flag, dirs in (("--train-dirs", train_dirs), ("--val-dirs", val_dirs)):
+        resolved = [Path(d).resolve() for d in dirs]
+        twice = sorted({d for d, r in zip(dirs, resolved) if resolved.count(r) > 1})
+        if twice:
+            raise InputError(f"{flag} names {', '.join(twice)} twice")
+    both = sorted({d for d in val_dirs if Path(d).resolve() in {Path(t).resolve() for t in train_dirs}})
+    if both:
+        raise InputError(f"{', '.join(both)} is in both --train-dirs and --val-dirs: validation would score "
+                         "photos the model was trained on")
+
+
 _BELOW_ONE = math.nextafter(1.0, 0.0)
+#: pixels: the largest --scale (a 4K frame's short side)
+MAX_SCALE = 2160
 
 #: field: (lowest, highest, as the error says it); whole numbers where the default is an int
 _RANGES: dict[str, tuple[float, float, str]] = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -9,8 +11,30 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from streamcolor.color import normalize_ab, normalize_L, rgb_to_lab
+from streamcolor.errors import InputError
 from streamcolor.film import film_L
 from streamcolor.images import list_images, read_rgb, resize_short_side
+
+log = logging.getLogger("streamcolor")
+
+
+def read_or_next(files: list[Path], index: int, warned: set[Path]) -> np.ndarray:
+    """uint8 RGB of ``files[index]``, or of the next readable file after it: one damaged photo in
+    thousands must not stop a run hours in (and a resumed run would stop at it again). Each
+    file passed over is warned about once (per process).
+
+    Raises:
+        InputError: no file can be read.
+    """
+    for offset in range(len(files)):
+        path = files[(index + offset) % len(files)]
+        try:
+            return read_rgb(path)
+        except InputError as exc:
+            if path not in warned:
+                warned.add(path)
+                log.warning("%s: passed over (%s)", path, exc)
+    raise InputError(f"none of the {len(files)} photos can be read")
 
 
 def to_L_ab(rgb: np.ndarray, L: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,6 +67,7 @@ class ColorizationDataset(Dataset):
         self.files = list_images(dirs)
         self.scale, self.crop, self.seed, self.rotate90, self.film = scale, crop, seed, rotate90, film
         self.scale_max, self.photo_L = scale_max, photo_L
+        self.unreadable: set[Path] = set()
 
     def __len__(self) -> int:
         return len(self.files)
@@ -51,7 +76,7 @@ class ColorizationDataset(Dataset):
         epoch, index = key
         rng = np.random.default_rng((self.seed, epoch, index))
         scale = int(rng.integers(self.scale, self.scale_max + 1)) if self.scale_max else self.scale
-        image = resize_short_side(read_rgb(self.files[index]), max(scale, self.crop))
+        image = resize_short_side(read_or_next(self.files, index, self.unreadable), max(scale, self.crop))
         h, w = image.shape[:2]
         y, x = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
         image = image[y : y + self.crop, x : x + self.crop]

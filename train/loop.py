@@ -21,9 +21,9 @@ from tqdm import tqdm
 from streamcolor.backends.base import predict_ab
 from streamcolor.color import AB_SCALE
 from streamcolor.errors import InputError, ModelArgumentsError, StreamcolorError
-from streamcolor.images import list_images
+from streamcolor.images import list_images, read_rgb
 from streamcolor.models import create_model, save_pretrained
-from streamcolor.models.io import from_pretrained, load_weights
+from streamcolor.models.io import from_pretrained, load_weights, read_config
 from streamcolor.models.transfer import transfer_state
 from streamcolor.models.zhang import hard_encode
 from streamcolor.train.checkpoint import load_checkpoint, read_metadata, save_checkpoint
@@ -80,6 +80,21 @@ def freeze(model: torch.nn.Module, names: tuple[str, ...]) -> list[torch.nn.Modu
     return [modules[name] for name in names]
 
 
+def _same_encoder(generator: nn.Module, configs: list[dict]) -> None:
+    """Refuse an ``--init`` built on another pretrained encoder: its blocks share names and
+    shapes with this one's at other depths, so a transfer by name would mix them silently.
+
+    Raises:
+        InputError: an init whose encoder differs from ``generator``'s.
+    """
+    ours = getattr(generator, "encoder_name", None)
+    for config in configs:
+        theirs = config["model_args"].get("encoder", "lite0" if config["architecture"].startswith("lite0") else None)
+        if ours is not None and theirs is not None and theirs != ours:
+            raise InputError(f"{config.get('name', config['architecture'])} is built on the {theirs} encoder, "
+                             f"this model on {ours}: their blocks do not correspond")
+
+
 def batchnorms(model: torch.nn.Module) -> list[torch.nn.Module]:
     """Every BatchNorm layer of ``model`` (held in eval mode by ``--freeze-bn``)."""
     return [module for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)]
@@ -106,16 +121,19 @@ class Trainer:
         self.device = _device(config.device)
         torch.manual_seed(config.seed)
         try:
-            generator = create_model(config.model, pretrained=config.pretrained and not config.init,
-                                     **config.model_args)
+            generator = create_model(config.model, pretrained=config.pretrained, **config.model_args)
         except ModelArgumentsError as exc:
             raise InputError(f"--model-args: {exc}") from exc
         if getattr(generator, "is_discriminator", False):
             raise InputError(f"--model {config.model!r} is a discriminator; give it as --discriminator "
                              f"with --objective cgan")
+        if getattr(generator, "needs_pretrained", False) and not (config.pretrained or config.init):
+            raise InputError(f"--model {config.model} keeps its ImageNet network frozen: give --pretrained "
+                             "(or --init a trained one), or it trains against random features")
         if config.init:
             try:
                 weights = [load_weights(path) for path in config.init]
+                _same_encoder(generator, [read_config(path) for path in config.init])
             except StreamcolorError as exc:
                 raise InputError(f"--init: {exc}") from exc
             state, fresh = transfer_state(generator, *weights)
@@ -139,8 +157,24 @@ class Trainer:
         self.elapsed_before = 0.0
 
     def _val_subset(self, files: list[Path]) -> list[Path]:
+        """``--val-images`` of ``files`` drawn by the seed, each read now: a damaged one is
+        passed over with a warning here, not found at the end of the first epoch.
+
+        Raises:
+            InputError: none of them can be read.
+        """
         rng = np.random.default_rng(self.config.seed)
-        return [files[i] for i in sorted(rng.permutation(len(files))[: self.config.val_images])]
+        chosen = [files[i] for i in sorted(rng.permutation(len(files))[: self.config.val_images])]
+        readable = []
+        for path in chosen:
+            try:
+                read_rgb(path)
+                readable.append(path)
+            except InputError as exc:
+                tqdm.write(f"validation: {path} passed over ({exc})")
+        if chosen and not readable:
+            raise InputError(f"none of the {len(chosen)} validation photos drawn from --val-dirs can be read")
+        return readable
 
     @property
     def models(self) -> dict[str, nn.Module]:
