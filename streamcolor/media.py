@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
+import hashlib
 import heapq
 import itertools
 import logging
@@ -777,7 +778,7 @@ class VideoWriter:
         self.path, self.first_pts = path, first_pts
         self.source_time_base, self.time_base = info.time_base, _video_time_base(info, path)
         self._last_pts: int | None = None
-        self.tmp = path.with_name(f".{path.stem}.streamcolor-part{path.suffix}")
+        self.tmp = hidden_beside(path, "streamcolor-part", path.suffix)
         self._lock: int | None = _claim(self.tmp, path)
         try:
             self.container = av.open(str(self.tmp), "w")
@@ -1019,9 +1020,64 @@ class VideoWriter:
                 if transcode:
                     self.container.mux(out.encode(None))
             self.container.close()
-        os.replace(self.tmp, self.path)
+        durable_replace(self.tmp, self.path)
         self._release()
         self.committed = True
+
+
+def hidden_beside(path: Path, tag: str, suffix: str = "") -> Path:
+    """A hidden name beside ``path`` for its work in progress, ``.NAME.TAG`` + ``suffix`` (NAME
+    without ``suffix`` where it ends so), shortened to a digest of NAME where that would be
+    over the 255 bytes a filesystem takes (a valid long output name must not be refused)."""
+    name = path.name[: -len(suffix)] if suffix and path.name.endswith(suffix) else path.name
+    hidden = f".{name}.{tag}{suffix}"
+    if len(hidden.encode()) > 255:
+        hidden = f".{hashlib.sha256(name.encode()).hexdigest()[:32]}.{tag}{suffix}"
+    return path.with_name(hidden)
+
+
+def durable_replace(tmp: Path, path: Path) -> None:
+    """``os.replace`` after the file's data reach the disk, and the rename too: a power cut
+    leaves the old name or the whole new file, never a renamed empty one."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    except OSError:  # some filesystems cannot sync a folder; the data are synced
+        pass
+    finally:
+        os.close(folder)
+
+
+def video_frames(path: Path) -> int | None:
+    """Pictures in ``path``'s first video stream, counted from its packets (no decoding); None
+    when it cannot be read (an empty or cut file)."""
+    try:
+        with av.open(str(path)) as container:
+            return sum(1 for packet in container.demux(video=0) if packet.size)
+    except (av.FFmpegError, IndexError, ValueError):
+        return None
+
+
+def lock_exclusive(fd: int, path: Path) -> None:
+    """Hold ``fd``'s exclusive lock for the writing of ``path``; the OS lets go of it when the
+    run ends, however it ends. Where the filesystem has no locks (NFS mounted nolock) nothing
+    is held, as before there were locks.
+
+    Raises:
+        InputError: another run holds it (and is writing ``path``).
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise InputError(f"another run is writing {str(path)!r} now") from None
+    except OSError as exc:
+        log.debug("no lock for %s (%s): written unguarded", path, exc.strerror)
 
 
 def _claim(tmp: Path, path: Path) -> int:
@@ -1039,12 +1095,10 @@ def _claim(tmp: Path, path: Path) -> int:
     except OSError as exc:
         raise MediaError(f"cannot write {str(path)!r}: {exc.strerror}") from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        lock_exclusive(fd, path)
+    except InputError:
         os.close(fd)
-        raise InputError(f"another run is writing {str(path)!r} now") from None
-    except OSError as exc:
-        log.debug("no lock on %s (%s): written unguarded", tmp, exc.strerror)
+        raise
     return fd
 
 

@@ -35,7 +35,7 @@ from streamcolor.errors import InputError, MediaError, is_whole
 from streamcolor.frame import Frame
 from streamcolor.media import (EncodeSettings, VideoInfo, VideoReader, VideoWriter, check_output, default_codec,
                                frames_within, luma_bytes, mux_segments, output_pix_fmt, output_size, probe_for,
-                               segment_suffix, warn_field_order_lost)
+                               segment_suffix, video_frames, warn_field_order_lost)
 from streamcolor.segments import Segment, SegmentStore
 from streamcolor.backends.device import maths_device, to_device
 
@@ -326,11 +326,22 @@ class _Run:
                                    writer.copy_packet, writer.commit)
         return frames, writer.carried
 
+    def _warm_span(self, segments: list[Segment]) -> Segment | None:
+        """The finished segments a resumed run reads again to warm the engine up, as one span:
+        the last ones, back until they hold the warm-up's frames (short segments would give it
+        fewer, and the colour a jump at the join); None with none finished."""
+        need, span = self.WARM_UP * self.engine.settings.infer_every, []
+        for segment in reversed(segments):
+            span.append(segment)
+            if sum(s.frames for s in span) >= need:
+                break
+        return Segment("", span[-1].start_pts, sum(s.frames for s in span)) if span else None
+
     def segmented(self, source: Path, dst: Path, resume_run: dict) -> tuple[int, int]:
         """Resumable: finished segments are kept, the rest is colorized, then all are joined."""
         stat = source.stat()
         store = SegmentStore(dst, {**resume_run, "source": str(source.resolve()), "size": stat.st_size,
-                                   "mtime_ns": stat.st_mtime_ns, "encode": asdict(self.settings)})
+                                   "mtime_ns": stat.st_mtime_ns, "encode": asdict(self.settings)}, video_frames)
         try:
             if not store.complete:
                 self._colorize_segments(source, dst, store)
@@ -339,22 +350,24 @@ class _Run:
             if not store.segments:
                 store.remove()  # nothing worth keeping: leave nothing beside the output
             raise
+        finally:
+            store.release()
         store.remove()
         return store.frames, copied
 
     def _colorize_segments(self, source: Path, dst: Path, store: SegmentStore) -> None:
-        last = store.segments[-1] if store.segments else None
-        if last:
+        warm = self._warm_span(store.segments)
+        if warm:
             log.info("resuming at frame %d (%d finished segments kept)", store.frames, len(store.segments))
         self.bar.update(store.frames)
         self.encoded = store.frames
-        with VideoReader(source, start_pts=last.start_pts if last else None, info=self.info,
+        with VideoReader(source, start_pts=warm.start_pts if warm else None, info=self.info,
                          jumps_allowed=False) as reader:
             encode, pix_fmt, size = _resolve(self.settings.encode, dst, self.info)
             sink = _SegmentSink(store, self.info, encode, self.settings.segment_frames, pix_fmt, size,
                                 segment_suffix(dst))
             try:
-                self.loop(reader, pix_fmt, size, _Start(store.frames, last), sink.write, lambda packet: None,
+                self.loop(reader, pix_fmt, size, _Start(store.frames, warm), sink.write, lambda packet: None,
                           sink.close)
             finally:
                 sink.discard()  # an unfinished segment (after an error) is not kept

@@ -4,16 +4,24 @@ A segment starts on a keyframe of the source, so a resumed run can seek straight
 and a decoder can start there; each one is an encoded, video-only file that is renamed
 into place when complete and then listed in ``manifest.json``. The manifest names the
 source (path, size, mtime) and the run (model, settings, encoder): a folder left by a
-different run is discarded, never mixed in.
+different run is discarded, never mixed in. The folder is locked while a run uses it, and
+every file is on the disk before it is named (a power cut leaves whole segments, or none).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
+
+from streamcolor.errors import MediaError
+from streamcolor.media import durable_replace, hidden_beside, lock_exclusive
+
+log = logging.getLogger("streamcolor")
 
 
 @dataclass(frozen=True)
@@ -54,24 +62,42 @@ class SegmentStore:
     Args:
         dst: the final output path.
         run: identifies the source and the settings; a stored manifest with another
-            ``run`` is stale and is deleted.
+            ``run`` is stale and its segments are deleted.
+        frames_in: the pictures a segment file holds (None: unreadable); a listed segment
+            that does not hold its frames (cut short by a crash) is made again, with those after it.
+
+    Raises:
+        InputError: another run is using the folder (writing the same output).
+        MediaError: the folder cannot be made.
     """
 
-    def __init__(self, dst: Path, run: dict) -> None:
-        self.folder = dst.with_name(f".{dst.name}.streamcolor-resume")
+    def __init__(self, dst: Path, run: dict, frames_in: Callable[[Path], int | None]) -> None:
+        self.folder = hidden_beside(dst, "streamcolor-resume")
         self.run = run
         self.segments: list[Segment] = []
         self.complete = False
+        try:
+            self.folder.mkdir(exist_ok=True)
+            self._lock: int | None = os.open(self.folder, os.O_RDONLY)
+        except OSError as exc:
+            raise MediaError(f"cannot write beside {str(dst)!r}: {exc.strerror}") from exc
+        try:
+            lock_exclusive(self._lock, dst)
+        except BaseException:
+            self.release()
+            raise
         manifest = self._read()
         if manifest is not None and manifest.get("format") == FORMAT and manifest.get("run") == run:
-            for item in manifest["segments"]:
-                if not (self.folder / item["file"]).is_file():
+            for number, item in enumerate(manifest["segments"]):
+                if frames_in(self.folder / item["file"]) != item["frames"]:
+                    log.warning("segment %d of the resumed run is damaged: it is made again, with those after it",
+                                number)
                     break
                 self.segments.append(Segment(**item))
             self.complete = manifest.get("complete", False) and len(self.segments) == len(manifest["segments"])
-        elif self.folder.exists():
-            shutil.rmtree(self.folder)
-        self.folder.mkdir(exist_ok=True)
+        else:
+            for item in self.folder.iterdir():  # another run's: the folder itself holds the lock
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
 
     def _read(self) -> dict | None:
         try:
@@ -103,10 +129,18 @@ class SegmentStore:
                 "segments": [asdict(s) for s in self.segments]}
         tmp = self.folder / "manifest.json.tmp"
         tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.folder / "manifest.json")  # a kill leaves the old or the new manifest, whole
+        durable_replace(tmp, self.folder / "manifest.json")  # a kill leaves the old or the new manifest, whole
 
     def paths(self) -> list[Path]:
         return [self.folder / s.file for s in self.segments]
 
     def remove(self) -> None:
+        """Delete the folder (the run is done, or kept nothing)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the folder's lock (the folder stays for a later run)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
