@@ -4,9 +4,10 @@
 
 Budget per model: the same wall-clock training time on this machine (``--seconds``), the same
 data (../shared/data/train/intel), crops of 128 px at scale 150, batch 8, Adam 2e-4; objective
-L1, except ``zhang_classification`` (rebalanced cross-entropy). Models with an ImageNet-pretrained
-encoder (``lite0_unet``, ``koalarization_lite0``: the ``train`` extra) start from it; the others
-from scratch (the table says which). Then each model colorizes
+L1, except the classifiers ``zhang_classification`` and ``lite0_classification`` (rebalanced
+cross-entropy: their own loss). Models with an ImageNet-pretrained encoder (``lite0_unet``,
+``lite2_unet``, ``lite0_classification``, ``koalarization_lite0``: the ``train`` extra) start
+from it; the others from scratch (the table says which). Then each model colorizes
 kodak24 and mcmaster18 (``streamcolor eval`` metrics) and is timed at 256x256 on the CPU.
 A strip of the same image per model goes to docs/leaderboard.png.
 """
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from streamcolor.argtypes import positive_seconds
+from streamcolor.argtypes import positive_seconds, whole_number
 from streamcolor import Colorizer
 from streamcolor.errors import InputError
 from streamcolor.evaluate import evaluate_images, photo_to_grey
@@ -56,7 +57,8 @@ def cpu_fps(name: str, size: int = 256, batch: int = 4) -> float:
 def main() -> None:
     parser = _cli.parser(__doc__)
     parser.add_argument("--seconds", type=positive_seconds, default=60.0, help="training seconds per model")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads for torch")
+    parser.add_argument("--threads", type=whole_number("threads", 1), default=torch.get_num_threads(),
+                        help="CPU threads for torch")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "leaderboard", help="folder for the trained models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -67,7 +69,7 @@ def main() -> None:
         config = TrainConfig(pretrained=pretrained, train_dirs=(str(DATA / "train/intel"),), val_dirs=(str(DATA / "train/val"),),
                              out=str(args.out / name), model=name, batch_size=8, steps=100_000, threads=args.threads,
                              max_seconds=args.seconds, checkpoint_every=100_000, log_every=10, val_images=8,
-                             objective="classification" if name.startswith("zhang") else "l1")
+                             objective="classification" if name.endswith("_classification") else "l1")
         trainer = Trainer(config)
         final = trainer.fit()
         colorizer = Colorizer(from_pretrained(final))

@@ -135,5 +135,6 @@ def hint_input(L: np.ndarray, hints: np.ndarray, spreads: tuple[float, ...] = (S
 
 @register_model
 def unet_small_hints(**kwargs) -> HintUNet:
-    """The default's U-Net (5 downsamplings, ngf 32) with hint inputs (Zhang et al. 2017)."""
+    """A smaller :func:`~streamcolor.models.unet.unet_small` (5 downsamplings, not 6; ngf 32) with
+    hint inputs (Zhang et al. 2017): the shipped hint model's architecture."""
     return HintUNet(**{"num_downs": 5, "ngf": 32, **kwargs})

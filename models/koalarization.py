@@ -68,7 +68,10 @@ class ImageNetClasses(nn.Module):
 
 
 class Koalarization(nn.Module):
-    """Encoder, global features (``global_extractor``: "scratch" or "lite0"), fusion, decoder."""
+    """Deep Koalarization (report 001; Baldassarre et al. 2017, "Deep Koalarization: Image
+    Colorization using CNNs and Inception-ResNet-v2"): encoder, global features
+    (``global_extractor``: "scratch", or "lite0", the frozen ImageNet classifier standing in for
+    Inception-ResNet-v2), fusion, decoder. Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1]. H, W multiples of 8."""
 
     def __init__(self, global_dims: int = 1000, global_keep: int | None = None, seed: int = 0,
                  global_extractor: str = "scratch") -> None:

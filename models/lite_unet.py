@@ -92,7 +92,9 @@ class _LiteTrunk(nn.Module):
 
 class LiteUNet(_LiteTrunk):
     """EfficientNet-Lite0 (or ``encoder``) encoder (taps at strides 2-32) + U-Net decoder of
-    ``decoder_widths`` (strides 16, 8, 4, 2) + a full-size head of ``head_width`` channels."""
+    ``decoder_widths`` (strides 16, 8, 4, 2) + a full-size head of ``head_width`` channels: the
+    module docstring's DeOldify-style U-Net (Antic 2018; report 000's pretrained-encoder U-Net).
+    Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1]. H, W multiples of 32."""
 
     def __init__(self, decoder_widths: tuple[int, ...] = (192, 96, 64, 32), head_width: int = 16,
                  encoder: str = "lite0") -> None:
@@ -166,7 +168,8 @@ class LiteUNetBins(LiteUNet, BinClassifier):
 class LiteClassifier(_LiteTrunk, BinClassifier):
     """Zhang et al. 2016's classification over ab bins (rebalanced cross-entropy, annealed mean:
     :mod:`streamcolor.models.zhang`) on the pretrained encoder: the decoder stops at stride 4,
-    where a 1x1 conv gives the Q bin logits."""
+    where a 1x1 conv gives the Q bin logits. Input ``(N, 1, H, W)`` L in [-1, 1]; output (the
+    annealed mean) ``(N, 2, H, W)`` ab in [-1, 1]; H, W multiples of 32."""
 
     def __init__(self, decoder_widths: tuple[int, ...] = (192, 96, 64), temperature: float = 0.38,
                  lam: float = 0.5) -> None:

@@ -110,7 +110,8 @@ def resnet18_encoder(in_channels: int = 1) -> ResNetEncoder:
 
 class ResNetRegressor(nn.Module):
     """Report 004's modified ResNet-50: bottleneck stages 3-4-6-3 without max-pool and with
-    stride 1 throughout (full resolution), reduced widths, and a 3x3 conv head to ab + Tanh.
+    stride 1 throughout (full resolution), reduced widths, and a 3x3 conv head to ab + Tanh
+    (the report's head gives 3 channels, RGB; here 2, ab, as every colorizer here).
 
     Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1].
     """

@@ -41,7 +41,8 @@ class _UpBlock(nn.Module):
 
 
 class ResNetUNet(nn.Module):
-    """ResNet-18 encoder + U-Net decoder (report 000, Shariatnia). Inputs must be multiples of 32."""
+    """ResNet-18 encoder + U-Net decoder (report 000, Shariatnia), from scratch (ResNet-18's
+    ImageNet weights cannot be installed here). Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1]. H, W multiples of 32."""
 
     def __init__(self, decoder_widths: tuple[int, ...] = (256, 128, 64, 64)) -> None:
         super().__init__()
@@ -68,7 +69,7 @@ class ResNetUNet(nn.Module):
 
 class ResNetDeconv(nn.Module):
     """First 6 children of ResNet-18 + conv/upsample decoder (report 000, Melas-Kyriazi;
-    report 004's "VAE"). Inputs must be multiples of 8."""
+    report 004's "VAE"), from scratch. Input ``(N, 1, H, W)`` L in [-1, 1]; output ``(N, 2, H, W)`` ab in [-1, 1]. H, W multiples of 8."""
 
     def __init__(self, widths: tuple[int, ...] = (128, 64, 32)) -> None:
         super().__init__()

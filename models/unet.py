@@ -3,7 +3,8 @@
 From Isola et al. 2017, "Image-to-Image Translation with Conditional Adversarial
 Networks", as used for colorization in reports 000 and 002 (../shared/seeds):
 4x4 stride-2 convolutions with LeakyReLU(0.2) going down, ConvTranspose with ReLU
-going up, BatchNorm between, skip connections joining mirrored levels, Tanh out.
+going up (pix2pix's; report 000 put LeakyReLU there too, for the GAN's stability), BatchNorm
+between, skip connections joining mirrored levels, Tanh out.
 The network is built inside out from one recursive block.
 """
 
@@ -76,13 +77,15 @@ class UNetGenerator(nn.Module):
 
 @register_model
 def pix2pix_unet256(**kwargs) -> UNetGenerator:
-    """pix2pix U-Net 256 (reports 000, 003, 004): 8 downsamplings, ngf 64, ~54 M params."""
+    """pix2pix U-Net 256 (reports 000 and 003): 8 downsamplings, ngf 64, ~54 M params. (Report
+    004's cGAN U-Net has 7 encoders and 7 decoders: :func:`pix2pix_unet128`.)"""
     return UNetGenerator(**{"num_downs": 8, "ngf": 64, **kwargs})
 
 
 @register_model
 def pix2pix_unet128(**kwargs) -> UNetGenerator:
-    """U-Net 128 of report 002: 7 downsamplings, filters 64-128-256-512-512-512-512."""
+    """U-Net 128 of reports 002 and 004 (004: "7 encoders and 7 decoders"): 7 downsamplings,
+    filters 64-128-256-512-512-512-512."""
     return UNetGenerator(**{"num_downs": 7, "ngf": 64, **kwargs})
 
 
@@ -94,7 +97,8 @@ def pix2pix_unet128_noskip(**kwargs) -> UNetGenerator:
 
 @register_model
 def unet_small(**kwargs) -> UNetGenerator:
-    """CPU-sized pix2pix U-Net (the shipped default's architecture): 6 downsamplings, ngf 32."""
+    """CPU-sized pix2pix U-Net (the retired default ``unet_small_v1``'s architecture): 6
+    downsamplings, ngf 32, 7.3 M params."""
     return UNetGenerator(**{"num_downs": 6, "ngf": 32, **kwargs})
 
 

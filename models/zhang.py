@@ -154,5 +154,5 @@ class ZhangColorizer(BinClassifier):
 
 @register_model
 def zhang_classification(**kwargs) -> ZhangColorizer:
-    """Zhang et al. 2016 classification colorizer, compact (about 2 M params)."""
+    """Zhang et al. 2016 classification colorizer, compact (3.5 M params)."""
     return ZhangColorizer(**kwargs)

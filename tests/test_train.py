@@ -545,3 +545,17 @@ def test_an_unreadable_photo_is_passed_over(tmp_path, caplog):
     trainer.fit()
     assert (tmp_path / "run" / "final" / "model.safetensors").is_file()
     assert caplog.text.count("zz_broken.jpg: passed over") == 1
+
+
+def test_renormalize_keeps_a_frozen_classifier_and_fits_the_model_multiple():
+    """Session 32's review: torch's update_bn reset the frozen ImageNet classifier inside
+    koalarization_lite0 (macaw -> another class), and 128 px crops crashed pix2pix_unet256."""
+    from streamcolor.models import create_model
+    from streamcolor.train.soup import renormalize
+
+    photos = (str(data_file("train/val")),)
+    model = create_model("koalarization_lite0", pretrained=True)
+    before = {k: v.clone() for k, v in model.global_features.state_dict().items()}
+    renormalize(model, photos, batches=2)
+    assert all(torch.equal(v, model.global_features.state_dict()[k]) for k, v in before.items())
+    renormalize(create_model("pix2pix_unet256"), photos, batches=1)  # its multiple: 256

@@ -55,7 +55,8 @@ class TrainConfig:
     objective: str = _option("l1", (
         "l1, l1_rebalanced, mse, cgan (cGAN + lambda_l1 * L1), classification, multitask, perceptual (L1 + "
         "lambda_perceptual * feature and style distances in the ImageNet encoder's early features)"))
-    lambda_l1: float = _option(100.0, "cgan: weight of L1 beside the cGAN loss (report 000)")
+    lambda_l1: float = _option(100.0, "cgan: weight of L1 beside the cGAN loss (report 000's lambda; 100 is "
+                                          "pix2pix's value, which the report does not give)")
     lambda_classification: float = _option(0.05, "multitask: weight of the ab bins' cross-entropy beside the rebalanced L1")
     lambda_perceptual: float = _option(0.1, "perceptual: weight of the feature and style distances beside L1")
     discriminator: str = _option("patchgan70", (

@@ -43,18 +43,37 @@ def _ingredient(text: str) -> tuple[str, float]:
 
 def renormalize(model: torch.nn.Module, dirs: tuple[str, ...], batches: int = RENORMALIZE_BATCHES) -> None:
     """Re-estimate ``model``'s BatchNorm running statistics (the cumulative average over ``batches``
-    batches of training crops from the photo folders ``dirs``); leaves it in eval mode.
+    batches of training crops from the photo folders ``dirs``, at the model's training scale and
+    at least its size multiple); leaves it in eval mode. A part the model keeps in eval mode
+    while it trains (a frozen ImageNet classifier) keeps its statistics.
 
     Raises:
         InputError: no photos in ``dirs``.
     """
-    data = ColorizationDataset(dirs, scale=160, crop=128, seed=0, film=0.5)
+    scale, multiple = _training_scale(model), getattr(model, "multiple", 1)
+    crop = max(multiple, min(128, scale) // multiple * multiple)
+    data = ColorizationDataset(dirs, scale=max(scale, crop), crop=crop, seed=0, film=0.5)
     if len(data) < 16:
         raise InputError(f"--renormalize: {len(data)} photos in {', '.join(dirs)}; needs at least 16")
     loader = DataLoader(data, batch_sampler=RunSampler(len(data), 16, 0, 0, batches))
+    model.float().train()
+    frozen = {name: {k: v.clone() for k, v in m.state_dict().items()} for name, m in model.named_modules()
+              if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not m.training}
     with torch.no_grad():
-        update_bn((L for L, _ in loader), model.float())
+        update_bn((L for L, _ in loader), model)
+    modules = dict(model.named_modules())
+    for name, state in frozen.items():  # update_bn resets every BatchNorm, trained or not
+        modules[name].load_state_dict(state)
     model.eval()
+
+
+def _training_scale(model: torch.nn.Module) -> int:
+    """The short side, in pixels, the model's training photos were scaled to (160, the shipped
+    models', where its config does not say)."""
+    try:
+        return int(json.loads(model.config["train_config"])["scale"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return 160
 
 
 def soup(out: Path, ingredients: list[tuple[str, float]], photos: tuple[str, ...] = ()) -> Path:
