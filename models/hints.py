@@ -16,6 +16,8 @@ weight), weight in [0, 1]. Given L alone it runs as a plain colorizer.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import torch
@@ -55,6 +57,8 @@ class HintUNet(UNetGenerator):
     def __init__(self, spreads: tuple[float, ...] = (SPREAD_LAMBDA,), attention: int = 0, depth: int = 0,
                  **kwargs) -> None:
         self.spreads = tuple(float(x) for x in spreads)
+        if not all(math.isfinite(x) and x >= 0 for x in self.spreads):
+            raise ValueError(f"spreads are smoothness weights, finite and 0 or more; got {list(spreads)}")
         self.hint_channels = 3 + 3 * len(self.spreads)
         if kwargs.get("in_channels", 1 + self.hint_channels) != 1 + self.hint_channels:  # saved configs hold it
             raise ValueError(f"in_channels is 1 + the hint channels that spreads sets ({1 + self.hint_channels}); "

@@ -248,6 +248,9 @@ def test_bad_sizes_and_probabilities_get_one_line(flags, message, capsys):
     (["--model", "koalarization_lite0"], "--model koalarization_lite0 keeps its ImageNet network frozen"),
     (["--model", "koalarization", "--model-args", '{"global_keep": 2000}'], "global_keep must be a whole number"),
     (["--model", "lite2_unet", "--init", "lite0_unet_v6"], "lite0_unet_v6 is built on the lite0 encoder"),
+    (["--model-args", '{"dropout": NaN}'], "cannot run on 32 px crops: dropout probability has to be between 0"),
+    (["--objective", "cgan", "--discriminator-args", '{"n_layers": 6}'], "--discriminator patchgan70 with"),
+    (["--model", "unet_small_hints", "--model-args", '{"spreads": [-1]}'], "spreads are smoothness weights"),
 ])
 def test_model_arguments_and_out_get_one_line(flags, message, tmp_path, capsys):
     """Tracebacks before session 25: a list or unknown name in --model-args, a string for lam

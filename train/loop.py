@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import dataclasses
 import json
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -80,6 +82,23 @@ def freeze(model: torch.nn.Module, names: tuple[str, ...]) -> list[torch.nn.Modu
     return [modules[name] for name in names]
 
 
+def _dry_run(model: nn.Module, channels: int, config: TrainConfig, flag: str, args: dict) -> None:
+    """One training-mode pass of two crops through a copy of ``model``, so that arguments it
+    cannot run with on ``--crop`` fail now, in one line, and not at the first step.
+
+    Raises:
+        InputError: the pass fails.
+    """
+    x = torch.zeros(2, channels, config.crop, config.crop)
+    try:
+        with torch.no_grad():
+            copy.deepcopy(model).cpu().train()(x)
+    except (RuntimeError, ValueError, cv2.error) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{flag} {getattr(model, 'architecture', '')} with {json.dumps(args)} cannot run on "
+                         f"{config.crop} px crops: {first}") from exc
+
+
 def _same_encoder(generator: nn.Module, configs: list[dict]) -> None:
     """Refuse an ``--init`` built on another pretrained encoder: its blocks share names and
     shapes with this one's at other depths, so a transfer by name would mix them silently.
@@ -140,8 +159,11 @@ class Trainer:
             generator.load_state_dict(state)
             if fresh:
                 tqdm.write(f"init: {len(fresh)} tensors keep their initialisation: {', '.join(fresh)}")
+        _dry_run(generator, 1 + getattr(generator, "hint_channels", 0), config, "--model", config.model_args)
         self.frozen = freeze(generator, config.freeze) + (batchnorms(generator) if config.freeze_bn else [])
         self.objective = build_objective(generator.to(self.device), config)
+        if "D" in self.objective.models:
+            _dry_run(self.objective.models["D"], 3, config, "--discriminator", config.discriminator_args)
         for model in self.objective.models.values():
             model.to(self.device)
         self.generator = generator
