@@ -210,8 +210,10 @@ def _colorize(args: argparse.Namespace) -> None:
         print(f"wrote {args.output}: {frames} frames in {seconds:.1f} s ({frames / seconds:.1f} fps) on Ray")
         return
     report = colorizer.colorize_video(args.input, args.output, references=references, **options)
-    print(f"wrote {args.output}: {report.frames} frames in {report.seconds:.1f} s "
-          f"({report.frames / max(report.seconds, 1e-9):.1f} fps), {report.carried_packets} audio/subtitle packets carried over")
+    made = report.frames - report.resumed_frames  # the rate of this run's own work
+    kept = f" ({report.resumed_frames} kept from the stopped run)" if report.resumed_frames else ""
+    print(f"wrote {args.output}: {report.frames} frames{kept} in {report.seconds:.1f} s "
+          f"({made / max(report.seconds, 1e-9):.1f} fps), {report.carried_packets} audio/subtitle packets carried over")
     if args.stats:
         _print_stages(report)
 

@@ -74,14 +74,16 @@ MAX_BATCH_SIZE = 64
 @dataclass(frozen=True)
 class Report:
     """What a run did: frames written, packets of the other streams (audio, subtitles) carried
-    into the output (copied, or transcoded where the container needs it), wall time in seconds, and the wall
+    into the output (copied, or transcoded where the container needs it), wall time in seconds, the wall
     seconds each stage was busy (``decode`` and ``encode`` run on their own threads, so the
-    stages overlap; the largest is the bottleneck)."""
+    stages overlap; the largest is the bottleneck), and of the frames, those a resumed run
+    kept from the runs before it (colorized then, not in ``seconds``)."""
 
     frames: int
     carried_packets: int
     seconds: float
     stages: dict[str, float] = field(default_factory=dict)
+    resumed_frames: int = 0
 
     @property
     def copied_packets(self) -> int:
@@ -177,7 +179,7 @@ def colorize_video(engine: Engine, src: str | os.PathLike, dst: str | os.PathLik
             frames, copied = run.whole(source, dst)
         else:
             frames, copied = run.segmented(source, dst, resume_run)
-    return Report(frames, copied, time.perf_counter() - started, {**run.stages, **engine.seconds})
+    return Report(frames, copied, time.perf_counter() - started, {**run.stages, **engine.seconds}, run.kept)
 
 
 def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, first: int, span: Segment,
@@ -236,6 +238,7 @@ class _Run:
         self.engine, self.settings, self.info, self.bar, self.on_batch = engine, settings, info, bar, on_batch
         self.stages = {"decode": 0.0, "to_yuv": 0.0, "encode": 0.0}
         self.encoded = 0  # frames written (the bar may be disabled and not count)
+        self.kept = 0  # frames of finished segments a resumed run keeps
 
     def loop(self, reader: VideoReader, pix_fmt: str, size: tuple[int, int], start: _Start,
              write: Callable[[av.VideoFrame, bool], None], copy: Callable[[av.Packet], None],
@@ -342,6 +345,7 @@ class _Run:
         stat = source.stat()
         store = SegmentStore(dst, {**resume_run, "source": str(source.resolve()), "size": stat.st_size,
                                    "mtime_ns": stat.st_mtime_ns, "encode": asdict(self.settings)}, video_frames)
+        self.kept = store.frames
         try:
             if not store.complete:
                 self._colorize_segments(source, dst, store)

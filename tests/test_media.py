@@ -441,6 +441,7 @@ def test_killed_run_resumes_from_last_segment(tmp_path):
     resumed = subprocess.run(command, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"({kept} finished segments kept)" in resumed.stderr
+    assert re.search(r"241 frames \(\d+ kept from the stopped run\)", resumed.stdout)  # its fps: this run's frames
     # an uninterrupted run keeps the source's pts and audio packets (test_pipeline): so must this one
     pts, audio = _timing_and_audio(out)
     assert (pts, audio) == _timing_and_audio(src) and len(pts) == 241 and len(audio) == 369
