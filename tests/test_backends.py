@@ -250,3 +250,57 @@ def test_colorizer_takes_a_backend_name_and_refuses_anything_else():
         Colorizer(model, backend="nope")
     with pytest.raises(InputError, match="backend must be a name .* or a Backend, not int"):
         Colorizer(model, backend=5)
+
+
+def test_cache_key_follows_the_model_arguments_and_every_module_it_runs(monkeypatch):
+    """Session 32's review: a classifier's temperature (no weight) and the encoder's module
+    (SameConv2d's padding is baked into the graph) did not change the key, so a stale graph
+    ran; a bytecode-only install (no source) was a traceback."""
+    from streamcolor.backends import cache
+
+    model = create_model("lite0_unet_bins")
+    warmer = create_model("lite0_unet_bins", temperature=2.0)
+    warmer.load_state_dict(model.state_dict())
+    assert model_digest(warmer) != model_digest(model)
+    seen = []
+    monkeypatch.setattr(cache, "_source", lambda module: seen.append(module) or module)
+    model_digest(model)
+    assert {"streamcolor.models.efficientnet", "streamcolor.models.lite_unet", "streamcolor.color"} <= set(seen)
+    monkeypatch.undo()
+
+    def no_source(module):
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    assert len(model_digest(model)) == 64
+
+
+def test_auto_says_when_the_onnx_cache_cannot_be_written(no_tensorrt, tmp_path, monkeypatch, caplog):
+    """A cache path that is a file (or a read-only disk) silently cost every run ONNX Runtime
+    until session 32."""
+    (tmp_path / "streamcolor").write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert select_backend("auto", create_model("unet_tiny")).name == "torch-cpu"
+    assert "the ONNX cache in" in caplog.text and "cannot be written" in caplog.text
+
+
+def test_tensorrt_keeps_the_callers_model_and_a_failed_compile_is_one_line(monkeypatch):
+    """By simulation (no GPU here): the backend turned the caller's model to float16 in place,
+    and a model TensorRT cannot compile failed at the first picture with a traceback."""
+    import types
+
+    from streamcolor.backends.tensorrt import TensorRTBackend
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("[TensorRT] Unsupported operator: aten::grid_sampler\nmore")
+
+    fake = types.SimpleNamespace(Input=lambda **kwargs: kwargs, compile=refuse)
+    monkeypatch.setitem(sys.modules, "torch_tensorrt", fake)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "a simulated GPU")
+    model = create_model("unet_tiny")
+    backend = TensorRTBackend(model, device="cpu")
+    assert next(model.parameters()).dtype == torch.float32
+    with pytest.raises(InputError, match=r"TensorRT cannot compile the generator for 32x16 pictures \(\[TensorRT\] "
+                                         r"Unsupported operator: aten::grid_sampler\); run it with --backend torch-cuda"):
+        backend.predict_ab(np.zeros((1, 16, 32), np.float32))

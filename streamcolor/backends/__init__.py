@@ -71,13 +71,13 @@ def select_backend(name: str, model: nn.Module) -> Backend:
             raise InputError(f"unknown backend {name!r}; choose auto, {', '.join(BACKENDS)}")
         try:
             return BACKENDS[name](model)
-        except (ImportError, RuntimeError) as exc:
+        except (ImportError, RuntimeError, OSError) as exc:
             raise InputError(f"backend {name!r} cannot run here: {exc}") from exc
     skipped = []
     for candidate in BACKENDS:
         try:
             backend = BACKENDS[candidate](model)
-        except (ImportError, RuntimeError) as exc:
+        except (ImportError, RuntimeError, OSError) as exc:  # OSError: a cache that cannot be written
             skipped.append(f"{candidate} skipped: {exc}")
             continue
         log.info("backend: %s%s", candidate, f" ({'; '.join(skipped)})" if skipped else "")

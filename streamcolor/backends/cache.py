@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import inspect
+import json
 import sys
 from pathlib import Path
 
@@ -13,14 +14,28 @@ from torch import nn
 
 
 def model_digest(model: nn.Module) -> str:
-    """sha256 over the model's state dict (:func:`weights_digest`) and the source of its
-    classes' modules: a compiled graph bakes in ``forward`` too, so a release that changes it
-    must not reuse a graph cached from the old one."""
+    """sha256 over the model's state dict (:func:`weights_digest`), its arguments
+    (``model_args``: a classifier's temperature is no weight) and the source of the modules of
+    every class in it, and of the colour maths: a compiled graph bakes in ``forward`` and the
+    constants it uses too, so a release that changes them must not reuse a graph cached from
+    the old one."""
     digest = hashlib.sha256()
-    for module in sorted({cls.__module__ for cls in type(model).__mro__ if cls.__module__.startswith("streamcolor")}):
-        digest.update(inspect.getsource(sys.modules[module]).encode())
+    modules = {cls.__module__ for part in model.modules() for cls in type(part).__mro__
+               if cls.__module__.startswith("streamcolor")} | {"streamcolor.color"}
+    for module in sorted(modules):
+        digest.update(_source(module).encode())
+    digest.update(json.dumps(getattr(model, "model_args", {}), sort_keys=True, default=str).encode())
     digest.update(weights_digest(model).encode())
     return digest.hexdigest()
+
+
+def _source(module: str) -> str:
+    """A module's source, or, where it was installed without it (bytecode only), its name and
+    the package's version: a new release still gives new keys."""
+    try:
+        return inspect.getsource(sys.modules[module])
+    except (OSError, TypeError, KeyError):
+        return f"{module}=={package_version('streamcolor')}"
 
 
 def weights_digest(model: nn.Module) -> str:

@@ -15,6 +15,7 @@ session 15, measured with ``lite0_unet_v4``). onnxruntime is imported lazily.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -56,6 +57,14 @@ def int8_supported(machine: str, cpu_features: dict[str, bool]) -> bool:
     measured, so both keep fp32. ``machine`` is :func:`platform.machine`, ``cpu_features``
     numpy's table of the CPU's features."""
     return machine.lower() in _X86 and bool(cpu_features.get("AVX512VNNI"))
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity, a container's CPU set), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 2
 
 
 def _cpu_features() -> dict[str, bool]:
@@ -190,7 +199,7 @@ class OnnxBackend(Backend):
         fp32 = onnx_cache_path(model)
         path = fp32 if calibration is None else int8_cache_path(fp32, calibration)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) // 2)
+        options.intra_op_num_threads = threads or max(1, _usable_cores() // 2)
         # idle pool threads would otherwise spin, taking the cores the decoder, the encoder
         # and the colour maths run on between batches
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -204,6 +213,9 @@ class OnnxBackend(Backend):
                 if calibration is not None:
                     quantize_int8(fp32, path, calibration)
             except Exception as exc:  # the exporter and quantizer raise many kinds; all mean "not this backend"
+                if isinstance(exc, OSError):  # said at the default verbosity: it costs every run ONNX's speed
+                    log.warning("the ONNX cache in %s cannot be written (%s): the generator runs without ONNX "
+                                "Runtime", path.parent, exc.strerror or exc)
                 raise RuntimeError(f"ONNX {precision} export failed: {exc}") from exc
             log.info("exported the generator to ONNX %s in %.1f s (cached as %s)", precision,
                      time.perf_counter() - started, path.name)
@@ -230,7 +242,8 @@ class OnnxBackend(Backend):
             return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own error types: any failure means rebuild
             log.warning("ONNX cache entry %s is unusable (%s): rebuilding", path.name, exc)
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only cache: the rebuild says so
+                path.unlink(missing_ok=True)
             return None
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:

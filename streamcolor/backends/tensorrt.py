@@ -16,8 +16,10 @@ program; earlier versions re-exported it at the example's batch) and
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from torch import nn
 
 from streamcolor.backends.base import Backend
 from streamcolor.backends.cache import cache_dir, package_version, model_digest
+from streamcolor.errors import InputError
 
 log = logging.getLogger("streamcolor")
 
@@ -56,7 +59,7 @@ class TensorRTBackend(Backend):
         if not torch.cuda.is_available():
             raise RuntimeError("TensorRT needs a CUDA device")
         self.device = torch.device(device)
-        self.model = model.eval().to(self.device).half()
+        self.model = copy.deepcopy(model).eval().to(self.device).half()  # the caller's stays float32
         self.multiple = model.multiple
         self.max_batch = max_batch
         self.digest = model_digest(model)
@@ -87,17 +90,33 @@ class TensorRTBackend(Backend):
         started = time.perf_counter()
         spec = torch_tensorrt.Input(min_shape=(1, 1, *shape), opt_shape=(self.max_batch, 1, *shape),
                                     max_shape=(self.max_batch, 1, *shape), dtype=torch.half)
-        program = torch_tensorrt.compile(self.model, ir="dynamo", inputs=[spec])
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            program = torch_tensorrt.compile(self.model, ir="dynamo", inputs=[spec])
+        except Exception as exc:  # torch-tensorrt raises many kinds; each means this model cannot run here
+            raise InputError(f"TensorRT cannot compile the generator for {shape[1]}x{shape[0]} pictures "
+                             f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}); "
+                             "run it with --backend torch-cuda") from exc
+        log.info("built TensorRT engine for %dx%d in %.1f s", *shape, time.perf_counter() - started)
+        self._save(program, path, shape)
+        return program
+
+    def _save(self, program: nn.Module, path: Path, shape: tuple[int, int]) -> None:
+        """Cache ``program``; a cache that cannot be written costs the next run a build, not this one."""
+        import torch_tensorrt
+
         example = torch.zeros(self.max_batch, 1, *shape, dtype=torch.half, device=self.device)
         # torch.export refuses a Dim whose min equals its max: a batch of 1 is saved static
         batch = ({0: torch.export.Dim("batch", min=1, max=self.max_batch)},) if self.max_batch > 1 else None
-        tmp = path.with_suffix(".tmp")
-        torch_tensorrt.save(program, str(tmp), arg_inputs=[example], dynamic_shapes=batch)
-        tmp.replace(path)
-        log.info("built TensorRT engine for %dx%d in %.1f s (cached as %s)", *shape, time.perf_counter() - started,
-                 path.name)
-        return program
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # one per process: Ray workers build side by side
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch_tensorrt.save(program, str(tmp), arg_inputs=[example], dynamic_shapes=batch)
+            tmp.replace(path)
+        except Exception as exc:  # noqa: BLE001 (the saver raises many kinds; none stops the run)
+            log.warning("the TensorRT engine could not be cached in %s (%s): the next run builds it again",
+                        path.parent, exc)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         program = self._program(tuple(x.shape[-2:]))
