@@ -503,7 +503,8 @@ class Colorizer:
         references = check_references(references)
         run = None
         if resume:  # another model, backend or references make the finished segments stale
-            run = {"model": self.name, "weights": weights_digest(self.model), "backend": self.backend.name,
+            run = {"model": self.name, "weights": weights_digest(self.model),
+                   "model_args": getattr(self.model, "model_args", {}), "backend": self.backend.name,
                    "references": {str(i): _image_digest(image) for i, image in sorted(references.items())},
                    "settings": dataclasses.asdict(self.settings)}
         engine = Engine(self.backend, self.settings, references)
