@@ -386,7 +386,7 @@ class Colorizer:
         metadata = {**kept, "name": self.name, "inference_short_side": self.settings.inference_short_side,
                     "via_short_side": self.settings.via_short_side}
         try:
-            path = save_pretrained(model, directory, **metadata)
+            path = save_pretrained(model, directory, dtype=torch.float32, **metadata)  # a backend may hold fp16
             if model.calibration is not None:  # stored as the uint8 L it was read from
                 save_calibration(path, ((model.calibration + 1) * 127.5).round().to(torch.uint8))
         except OSError as exc:

@@ -216,7 +216,7 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, run: 
     Raises:
         InputError, MediaError: bad paths, a film that cannot be split, a failed span.
     """
-    from streamcolor.media import check_output, keyframes, mux_segments, probe_for, segment_suffix
+    from streamcolor.media import check_output, hidden_beside, keyframes, mux_segments, probe_for, segment_suffix
     from streamcolor.segments import plan_spans
 
     started = time.perf_counter()
@@ -224,7 +224,7 @@ def colorize_split(colorizer, src: Path, dst: Path, settings: RaySettings, run: 
     dst = check_output(dst, src, overwrite)
     keys, frames = keyframes(src)
     spans = plan_spans(keys, frames, max(24, frames // (2 * settings.workers)))
-    folder = dst.with_name(f".{dst.name}.streamcolor-split")
+    folder = hidden_beside(dst, "streamcolor-split")
     folder.mkdir(exist_ok=True)
     try:
         ray = connect(settings)

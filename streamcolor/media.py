@@ -32,9 +32,9 @@ from streamcolor.frame import Frame
 
 _END = object()
 log = logging.getLogger("streamcolor")
-#: seconds: how far a packet may fall behind its stream's last one, or run ahead of it, before
-#: its time counts as a jump (FFmpeg's own tool: 0.1 s back, ``-dts_delta_threshold`` 10 s ahead)
-JUMP_BACK, JUMP_AHEAD = Fraction(1, 10), Fraction(10)
+#: seconds: how far a packet may fall behind its stream's last one before its time counts as a
+#: jump back (FFmpeg's own tool's threshold)
+JUMP_BACK = Fraction(1, 10)
 #: video packets read after a seek to find the first keyframe (a GOP is rarely over 300 frames)
 SEEK_PACKETS = 1000
 _JUMPED = "'{}' has times that jump (files joined as one): it cannot be split or resumed; colorize it whole"
@@ -259,34 +259,45 @@ _PLANAR_Y = {8: ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj4
 
 
 class TimeJumps:
-    """Timestamps made continuous where a container's may jump (MPEG-TS, MPEG-PS, FLV: two
-    recordings joined as one file, a broadcast clock reset), as FFmpeg's own tool makes them:
-    a packet over :data:`JUMP_BACK` before the end of its stream's last packet, or over
-    :data:`JUMP_AHEAD` after it, moves itself and every later packet of every stream by the jump.
-    Elsewhere (``container``'s format does not have FFmpeg's ``ts_discont`` flag) times are kept."""
+    """Timestamps made continuous where a container's times may go back (MPEG-TS, MPEG-PS, FLV:
+    two recordings joined as one file, a broadcast clock reset). A video or audio packet over
+    :data:`JUMP_BACK` before the end of its stream's last packet is a jump back; the first
+    stream to reach it sets how far (to the end of its own last packet), and every video and
+    audio stream moves by that much from its own jump on, so the second recording keeps its own
+    sync and the first's last packets of a stream that reaches the join later are not moved.
+    Times that go forward (a gap) are kept, as are other streams' (subtitles, data: sparse).
+    Elsewhere (``container``'s format has no FFmpeg ``ts_discont`` flag) nothing moves."""
 
     def __init__(self, container: av.container.InputContainer) -> None:
         self.active = bool(container.format.flags & av.format.Flags.ts_discont.value)
-        self.offset = Fraction(0)  # seconds added to every packet
-        self.jumped = False
-        self._next: dict[int, Fraction] = {}  # per stream: the end of its last packet, in seconds
+        self.jumps: list[Fraction] = []  # seconds each jump adds, in order
+        self._taken: dict[int, int] = {}  # per stream: the jumps it has reached
+        self._next: dict[int, Fraction] = {}  # per stream: the end of its last packet, in seconds (moved)
+
+    @property
+    def jumped(self) -> bool:
+        return bool(self.jumps)
 
     def __call__(self, packet: av.Packet) -> None:
         """Move ``packet``'s pts and dts in place."""
-        tb = packet.time_base
+        tb, index = packet.time_base, packet.stream.index
         t = packet.dts if packet.dts is not None else packet.pts
-        if not self.active or t is None or not tb:
+        if not self.active or t is None or not tb or packet.stream.type not in ("video", "audio"):
             return
-        t = t * tb + self.offset
-        expected = self._next.get(packet.stream.index)
-        if expected is not None and not expected - JUMP_BACK <= t <= expected + JUMP_AHEAD:
-            self.offset += expected - t
-            self.jumped, t = True, expected
-        shift = round(self.offset / tb)
+        taken = self._taken.get(index, 0)
+        offset = sum(self.jumps[:taken])
+        expected = self._next.get(index)
+        if expected is not None and t * tb + offset < expected - JUMP_BACK:
+            if taken == len(self.jumps):  # the first stream at this join: it says how far
+                self.jumps.append(expected - (t * tb + offset))
+            taken += 1
+            self._taken[index] = taken
+            offset = sum(self.jumps[:taken])
+        shift = round(offset / tb)
         if shift:
             packet.pts = None if packet.pts is None else packet.pts + shift
             packet.dts = None if packet.dts is None else packet.dts + shift
-        self._next[packet.stream.index] = t + (packet.duration or 0) * tb
+        self._next[index] = t * tb + offset + (packet.duration or 0) * tb
 
 
 def _luma(frame: av.VideoFrame, bit_depth: int) -> np.ndarray:
@@ -340,15 +351,17 @@ class VideoReader:
         jumps_allowed: False = times that jump (:class:`TimeJumps`) raise InputError while
             iterating, for a caller that seeks by the source's pts (a resumed run), which
             are ambiguous in such a file.
+        others: False = the other streams are not demuxed (a caller that writes the video only).
 
     Raises (on construction):
         InputError: missing/empty file, not a media file, or no video stream.
     """
 
     def __init__(self, path: str | os.PathLike, queue_size: int | None = None, start_pts: int | None = None,
-                 decode_video: bool = True, info: VideoInfo | None = None, jumps_allowed: bool = True) -> None:
+                 decode_video: bool = True, info: VideoInfo | None = None, jumps_allowed: bool = True,
+                 others: bool = True) -> None:
         self.path = check_input(path)
-        self.jumps_allowed = jumps_allowed
+        self.jumps_allowed, self.others = jumps_allowed, others
         self.info = info or probe(self.path)
         queue_size = queue_size or read_queue_size(self.info)
         self.container = _open(self.path)
@@ -444,9 +457,10 @@ class VideoReader:
         """Demux until the end or until the file stops making sense (a truncated file)."""
         if self.start_pts is not None:
             self._seek(self.start_pts)
-        if not (self.decode_video or self.copied):
+        if not (self.decode_video or (self.copied and self.others)):
             return
-        packets = self.container.demux([self.video, *self.copied] if self.decode_video else self.copied)
+        others = self.copied if self.others else []
+        packets = self.container.demux([self.video, *others] if self.decode_video else others)
         jumps = TimeJumps(self.container)
         while True:
             try:
@@ -1055,11 +1069,11 @@ def durable_replace(tmp: Path, path: Path) -> None:
 
 
 def video_frames(path: Path) -> int | None:
-    """Pictures in ``path``'s first video stream, counted from its packets (no decoding); None
-    when it cannot be read (an empty or cut file)."""
+    """Pictures in ``path``'s first video stream, as its index states them or else counted from
+    its packets (no decoding); None when it cannot be read (an empty or cut file)."""
     try:
         with av.open(str(path)) as container:
-            return sum(1 for packet in container.demux(video=0) if packet.size)
+            return container.streams.video[0].frames or sum(1 for packet in container.demux(video=0) if packet.size)
     except (av.FFmpegError, IndexError, ValueError):
         return None
 

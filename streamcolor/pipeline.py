@@ -199,7 +199,7 @@ def colorize_span(engine: Engine, source: Path, part: Path, info: VideoInfo, fir
     """
     engine.reset(settings.batch_size)
     run = _Run(engine, settings, info, tqdm(disable=True), None if on_frames is None else lambda n, _: on_frames(n))
-    with VideoReader(source, start_pts=(before or span).start_pts, info=info) as reader:
+    with VideoReader(source, start_pts=(before or span).start_pts, info=info, others=False) as reader:
         encode, pix_fmt, size = _resolve(settings.encode, part, info)
         with VideoWriter(part, info, [], encode=encode, pix_fmt=pix_fmt, size=size,
                          first_pts=span.start_pts) as writer:
@@ -351,12 +351,12 @@ class _Run:
                 self._colorize_segments(source, dst, store)
             copied = mux_segments(store.paths(), [s.start_pts for s in store.segments], source, dst, self.info)
         except BaseException:
-            if not store.segments:
+            if store.segments:
+                store.release()
+            else:
                 store.remove()  # nothing worth keeping: leave nothing beside the output
             raise
-        finally:
-            store.release()
-        store.remove()
+        store.remove()  # the folder goes before its lock: no other run takes it over in between
         return store.frames, copied
 
     def _colorize_segments(self, source: Path, dst: Path, store: SegmentStore) -> None:
@@ -366,7 +366,7 @@ class _Run:
         self.bar.update(store.frames)
         self.encoded = store.frames
         with VideoReader(source, start_pts=warm.start_pts if warm else None, info=self.info,
-                         jumps_allowed=False) as reader:
+                         jumps_allowed=False, others=False) as reader:
             encode, pix_fmt, size = _resolve(self.settings.encode, dst, self.info)
             sink = _SegmentSink(store, self.info, encode, self.settings.segment_frames, pix_fmt, size,
                                 segment_suffix(dst))

@@ -52,6 +52,8 @@ def plan_spans(keys: list[tuple[int, int]], frames: int, min_frames: int) -> lis
     return [(index, Segment("", pts, end - index)) for (index, pts), end in zip(starts, ends)]
 
 
+#: held (flock) by the run using the folder
+LOCK_FILE = ".lock"
 #: the manifest's layout; a folder in another one is discarded. 2: each segment's file starts at pts 0
 FORMAT = 2
 
@@ -78,7 +80,8 @@ class SegmentStore:
         self.complete = False
         try:
             self.folder.mkdir(exist_ok=True)
-            self._lock: int | None = os.open(self.folder, os.O_RDONLY)
+            # a file opened for writing: NFS emulates flock with fcntl locks, which need that
+            self._lock: int | None = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise MediaError(f"cannot write beside {str(dst)!r}: {exc.strerror}") from exc
         try:
@@ -96,8 +99,9 @@ class SegmentStore:
                 self.segments.append(Segment(**item))
             self.complete = manifest.get("complete", False) and len(self.segments) == len(manifest["segments"])
         else:
-            for item in self.folder.iterdir():  # another run's: the folder itself holds the lock
-                shutil.rmtree(item) if item.is_dir() else item.unlink()
+            for item in self.folder.iterdir():  # another run's, but the lock (held now)
+                if item.name != LOCK_FILE:
+                    shutil.rmtree(item) if item.is_dir() else item.unlink()
 
     def _read(self) -> dict | None:
         try:

@@ -329,6 +329,8 @@ def test_a_turned_phone_clip_is_previewed_as_shown(tmp_path):
     session 32 (the result, a video file, was always shown turned by the player)."""
     from conftest import make_clip, make_turned
 
-    rotated = make_turned(make_clip(tmp_path / "v.mp4", 64, 48, frames=8), tmp_path / "rotated.mp4")
-    steps = list(colorize_clip(DemoModels(), Limits(), str(rotated), DEFAULT_MODEL, True, _Progress()))
-    assert steps[0][0].shape[:2] == (64, 48)
+    stored = make_clip(tmp_path / "v.mp4", 64, 48, frames=8)
+    rotated = make_turned(stored, tmp_path / "rotated.mp4")
+    preview = list(colorize_clip(DemoModels(), Limits(), str(rotated), DEFAULT_MODEL, True, _Progress()))[0][0]
+    as_stored = list(colorize_clip(DemoModels(), Limits(), str(stored), DEFAULT_MODEL, True, _Progress()))[0][0]
+    assert np.array_equal(preview, np.rot90(as_stored, 1))  # 90 degrees counter-clockwise, as ffmpeg shows it

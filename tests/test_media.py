@@ -985,3 +985,22 @@ def test_a_long_output_name_is_written(colorizer, tmp_path):
         colorizer.colorize_video(src, dst, resume=resume)
         assert len(_pts(dst)[0]) == 4
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_gap_in_a_recording_is_kept(colorizer, tmp_path, caplog):
+    """A recording whose times go forward (a 12 s gap: the signal was lost) keeps them; session
+    32's first handling of jumps closed such gaps, moved sparse streams and warned "damaged"."""
+    first = _with_audio(tmp_path / "a.ts", "aac")
+    later = tmp_path / "b.ts"
+    with av.open(str(first)) as i, av.open(str(later), "w") as o:
+        outs = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for packet in i.demux():
+            if packet.size:
+                shift = round(12 / packet.time_base)
+                packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, outs[packet.stream.index]
+                o.mux(packet)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + later.read_bytes())
+    colorizer.colorize_video(joined, tmp_path / "out.mp4")
+    seconds = np.diff([float(t) for t in _seconds(tmp_path / "out.mp4")])
+    assert len(seconds) == 49 and 11.0 < seconds.max() < 11.1 and "damaged" not in caplog.text  # 1 s, then 12 s on

@@ -562,3 +562,18 @@ def test_renormalize_keeps_a_frozen_classifier_and_fits_the_model_multiple():
     renormalize(model, photos, batches=2)
     assert all(torch.equal(v, model.global_features.state_dict()[k]) for k, v in before.items())
     renormalize(create_model("pix2pix_unet256"), photos, batches=1)  # its multiple: 256
+
+
+def test_the_dry_run_leaves_a_seeded_run_as_it_was(tmp_path, monkeypatch):
+    """The check before training drew dropout masks from the seeded generator, so a seeded run
+    computed other losses than before it (session 32's review of the change)."""
+    from streamcolor.train import loop
+
+    def losses(folder):
+        config = _config(tmp_path / folder, model_args={"dropout": 0.5}, steps=3, val_images=0)
+        Trainer(config).fit()
+        return (tmp_path / folder / "run" / "losses.csv").read_text()
+
+    checked = losses("checked")
+    monkeypatch.setattr(loop, "_dry_run", lambda *args: None)
+    assert losses("unchecked") == checked

@@ -37,8 +37,8 @@ class TrainConfig:
     model: str = _option("unet_small", "registered architecture to train (streamcolor models lists them)")
     model_args: dict[str, Any] = _option({}, "JSON object of the model's keyword arguments, e.g. '{\"lam\": 0.5}'")
     pretrained: bool = _option(False, (
-        "start the encoder from ImageNet weights (lite0_unet ...; the train extra); ignored with --init, whose "
-        "weights come first"))
+        "start the encoder from ImageNet weights (lite0_unet, lite2_unet ...; the train extra); with --init, "
+        "the init's weights are laid over them"))
     init: tuple[str, ...] = _option((), (
         "saved models to start from, in order: each puts in the weights it shares with --model by name and "
         "shape, over the earlier ones' (e.g. L1 pre-training before cGAN)"))

@@ -91,7 +91,7 @@ def _dry_run(model: nn.Module, channels: int, config: TrainConfig, flag: str, ar
     """
     x = torch.zeros(2, channels, config.crop, config.crop)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):  # dropout's draws: a seeded run stays the same
             copy.deepcopy(model).cpu().train()(x)
     except (RuntimeError, ValueError, cv2.error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
