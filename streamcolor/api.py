@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
@@ -504,7 +505,9 @@ class Colorizer:
         run = None
         if resume:  # another model, backend or references make the finished segments stale
             run = {"model": self.name, "weights": weights_digest(self.model),
-                   "model_args": getattr(self.model, "model_args", {}), "backend": self.backend.name,
+                   # as JSON keeps it: a tuple comes back a list, and the run would never match
+                   "model_args": json.loads(json.dumps(getattr(self.model, "model_args", {}), default=str)),
+                   "backend": self.backend.name,
                    "references": {str(i): _image_digest(image) for i, image in sorted(references.items())},
                    "settings": dataclasses.asdict(self.settings)}
         engine = Engine(self.backend, self.settings, references)

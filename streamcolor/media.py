@@ -35,6 +35,8 @@ log = logging.getLogger("streamcolor")
 #: seconds: how far a packet may fall behind its stream's last one before its time counts as a
 #: jump back (FFmpeg's own tool's threshold)
 JUMP_BACK = Fraction(1, 10)
+#: seconds: how near two streams' ends must be for their jumps back to be one join of recordings
+JOIN_MATCH = Fraction(2)
 #: video packets read after a seek to find the first keyframe (a GOP is rarely over 300 frames)
 SEEK_PACKETS = 1000
 _JUMPED = "'{}' has times that jump (files joined as one): it cannot be split or resumed; colorize it whole"
@@ -259,45 +261,52 @@ _PLANAR_Y = {8: ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj4
 
 
 class TimeJumps:
-    """Timestamps made continuous where a container's times may go back (MPEG-TS, MPEG-PS, FLV:
-    two recordings joined as one file, a broadcast clock reset). A video or audio packet over
-    :data:`JUMP_BACK` before the end of its stream's last packet is a jump back; the first
-    stream to reach it sets how far (to the end of its own last packet), and every video and
-    audio stream moves by that much from its own jump on, so the second recording keeps its own
-    sync and the first's last packets of a stream that reaches the join later are not moved.
-    Times that go forward (a gap) are kept, as are other streams' (subtitles, data: sparse).
-    Elsewhere (``container``'s format has no FFmpeg ``ts_discont`` flag) nothing moves."""
+    """Timestamps made continuous where a container's times may go back (MPEG-TS, MPEG-PS: two
+    recordings joined as one file, a broadcast clock reset). A packet over :data:`JUMP_BACK`
+    before the end of its stream's last packet starts a new part for its stream, which is moved
+    to continue from that end. The first stream at a join sets how far; a video or audio stream
+    reaching the same join (its own end within :data:`JOIN_MATCH` of it) is moved as far, so the
+    new part keeps its own sync, unless that would take its time back, when it continues from
+    its own end; a sparse stream (subtitles, data) takes the latest join that keeps its time
+    going forward. Times that go forward (a gap) are kept. Elsewhere (``container``'s format
+    has no FFmpeg ``ts_discont`` flag) nothing moves."""
 
     def __init__(self, container: av.container.InputContainer) -> None:
         self.active = bool(container.format.flags & av.format.Flags.ts_discont.value)
-        self.jumps: list[Fraction] = []  # seconds each jump adds, in order
-        self._taken: dict[int, int] = {}  # per stream: the jumps it has reached
-        self._next: dict[int, Fraction] = {}  # per stream: the end of its last packet, in seconds (moved)
+        self.joins: list[tuple[Fraction, Fraction]] = []  # (where, in moved seconds; seconds added there)
+        self._offset: dict[int, Fraction] = {}  # per stream: seconds added to its packets now
+        self._next: dict[int, Fraction] = {}  # per stream: the end of its last packet, in moved seconds
 
     @property
     def jumped(self) -> bool:
-        return bool(self.jumps)
+        return bool(self.joins)
 
     def __call__(self, packet: av.Packet) -> None:
         """Move ``packet``'s pts and dts in place."""
         tb, index = packet.time_base, packet.stream.index
         t = packet.dts if packet.dts is not None else packet.pts
-        if not self.active or t is None or not tb or packet.stream.type not in ("video", "audio"):
+        if not self.active or t is None or not tb:
             return
-        taken = self._taken.get(index, 0)
-        offset = sum(self.jumps[:taken])
-        expected = self._next.get(index)
-        if expected is not None and t * tb + offset < expected - JUMP_BACK:
-            if taken == len(self.jumps):  # the first stream at this join: it says how far
-                self.jumps.append(expected - (t * tb + offset))
-            taken += 1
-            self._taken[index] = taken
-            offset = sum(self.jumps[:taken])
+        raw, offset, expected = t * tb, self._offset.get(index, Fraction(0)), self._next.get(index)
+        if expected is not None and raw + offset < expected - JUMP_BACK:
+            offset = self._offset[index] = self._join(packet.stream.type in ("video", "audio"), raw, expected)
         shift = round(offset / tb)
         if shift:
             packet.pts = None if packet.pts is None else packet.pts + shift
             packet.dts = None if packet.dts is None else packet.dts + shift
-        self._next[index] = t * tb + offset + (packet.duration or 0) * tb
+        self._next[index] = raw + offset + (packet.duration or 0) * tb
+
+    def _join(self, dense: bool, raw: Fraction, expected: Fraction) -> Fraction:
+        """The offset of a stream whose time went back to ``raw`` after reaching ``expected``."""
+        forward = [(where, added) for where, added in self.joins if raw + added >= expected - JUMP_BACK]
+        if dense:
+            near = [(abs(where - expected), added) for where, added in forward if abs(where - expected) <= JOIN_MATCH]
+            if near:
+                return min(near)[1]
+        elif forward:
+            return forward[-1][1]
+        self.joins.append((expected, expected - raw))
+        return expected - raw
 
 
 def _luma(frame: av.VideoFrame, bit_depth: int) -> np.ndarray:
@@ -1069,11 +1078,12 @@ def durable_replace(tmp: Path, path: Path) -> None:
 
 
 def video_frames(path: Path) -> int | None:
-    """Pictures in ``path``'s first video stream, as its index states them or else counted from
-    its packets (no decoding); None when it cannot be read (an empty or cut file)."""
+    """Pictures in ``path``'s first video stream, counted from its packets (no decoding: an
+    index's count can describe a file that was cut); None when it cannot be read (an empty or
+    cut file)."""
     try:
         with av.open(str(path)) as container:
-            return container.streams.video[0].frames or sum(1 for packet in container.demux(video=0) if packet.size)
+            return sum(1 for packet in container.demux(video=0) if packet.size)
     except (av.FFmpegError, IndexError, ValueError):
         return None
 

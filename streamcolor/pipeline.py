@@ -356,7 +356,7 @@ class _Run:
             else:
                 store.remove()  # nothing worth keeping: leave nothing beside the output
             raise
-        store.remove()  # the folder goes before its lock: no other run takes it over in between
+        store.remove()
         return store.frames, copied
 
     def _colorize_segments(self, source: Path, dst: Path, store: SegmentStore) -> None:

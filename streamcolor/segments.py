@@ -139,9 +139,10 @@ class SegmentStore:
         return [self.folder / s.file for s in self.segments]
 
     def remove(self) -> None:
-        """Delete the folder (the run is done, or kept nothing)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Delete the folder (the run is done, or kept nothing). The lock goes first: NFS keeps
+        a file deleted while open as a hidden one, and the folder with it."""
         self.release()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def release(self) -> None:
         """Let go of the folder's lock (the folder stays for a later run)."""

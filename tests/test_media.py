@@ -1004,3 +1004,26 @@ def test_a_gap_in_a_recording_is_kept(colorizer, tmp_path, caplog):
     colorizer.colorize_video(joined, tmp_path / "out.mp4")
     seconds = np.diff([float(t) for t in _seconds(tmp_path / "out.mp4")])
     assert len(seconds) == 49 and 11.0 < seconds.max() < 11.1 and "damaged" not in caplog.text  # 1 s, then 12 s on
+
+
+def test_three_recordings_whose_video_outlasts_the_audio_are_joined(colorizer, tmp_path):
+    """Three recordings joined, each one's video 0.3 s after its audio: every stream's times
+    go on and the frames stay 0.04 s apart. (The ffmpeg-made files on which a first rewrite of
+    session 32 failed are interleaved otherwise by PyAV's muxer and are not made here.)"""
+    part = _with_audio(tmp_path / "part.ts", "aac")
+    late = tmp_path / "late.ts"
+    with av.open(str(part)) as i, av.open(str(late), "w") as o:
+        outs = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for packet in i.demux():
+            if packet.size:
+                if packet.stream.type == "video":
+                    shift = round(0.3 / packet.time_base)
+                    packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
+                packet.stream = outs[packet.stream.index]
+                o.mux(packet)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(late.read_bytes() * 3)
+    colorizer.colorize_video(joined, tmp_path / "out.mkv")
+    steps = np.diff([float(t) for t in _seconds(tmp_path / "out.mkv")])
+    audio = _audio_seconds(tmp_path / "out.mkv")
+    assert len(steps) == 74 and steps.min() > 0.03 and audio == sorted(audio)

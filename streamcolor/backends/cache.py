@@ -21,8 +21,8 @@ def model_digest(model: nn.Module) -> str:
     the old one."""
     digest = hashlib.sha256()
     modules = {cls.__module__ for part in model.modules() for cls in type(part).__mro__
-               if cls.__module__.startswith("streamcolor")} | {"streamcolor.color"}
-    for module in sorted(modules):
+               if cls.__module__.startswith("streamcolor")} | {"streamcolor.color", "streamcolor.models.blocks"}
+    for module in sorted(modules):  # blocks: the builders (conv_norm_act) that make its layers
         digest.update(_source(module).encode())
     digest.update(json.dumps(getattr(model, "model_args", {}), sort_keys=True, default=str).encode())
     digest.update(weights_digest(model).encode())

@@ -16,6 +16,7 @@ program; earlier versions re-exported it at the example's batch) and
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import logging
@@ -81,7 +82,8 @@ class TensorRTBackend(Backend):
             return torch_tensorrt.load(str(path)).module()
         except Exception as exc:  # a corrupt or stale cache entry: rebuild it
             log.warning("TensorRT cache entry %s is unusable (%s): rebuilding", path.name, exc)
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only cache: the build's save says so
+                path.unlink(missing_ok=True)
             return None
 
     def _build(self, path: Path, shape: tuple[int, int]) -> nn.Module:
@@ -96,7 +98,7 @@ class TensorRTBackend(Backend):
             raise InputError(f"TensorRT cannot compile the generator for {shape[1]}x{shape[0]} pictures "
                              f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}); "
                              "run it with --backend torch-cuda") from exc
-        log.info("built TensorRT engine for %dx%d in %.1f s", *shape, time.perf_counter() - started)
+        log.info("built TensorRT engine for %dx%d pictures in %.1f s", shape[1], shape[0], time.perf_counter() - started)
         self._save(program, path, shape)
         return program
 
@@ -116,7 +118,8 @@ class TensorRTBackend(Backend):
             log.warning("the TensorRT engine could not be cached in %s (%s): the next run builds it again",
                         path.parent, exc)
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         program = self._program(tuple(x.shape[-2:]))
