@@ -304,3 +304,20 @@ def test_tensorrt_keeps_the_callers_model_and_a_failed_compile_is_one_line(monke
     with pytest.raises(InputError, match=r"TensorRT cannot compile the generator for 32x16 pictures \(\[TensorRT\] "
                                          r"Unsupported operator: aten::grid_sampler\); run it with --backend torch-cuda"):
         backend.predict_ab(np.zeros((1, 16, 32), np.float32))
+
+
+def test_a_damaged_cache_entry_that_still_parses_is_rebuilt(no_tensorrt, tmp_path, monkeypatch, caplog):
+    """64 bytes flipped inside the cached graph's weights loaded without a word and painted
+    other colours until session 32: each entry is sealed with its sha256 now."""
+    from streamcolor.backends.onnx_backend import onnx_cache_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model = create_model("unet_tiny").eval()
+    L = np.random.default_rng(0).uniform(0, 100, (1, 32, 32)).astype(np.float32)
+    expected = select_backend("onnxruntime", model).predict_ab(L)
+    path = onnx_cache_path(model)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    np.testing.assert_allclose(select_backend("onnxruntime", model).predict_ab(L), expected, atol=1e-5)
+    assert "is unusable (its sha256 is not the one it was written with): rebuilding" in caplog.text

@@ -48,6 +48,28 @@ def weights_digest(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def seal(path: Path) -> None:
+    """Write ``path``'s sha256 beside it (``NAME.sha256``), so that an entry damaged on the disk
+    later is known (:func:`sealed`) instead of run."""
+    path.with_name(path.name + ".sha256").write_text(_file_sha256(path))
+
+
+def sealed(path: Path) -> bool:
+    """``path`` holds what :func:`seal` saw (an entry cached before seals counts as unsealed)."""
+    try:
+        return path.with_name(path.name + ".sha256").read_text().strip() == _file_sha256(path)
+    except OSError:
+        return False
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def package_version(package: str) -> str:
     """Installed version of ``package``, or ``"absent"``."""
     try:

@@ -2,7 +2,7 @@
 
 The generator is exported once to ONNX (batch, height and width dynamic; fp32) and cached
 in the user cache directory under a key of weights sha256 + torch / onnx versions; an
-unreadable cache entry is rebuilt. On this project's 2-core CPU the default U-Net runs
+unreadable entry, or one whose sha256 is not the one it was written with, is rebuilt. On this project's 2-core CPU the default U-Net runs
 about 1.3x faster under ONNX Runtime than in eager PyTorch (docs/performance.md).
 
 int8: ONNX Runtime's static quantization of that graph (QDQ; int8 weights per output
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from streamcolor.backends.base import Backend
-from streamcolor.backends.cache import cache_dir, package_version, model_digest
+from streamcolor.backends.cache import cache_dir, model_digest, package_version, seal, sealed
 
 log = logging.getLogger("streamcolor")
 
@@ -113,7 +113,7 @@ def output_tail(graph) -> list[str]:
 
 def export_onnx(model: nn.Module, path: Path) -> None:
     """Export ``model`` (L ``(N, 1, H, W)`` in [-1, 1] -> ab ``(N, 2, H, W)``) to ``path``
-    with dynamic N, H, W; written to a temporary file and renamed."""
+    with dynamic N, H, W; written to a temporary file, renamed, and sealed (:func:`seal`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")  # concurrent first runs do not collide
     example = torch.zeros(1, 1, 64, 64)
@@ -124,6 +124,7 @@ def export_onnx(model: nn.Module, path: Path) -> None:
             torch.onnx.export(model, (example,), str(tmp), input_names=["L"], output_names=["ab"], opset_version=OPSET,
                               dynamic_axes={"L": axes, "ab": axes}, dynamo=False)
             tmp.replace(path)
+            seal(path)
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -160,6 +161,7 @@ def quantize_int8(fp32: Path, path: Path, calibration: torch.Tensor) -> None:
         settings = {name: enums[name][value] if name in enums else value for name, value in INT8_SETTINGS.items()}
         quantize_static(str(prepared), str(tmp), Frames(), nodes_to_exclude=tail, **settings)
         tmp.replace(path)
+        seal(path)
     finally:
         logging.getLogger().handlers[:] = root_handlers
         prepared.unlink(missing_ok=True)
@@ -239,6 +241,8 @@ class OnnxBackend(Backend):
         if not path.is_file():
             return None
         try:
+            if not sealed(path):
+                raise ValueError("its sha256 is not the one it was written with")
             return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own error types: any failure means rebuild
             log.warning("ONNX cache entry %s is unusable (%s): rebuilding", path.name, exc)

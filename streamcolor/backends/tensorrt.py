@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from streamcolor.backends.base import Backend
-from streamcolor.backends.cache import cache_dir, package_version, model_digest
+from streamcolor.backends.cache import cache_dir, model_digest, package_version, seal, sealed
 from streamcolor.errors import InputError
 
 log = logging.getLogger("streamcolor")
@@ -79,6 +79,8 @@ class TensorRTBackend(Backend):
         try:
             import torch_tensorrt
 
+            if not sealed(path):
+                raise ValueError("its sha256 is not the one it was written with")
             return torch_tensorrt.load(str(path)).module()
         except Exception as exc:  # a corrupt or stale cache entry: rebuild it
             log.warning("TensorRT cache entry %s is unusable (%s): rebuilding", path.name, exc)
@@ -114,6 +116,7 @@ class TensorRTBackend(Backend):
             path.parent.mkdir(parents=True, exist_ok=True)
             torch_tensorrt.save(program, str(tmp), arg_inputs=[example], dynamic_shapes=batch)
             tmp.replace(path)
+            seal(path)
         except Exception as exc:  # noqa: BLE001 (the saver raises many kinds; none stops the run)
             log.warning("the TensorRT engine could not be cached in %s (%s): the next run builds it again",
                         path.parent, exc)
