@@ -987,18 +987,25 @@ def test_a_long_output_name_is_written(colorizer, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def _shifted_copy(src, dst, seconds, stream_type=None):
+    """``src``'s packets copied to ``dst``, those of ``stream_type`` (all: None) ``seconds`` later."""
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        outs = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for packet in i.demux():
+            if packet.size:
+                if stream_type in (None, packet.stream.type):
+                    shift = round(seconds / packet.time_base)
+                    packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
+                packet.stream = outs[packet.stream.index]
+                o.mux(packet)
+    return dst
+
+
 def test_a_gap_in_a_recording_is_kept(colorizer, tmp_path, caplog):
     """A recording whose times go forward (a 12 s gap: the signal was lost) keeps them; session
     32's first handling of jumps closed such gaps, moved sparse streams and warned "damaged"."""
     first = _with_audio(tmp_path / "a.ts", "aac")
-    later = tmp_path / "b.ts"
-    with av.open(str(first)) as i, av.open(str(later), "w") as o:
-        outs = {s.index: o.add_stream_from_template(s) for s in i.streams}
-        for packet in i.demux():
-            if packet.size:
-                shift = round(12 / packet.time_base)
-                packet.pts, packet.dts, packet.stream = packet.pts + shift, packet.dts + shift, outs[packet.stream.index]
-                o.mux(packet)
+    later = _shifted_copy(first, tmp_path / "b.ts", 12)
     joined = tmp_path / "joined.ts"
     joined.write_bytes(first.read_bytes() + later.read_bytes())
     colorizer.colorize_video(joined, tmp_path / "out.mp4")
@@ -1010,17 +1017,7 @@ def test_three_recordings_whose_video_outlasts_the_audio_are_joined(colorizer, t
     """Three recordings joined, each one's video 0.3 s after its audio: every stream's times
     go on and the frames stay 0.04 s apart. (The ffmpeg-made files on which a first rewrite of
     session 32 failed are interleaved otherwise by PyAV's muxer and are not made here.)"""
-    part = _with_audio(tmp_path / "part.ts", "aac")
-    late = tmp_path / "late.ts"
-    with av.open(str(part)) as i, av.open(str(late), "w") as o:
-        outs = {s.index: o.add_stream_from_template(s) for s in i.streams}
-        for packet in i.demux():
-            if packet.size:
-                if packet.stream.type == "video":
-                    shift = round(0.3 / packet.time_base)
-                    packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
-                packet.stream = outs[packet.stream.index]
-                o.mux(packet)
+    late = _shifted_copy(_with_audio(tmp_path / "part.ts", "aac"), tmp_path / "late.ts", 0.3, "video")
     joined = tmp_path / "joined.ts"
     joined.write_bytes(late.read_bytes() * 3)
     colorizer.colorize_video(joined, tmp_path / "out.mkv")
