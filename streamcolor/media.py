@@ -802,7 +802,7 @@ class VideoWriter:
         self.source_time_base, self.time_base = info.time_base, _video_time_base(info, path)
         self._last_pts: int | None = None
         self.tmp = hidden_beside(path, "streamcolor-part", path.suffix)
-        self._lock: int | None = _claim(self.tmp, path)
+        self._lock: int | None = claim(self.tmp, path)
         try:
             self.container = av.open(str(self.tmp), "w")
         except (av.FFmpegError, ValueError) as exc:
@@ -1088,27 +1088,12 @@ def video_frames(path: Path) -> int | None:
         return None
 
 
-def lock_exclusive(fd: int, path: Path) -> None:
-    """Hold ``fd``'s exclusive lock for the writing of ``path``; the OS lets go of it when the
-    run ends, however it ends. Where the filesystem has no locks (NFS mounted nolock) nothing
-    is held, as before there were locks.
-
-    Raises:
-        InputError: another run holds it (and is writing ``path``).
-    """
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise InputError(f"another run is writing {str(path)!r} now") from None
-    except OSError as exc:
-        log.debug("no lock for %s (%s): written unguarded", path, exc.strerror)
-
-
-def _claim(tmp: Path, path: Path) -> int:
-    """A descriptor of the part file ``tmp`` holding its exclusive lock. Another run writing the
-    same output holds it; the OS lets go of it when a run ends, however it ends, so the part
-    file of a killed run is taken over, not left beside the output. Where the filesystem has no
-    locks (NFS mounted nolock) the file is written unguarded, as before there were locks.
+def claim(tmp: Path, path: Path) -> int:
+    """A descriptor of the work file ``tmp`` (a part file, a resume folder's lock file) holding
+    its exclusive lock. Another run writing the same output holds it; the OS lets go of it when
+    a run ends, however it ends, so the work of a killed run is taken over, not left beside the
+    output. Where the filesystem has no locks (NFS mounted nolock) the file is written
+    unguarded, as before there were locks.
 
     Raises:
         InputError: another run is writing ``path``.
@@ -1119,10 +1104,12 @@ def _claim(tmp: Path, path: Path) -> int:
     except OSError as exc:
         raise MediaError(f"cannot write {str(path)!r}: {exc.strerror}") from exc
     try:
-        lock_exclusive(fd, path)
-    except InputError:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         os.close(fd)
-        raise
+        raise InputError(f"another run is writing {str(path)!r} now") from None
+    except OSError as exc:
+        log.debug("no lock on %s (%s): written unguarded", tmp, exc.strerror)
     return fd
 
 

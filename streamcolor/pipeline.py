@@ -333,12 +333,12 @@ class _Run:
         """The finished segments a resumed run reads again to warm the engine up, as one span:
         the last ones, back until they hold the warm-up's frames (short segments would give it
         fewer, and the colour a jump at the join); None with none finished."""
-        need, span = self.WARM_UP * self.engine.settings.infer_every, []
-        for segment in reversed(segments):
-            span.append(segment)
-            if sum(s.frames for s in span) >= need:
+        need, frames, first = self.WARM_UP * self.engine.settings.infer_every, 0, None
+        for first in reversed(segments):
+            frames += first.frames
+            if frames >= need:
                 break
-        return Segment("", span[-1].start_pts, sum(s.frames for s in span)) if span else None
+        return None if first is None else Segment("", first.start_pts, frames)
 
     def segmented(self, source: Path, dst: Path, resume_run: dict) -> tuple[int, int]:
         """Resumable: finished segments are kept, the rest is colorized, then all are joined."""

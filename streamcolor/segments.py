@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from streamcolor.errors import MediaError
-from streamcolor.media import durable_replace, hidden_beside, lock_exclusive
+from streamcolor.media import claim, durable_replace, hidden_beside
 
 log = logging.getLogger("streamcolor")
 
@@ -80,15 +80,10 @@ class SegmentStore:
         self.complete = False
         try:
             self.folder.mkdir(exist_ok=True)
-            # a file opened for writing: NFS emulates flock with fcntl locks, which need that
-            self._lock: int | None = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise MediaError(f"cannot write beside {str(dst)!r}: {exc.strerror}") from exc
-        try:
-            lock_exclusive(self._lock, dst)
-        except BaseException:
-            self.release()
-            raise
+        # a file, opened for writing: NFS emulates flock with fcntl locks, which need that
+        self._lock: int | None = claim(self.folder / LOCK_FILE, dst)
         manifest = self._read()
         if manifest is not None and manifest.get("format") == FORMAT and manifest.get("run") == run:
             for number, item in enumerate(manifest["segments"]):
